@@ -1,0 +1,41 @@
+# The README's two commands: `make demo` (the main job) and `make test` (the test suite).
+# Each sets up everything it needs on a fresh Debian machine (system packages as root, a .venv).
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export OMP_NUM_THREADS ?= 1
+export OPENBLAS_NUM_THREADS ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+export HF_HUB_OFFLINE ?= 1
+
+.PHONY: setup system-deps demo test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0          # the CPU wheel first: a bare `torch` pulls CUDA
+	$(BIN)/pip install -q -e '.[postgres,browser,serve,gemma,dev]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+system-deps:
+	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; fi
+
+test: setup system-deps
+	source .ci/pg.sh && pg_start && trap pg_stop EXIT && \
+	  CI=$${CI:-true} $(BIN)/python -m pytest -q
+
+demo: setup system-deps
+	$(BIN)/dobae demo
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: setup
+	for b in benchmarks/*_bench.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) data/dobae.db* data/cache

@@ -1,0 +1,6 @@
+"""`python -m crawler`: the crawler stage's commands (same as `dobae …`)."""
+
+from dobae.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""The one typed settings object. Every stage reads its configuration from here.
+
+Layering: defaults < `.env` file < environment variables (`DOBAE_` prefix, `__` for nesting,
+e.g. `DOBAE_LLM__BASE_URL`). Secrets are `SecretStr` and never printed.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LLMSettings(BaseModel):
+    """Any OpenAI-compatible server (vLLM, llama.cpp, `transformers serve`, OpenAI itself)."""
+
+    base_url: str = Field("http://127.0.0.1:8011/v1", description="OpenAI-compatible base URL")
+    api_key: SecretStr = Field(SecretStr("local"), description="API key (never logged)")
+    model: str = Field("", description="model name as the server knows it; empty: the local default model")
+    concurrency: int = Field(8, ge=1, le=1024, description="requests in flight at once")
+    timeout_s: float = Field(120.0, gt=0, description="per-request timeout")
+    max_retries: int = Field(5, ge=0, le=20, description="retries on 429/5xx/timeouts")
+    temperature: float = Field(0.7, ge=0, le=2)
+    max_tokens: int = Field(512, ge=1)
+    seed: int = Field(0)
+
+
+class CrawlSettings(BaseModel):
+    pseudonymize_authors: bool = Field(True, description="store author ids/nicknames as salted hashes")
+    author_salt: SecretStr = Field(SecretStr("dobae-default-salt"), description="salt for author pseudonyms")
+    user_agent: str = Field("dobae-crawler/0.1 (+https://github.com/dobae)", description="crawler User-Agent")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DOBAE_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Field(Path("data"), description="where the database, exports and runs live")
+    cache_dir: Path | None = Field(None, description="model/vector cache; default DATA_DIR/cache")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default sqlite:///DATA_DIR/dobae.db")
+    embedder: str = Field("auto", description="auto|distiluse|muse3|PATH: the scorer's embedder")
+    seed: int = Field(42, description="global seed for splits and sampling")
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'dobae.db').as_posix()}"
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
+
+    def redacted(self) -> dict:
+        """Settings as plain data with secrets masked and the database password hidden."""
+        from sqlalchemy.engine import make_url
+
+        data = self.model_dump(mode="json")
+        data["database_url"] = make_url(self.db_url).render_as_string(hide_password=True)
+        data["cache_dir"] = str(self.cache_path)
+        return data
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests, or after changing the environment)."""
+    get_settings.cache_clear()
