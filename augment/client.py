@@ -1,0 +1,343 @@
+"""Async client for any OpenAI-compatible server, with the call cache in front of it.
+
+- bounded concurrency (`asyncio.Semaphore(llm.concurrency)`);
+- retries with exponential backoff and full jitter on 429, 408, 5xx, timeouts and connection
+  errors, honouring `Retry-After` / `retry-after-ms`;
+- `response_format: json_schema` from the output's pydantic model when `augment.structured_output`
+  is on; a server that refuses it (HTTP 400 naming response_format) gets plain requests from then
+  on, and the caller parses defensively either way (`augment.parsing`);
+- every call is looked up in / stored to `llm_cache` first; a failure is returned as a
+  `Completion` with `error` set to a machine-readable reason (never an empty result).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+from pydantic import BaseModel
+
+from augment.cache import LLMCallCache, cache_key
+from dobae.errors import ConfigError
+from dobae.settings import AugmentSettings, LLMSettings
+
+log = logging.getLogger(__name__)
+RETRYABLE_STATUS = {408, 409, 429}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion. `output` is the pydantic model the answer must fit (or None: free text).
+    `meta` travels with the request (and into the batch file) but is not part of the cache key."""
+
+    messages: list[dict[str, str]]
+    output: type[BaseModel] | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Completion:
+    request: ChatRequest
+    key: str
+    content: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_ms: float | None = None
+    cached: bool = False
+    error: str | None = None  # machine-readable reason: rate_limited, http_500, timeout, ...
+    detail: str | None = None
+    attempts: int = 0
+    finish_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0  # HTTP requests actually sent (retries included)
+    calls: int = 0  # logical calls that went to the server
+    cache_hits: int = 0
+    retries: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    failures: Counter = field(default_factory=Counter)
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds from `retry-after-ms` or `Retry-After` (seconds or an HTTP date); None if absent."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def _http_client() -> Any:
+    """aiohttp under the SDK when installed (httpx's pool is slow at high concurrency), else httpx."""
+    try:
+        import aiohttp  # noqa: F401
+    except ImportError:
+        return None
+    return openai.DefaultAioHttpClient()
+
+
+def _read_completion(resp: Any) -> tuple[str | None, str | None, int | None, int | None] | None:
+    """(content, finish_reason, prompt_tokens, completion_tokens) of a chat completion JSON."""
+    if not isinstance(resp, dict) or not isinstance(resp.get("choices"), list) or not resp["choices"]:
+        return None
+    choice = resp["choices"][0] if isinstance(resp["choices"][0], dict) else {}
+    message = choice.get("message") or {}
+    content = message.get("content")
+    if content is None and message.get("refusal"):
+        content = message["refusal"]  # the refusal gate flags it; the text is kept
+    usage = resp.get("usage") or {}
+    return content, choice.get("finish_reason"), usage.get("prompt_tokens"), usage.get("completion_tokens")
+
+
+class LLMClient:
+    """Use as `async with LLMClient(...) as client:`; `model` is resolved from the server when empty."""
+
+    def __init__(
+        self,
+        llm: LLMSettings,
+        augment: AugmentSettings,
+        cache: LLMCallCache | None,
+        *,
+        offline: bool = False,
+    ) -> None:
+        self.llm = llm
+        self.augment = augment
+        self.cache = cache
+        self.offline = offline  # cache only: a miss is an error "not_cached" (batch results)
+        self.model = llm.model
+        self.structured = augment.structured_output
+        self.stats = ClientStats()
+        self._sem = asyncio.Semaphore(llm.concurrency)
+        self._client: openai.AsyncOpenAI | None = None
+        self._prefetched: dict[str, Any] = {}
+
+    async def __aenter__(self) -> LLMClient:
+        self._client = openai.AsyncOpenAI(
+            base_url=self.llm.base_url,
+            api_key=self.llm.api_key.get_secret_value() or "none",
+            max_retries=0,  # retries are ours: backoff with jitter, Retry-After, reasons recorded
+            timeout=self.llm.timeout_s,
+            http_client=_http_client(),
+        )
+        if not self.model and not self.offline:
+            self.model = await self._resolve_model()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+    async def _resolve_model(self) -> str:
+        assert self._client is not None
+        try:
+            page = await self._client.models.list()
+        except openai.APIError as exc:
+            raise ConfigError(
+                f"cannot list models at {self.llm.base_url} ({type(exc).__name__}); "
+                "start a server (`dobae augment serve --model PATH`) or set DOBAE_LLM__MODEL"
+            ) from exc
+        ids = [m.id for m in page.data]
+        if not ids:
+            raise ConfigError(f"the server at {self.llm.base_url} lists no model; set DOBAE_LLM__MODEL")
+        return ids[0]
+
+    # -- identity --------------------------------------------------------------------------
+    def params(self, req: ChatRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "temperature": self.llm.temperature if req.temperature is None else req.temperature,
+            "max_tokens": self.llm.max_tokens if req.max_tokens is None else req.max_tokens,
+        }
+        if req.output is not None:
+            params["output"] = req.output.__name__
+        return params
+
+    def key(self, req: ChatRequest) -> str:
+        return cache_key(self.model, self.params(req), req.messages, self.llm.seed)
+
+    def body(self, req: ChatRequest, structured: bool | None = None) -> dict[str, Any]:
+        """The chat.completions request body (also a Batch API line's `body`)."""
+        params = self.params(req)
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": req.messages,
+            "temperature": params["temperature"],
+            "max_tokens": params["max_tokens"],
+            "seed": self.llm.seed,
+        }
+        use_schema = self.structured if structured is None else structured
+        if req.output is not None and use_schema:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": req.output.__name__, "schema": req.output.model_json_schema()},
+            }
+        return body
+
+    def stored_request(self, req: ChatRequest) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "params": self.params(req),
+            "messages": req.messages,
+            "seed": self.llm.seed,
+            "meta": req.meta,
+        }
+
+    # -- calls -----------------------------------------------------------------------------
+    def prefetch(self, reqs: Sequence[ChatRequest]) -> int:
+        """Load cached responses for `reqs` in one query; returns how many were found."""
+        if self.cache is None:
+            return 0
+        found = self.cache.get_many([self.key(r) for r in reqs])
+        self._prefetched.update(found)
+        return len(found)
+
+    async def complete(self, req: ChatRequest) -> Completion:
+        key = self.key(req)
+        cached = self._prefetched.pop(key, None)
+        if cached is None and self.cache is not None:
+            cached = await asyncio.to_thread(self.cache.get, key)
+        if cached is not None:
+            self.stats.cache_hits += 1
+            return Completion(
+                request=req,
+                key=key,
+                content=cached.content,
+                tokens_in=cached.tokens_in,
+                tokens_out=cached.tokens_out,
+                latency_ms=cached.latency_ms,
+                cached=True,
+                finish_reason=(cached.raw or {}).get("finish_reason"),
+            )
+        if self.offline:
+            return Completion(request=req, key=key, error="not_cached", detail="no response in llm_cache yet")
+        async with self._sem:
+            result = await self._call(req, key)
+        if result.ok and self.cache is not None:
+            response = {"content": result.content, "finish_reason": result.finish_reason}
+            await self.cache.put(
+                key,
+                self.model,
+                self.stored_request(req),
+                response,
+                result.tokens_in,
+                result.tokens_out,
+                result.latency_ms,
+            )
+        return result
+
+    async def complete_many(
+        self, reqs: Sequence[ChatRequest], on_done: Callable[[Completion], Any] | None = None
+    ) -> list[Completion]:
+        """All `reqs` concurrently (bounded); `on_done` sees each completion as it finishes."""
+        self.prefetch(reqs)
+
+        async def one(r: ChatRequest) -> Completion:
+            c = await self.complete(r)
+            if on_done is not None:
+                res = on_done(c)
+                if asyncio.iscoroutine(res):
+                    await res
+            return c
+
+        return list(await asyncio.gather(*(one(r) for r in reqs)))
+
+    def _backoff(self, attempt: int) -> float:
+        cap = min(self.augment.backoff_max_s, self.augment.backoff_base_s * (2**attempt))
+        return random.uniform(cap / 2, cap) if cap > 0 else 0.0
+
+    async def _call(self, req: ChatRequest, key: str) -> Completion:
+        assert self._client is not None, "use `async with LLMClient(...)`"
+        self.stats.calls += 1
+        attempt = 0
+        last_reason, last_detail = "unknown", ""
+        while True:
+            body = self.body(req)
+            started = time.perf_counter()
+            self.stats.requests += 1
+            wait: float | None = None
+            try:
+                # The body is posted as built (the same dict a Batch API line carries): the SDK's
+                # typed-parameter transform cost ~0.5 ms per request, a third of the budget at
+                # concurrency 64 (benchmarks/augment_bench.py).
+                resp = await self._client.post("/chat/completions", body=body, cast_to=object)
+            except openai.APITimeoutError as exc:
+                last_reason, last_detail = "timeout", f"no answer within {self.llm.timeout_s:g} s ({exc})"
+            except openai.APIConnectionError as exc:
+                last_reason, last_detail = "connection_error", str(exc)
+            except openai.APIStatusError as exc:
+                status = exc.status_code
+                text = str(exc)
+                if (
+                    status == 400
+                    and "response_format" in body
+                    and ("response_format" in text or "json_schema" in text)
+                ):
+                    log.warning(
+                        "server refused response_format json_schema; parsing plain output from now on"
+                    )
+                    self.structured = False
+                    continue
+                last_reason, last_detail = ("rate_limited" if status == 429 else f"http_{status}"), text[:500]
+                if status not in RETRYABLE_STATUS and status < 500:
+                    return self._fail(req, key, last_reason, last_detail, attempt + 1)
+                wait = retry_after_seconds(exc.response.headers if exc.response is not None else None)
+            else:
+                latency = (time.perf_counter() - started) * 1000
+                parsed = _read_completion(resp)
+                if parsed is None:
+                    return self._fail(
+                        req, key, "bad_response", f"not a chat completion: {str(resp)[:300]}", attempt + 1
+                    )
+                content, finish, tin, tout = parsed
+                self.stats.tokens_in += tin or 0
+                self.stats.tokens_out += tout or 0
+                return Completion(
+                    request=req,
+                    key=key,
+                    content=content,
+                    tokens_in=tin,
+                    tokens_out=tout,
+                    latency_ms=latency,
+                    attempts=attempt + 1,
+                    finish_reason=finish,
+                )
+            if attempt >= self.llm.max_retries:
+                return self._fail(req, key, last_reason, last_detail, attempt + 1)
+            delay = wait + random.uniform(0, 0.1 * wait) if wait is not None else self._backoff(attempt)
+            log.info("retry %d after %s in %.2f s", attempt + 1, last_reason, delay)
+            self.stats.retries += 1
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _fail(self, req: ChatRequest, key: str, reason: str, detail: str, attempts: int) -> Completion:
+        self.stats.failures[reason] += 1
+        return Completion(request=req, key=key, error=reason, detail=detail, attempts=attempts)

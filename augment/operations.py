@@ -1,0 +1,667 @@
+"""The augmentation operations and the runner that drives them through client, cache and gates.
+
+Operations (each a small class; `OPERATIONS` maps CLI names to them):
+- `paraphrase-questions`: formal and colloquial rewrites of each question (like 질문_1 / 질문_2);
+- `paraphrase-answers`: rewrites of each answer that keep every fact (like 답변_1 … 답변_5);
+- `keywords`: domain keywords per pair into `keywords` / `pair_keywords`;
+- `seeded`: new pairs for glossary keywords, grounded on retrieved existing pairs;
+- `compound`: two pairs joined with 또한, / 그리고 and their answers concatenated (no LLM).
+
+One work item = one source pair (or one glossary keyword) = at most one LLM call. An item's
+results (generation row, derived pairs, their reviews, job progress) are written in ONE
+transaction, so a job killed at any moment resumes with no duplicate and no lost row: a finished
+item is recognised by its generation row (operation, item, cache key) and skipped, and a call
+that finished but was not yet stored comes back from `llm_cache` without a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from augment.client import ChatRequest, Completion, LLMClient
+from augment.dedup import normalise
+from augment.gates import Candidate, GateContext, GatePipeline
+from augment.jobs import finish_job, start_job
+from augment.parsing import ParseError, parse_output
+from augment.review import machine_review
+from augment.schemas import OUTPUT_MODELS
+from augment.templates import PromptTemplate, load_glossary, load_template
+from db.models import (
+    AugmentJob,
+    Generation,
+    Keyword,
+    Origin,
+    PairKeyword,
+    QAPair,
+    Question,
+    Review,
+    ReviewStatus,
+    RunStatus,
+    Source,
+    Split,
+)
+from db.session import session_scope
+from dobae.errors import InputError
+from dobae.settings import Settings, get_settings
+
+RAW_KEEP = 4000  # characters of unparseable output kept on a rejected pair for the reviewer
+
+
+@dataclass
+class Selection:
+    """Which existing pairs an operation reads. Augmented pairs, test pairs and rejected pairs are
+    left out unless asked for."""
+
+    source: str | None = None  # an origin (crawl, dacon, manual, augment) or a source name
+    category: str | None = None
+    status: str | None = None  # review status of the input pairs (pending = no review yet)
+    limit: int | None = None
+    keywords: list[str] | None = None  # `seeded`: glossary terms to use (default: the glossary)
+
+    def params(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class PairRow:
+    id: int
+    question: str
+    answer: str
+    category: str | None
+    group_id: str
+    split: Split | None
+
+
+@dataclass
+class WorkItem:
+    item_id: str
+    pairs: list[PairRow]
+    request: ChatRequest | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Derived:
+    candidate: Candidate
+    parent: PairRow
+    tag: str  # e.g. "formal:0", part of the derived pair's key
+
+
+@dataclass
+class JobSummary:
+    job_id: int
+    operation: str
+    total: int
+    already_done: int = 0
+    processed: int = 0
+    errors: int = 0
+    calls: int = 0
+    cache_hits: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    statuses: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)
+
+
+def select_pairs(session: Session, sel: Selection) -> list[PairRow]:
+    """Input pairs for `sel`, in id order."""
+    q = select(QAPair).outerjoin(Review, Review.pair_id == QAPair.id)
+    q = q.where((QAPair.split.is_(None)) | (QAPair.split != Split.test))
+    if sel.source:
+        if sel.source in {o.value for o in Origin}:
+            q = q.where(QAPair.origin == Origin(sel.source))
+        else:
+            known = session.scalar(select(Source.id).where(Source.name == sel.source))
+            if known is None:
+                names = ", ".join(session.scalars(select(Source.name)))
+                raise InputError(
+                    f"--source {sel.source!r} is neither an origin ({', '.join(o.value for o in Origin)}) "
+                    f"nor a known source ({names or 'none imported yet'})"
+                )
+            q = q.join(Question, Question.id == QAPair.question_id).where(Question.source_id == known)
+    else:
+        q = q.where(QAPair.origin != Origin.augment)
+    if sel.category:
+        q = q.where(QAPair.category == sel.category)
+    if sel.status:
+        try:
+            status = ReviewStatus(sel.status)
+        except ValueError as exc:
+            raise InputError(
+                f"--status {sel.status!r}: use one of {', '.join(s.value for s in ReviewStatus)}"
+            ) from exc
+        if status == ReviewStatus.pending:
+            q = q.where((Review.status.is_(None)) | (Review.status == status))
+        else:
+            q = q.where(Review.status == status)
+    else:
+        q = q.where((Review.status.is_(None)) | (Review.status != ReviewStatus.rejected))
+    q = q.order_by(QAPair.id)
+    if sel.limit is not None:
+        q = q.limit(sel.limit)
+    return [
+        PairRow(p.id, p.question_text, p.answer_text, p.category, p.group_id, p.split)
+        for p in session.scalars(q)
+    ]
+
+
+# ----------------------------------------------------------------------------- operations
+
+
+class Operation:
+    name: ClassVar[str]
+    template_name: ClassVar[str | None] = None
+    uses_llm: ClassVar[bool] = True
+    makes_pairs: ClassVar[bool] = True
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.template: PromptTemplate | None = (
+            load_template(self.template_name) if self.template_name else None
+        )
+
+    @property
+    def output(self) -> type[BaseModel]:
+        assert self.template is not None
+        return OUTPUT_MODELS[self.template.output]
+
+    def items(self, session: Session, sel: Selection) -> list[WorkItem]:
+        pairs = select_pairs(session, sel)
+        return [self.item_for(p) for p in pairs]
+
+    def item_for(self, pair: PairRow) -> WorkItem:
+        raise NotImplementedError
+
+    def derive(self, item: WorkItem, parsed: Any) -> list[Derived]:
+        raise NotImplementedError
+
+    def on_parse_error(self, item: WorkItem, raw: str, error: str) -> list[Derived]:
+        """Unparseable output still becomes a (rejected) pair, so a reviewer sees what came back."""
+        p = item.pairs[0]
+        c = Candidate(
+            question=raw[:RAW_KEEP],
+            answer=p.answer,
+            group_id=p.group_id,
+            parse_error=error,
+            untrusted=(p.question, p.answer),
+        )
+        return [Derived(c, p, "parse_error")]
+
+
+class ParaphraseQuestions(Operation):
+    name = "paraphrase-questions"
+    template_name = "question_paraphrase"
+
+    def item_for(self, pair: PairRow) -> WorkItem:
+        n = self.settings.augment.question_paraphrases
+        msgs = self.template.render(question=pair.question, n=n)
+        return WorkItem(f"pair:{pair.id}", [pair], ChatRequest(msgs, self.output))
+
+    def derive(self, item, parsed):
+        p = item.pairs[0]
+        n = self.settings.augment.question_paraphrases
+        out = []
+        for register in ("formal", "colloquial"):
+            for i, text in enumerate(getattr(parsed, register)[:n]):
+                c = Candidate(
+                    question=text,
+                    answer=p.answer,
+                    group_id=p.group_id,
+                    fields=("question",),
+                    source={"question": p.question},
+                    untrusted=(p.question, p.answer),
+                )
+                out.append(Derived(c, p, f"{register}:{i}"))
+        return out
+
+
+class ParaphraseAnswers(Operation):
+    name = "paraphrase-answers"
+    template_name = "answer_paraphrase"
+
+    def item_for(self, pair: PairRow) -> WorkItem:
+        n = self.settings.augment.answer_paraphrases
+        msgs = self.template.render(question=pair.question, answer=pair.answer, n=n)
+        return WorkItem(f"pair:{pair.id}", [pair], ChatRequest(msgs, self.output))
+
+    def derive(self, item, parsed):
+        p = item.pairs[0]
+        return [
+            Derived(
+                Candidate(
+                    question=p.question,
+                    answer=text,
+                    group_id=p.group_id,
+                    fields=("answer",),
+                    source={"answer": p.answer},
+                    untrusted=(p.question, p.answer),
+                ),
+                p,
+                f"answer:{i}",
+            )
+            for i, text in enumerate(parsed.answers[: self.settings.augment.answer_paraphrases])
+        ]
+
+    def on_parse_error(self, item, raw, error):
+        p = item.pairs[0]
+        c = Candidate(
+            question=p.question,
+            answer=raw[:RAW_KEEP],
+            group_id=p.group_id,
+            fields=("answer",),
+            parse_error=error,
+            untrusted=(p.question, p.answer),
+        )
+        return [Derived(c, p, "parse_error")]
+
+
+class ExtractKeywords(Operation):
+    name = "keywords"
+    template_name = "keywords"
+    makes_pairs = False
+
+    def item_for(self, pair: PairRow) -> WorkItem:
+        msgs = self.template.render(
+            question=pair.question, answer=pair.answer, n=self.settings.augment.keywords_per_pair
+        )
+        return WorkItem(f"pair:{pair.id}", [pair], ChatRequest(msgs, self.output))
+
+
+def _bigrams(text: str) -> set[str]:
+    t = normalise(text)
+    return {t[i : i + 2] for i in range(len(t) - 1)}
+
+
+class SeededGeneration(Operation):
+    """New pairs for a glossary keyword, grounded on retrieved existing pairs (shown as untrusted
+    reference material; the near/exact-duplicate gates catch copies of them)."""
+
+    name = "seeded"
+    template_name = "seeded"
+
+    def items(self, session, sel):
+        terms = [unicodedata.normalize("NFC", k) for k in (sel.keywords or load_glossary())]
+        if sel.limit is not None:
+            terms = terms[: sel.limit]
+        pool = select_pairs(session, Selection(sel.source, sel.category, sel.status, None))
+        if not pool:
+            raise InputError(
+                "seeded generation needs existing pairs to ground on; import some first (dobae import …)"
+            )
+        linked: dict[str, set[int]] = {}
+        for kw, pid in session.execute(
+            select(Keyword.keyword, PairKeyword.pair_id).join(
+                PairKeyword, PairKeyword.keyword_id == Keyword.id
+            )
+        ):
+            linked.setdefault(kw, set()).add(pid)
+        k = self.settings.augment.seeded_context_pairs
+        items = []
+        for term in terms:
+            context = self.retrieve(term, pool, linked.get(term, set()), k)
+            msgs = self.template.render(
+                keyword=term,
+                n=self.settings.augment.seeded_per_keyword,
+                context=[(p.question, p.answer) for p in context],
+            )
+            items.append(
+                WorkItem(f"keyword:{term}", context, ChatRequest(msgs, self.output), {"keyword": term})
+            )
+        return items
+
+    @staticmethod
+    def retrieve(term: str, pool: list[PairRow], linked: set[int], k: int) -> list[PairRow]:
+        """Pairs tagged with the keyword first, then pairs that mention it most, then by character
+        bigram overlap with the keyword; ties by id."""
+        t = normalise(term)
+        grams = _bigrams(term)
+
+        def score(p: PairRow) -> tuple:
+            text = normalise(p.question + p.answer)
+            overlap = len(grams & _bigrams(p.question)) / max(1, len(grams))
+            return (p.id in linked, text.count(t) if t else 0, overlap, -p.id)
+
+        return sorted(pool, key=score, reverse=True)[:k]
+
+    def derive(self, item, parsed):
+        top = item.pairs[0]
+        untrusted = tuple(x for p in item.pairs for x in (p.question, p.answer))
+        return [
+            Derived(
+                Candidate(
+                    question=sp.question,
+                    answer=sp.answer,
+                    group_id=top.group_id,
+                    fields=("question", "answer"),
+                    untrusted=untrusted,
+                ),
+                top,
+                f"seed:{i}",
+            )
+            for i, sp in enumerate(parsed.pairs[: self.settings.augment.seeded_per_keyword])
+        ]
+
+    def on_parse_error(self, item, raw, error):
+        top = item.pairs[0]
+        c = Candidate(
+            question=f"[{item.extra['keyword']}] 생성 실패",
+            answer=raw[:RAW_KEEP],
+            group_id=top.group_id,
+            fields=("question", "answer"),
+            parse_error=error,
+        )
+        return [Derived(c, top, "parse_error")]
+
+
+_END = re.compile(r"[?？.!。]\s*$")
+
+
+def join_compound(q1: str, q2: str, joiner: str) -> str:
+    """`q1` and `q2` as one test-style question: "…나요? 또한, …" / "…주세요. 그리고 …"."""
+    q1, q2 = q1.strip(), q2.strip()
+    if not _END.search(q1):
+        q1 += "?"
+    return f"{q1} {joiner} {q2}"
+
+
+class CompoundQuestions(Operation):
+    """Two pairs of different groups (same category when possible) joined like DACON's test
+    questions; the answer is both answers in order. Rule-based: no LLM, deterministic by seed.
+
+    The pair keeps the first pair's group and parent; the partner's id and group are in the
+    generation's params (`partner_id`, `partner_group`)."""
+
+    name = "compound"
+    uses_llm = False
+    JOINERS = ("또한,", "그리고")
+
+    def items(self, session, sel):
+        pairs = select_pairs(session, sel)
+        pool = select_pairs(session, Selection(sel.source, None, sel.status, None))
+        rng = random.Random(self.settings.seed)
+        by_cat: dict[str | None, list[PairRow]] = {}
+        for p in pool:
+            by_cat.setdefault(p.category, []).append(p)
+        items = []
+        for p in pairs:
+            for k in range(self.settings.augment.compound_per_pair):
+                same = [x for x in by_cat.get(p.category, []) if x.group_id != p.group_id]
+                others = same or [x for x in pool if x.group_id != p.group_id]
+                if not others:
+                    continue
+                partner = others[rng.randrange(len(others))]
+                joiner = self.JOINERS[rng.randrange(len(self.JOINERS))]
+                items.append(WorkItem(f"pair:{p.id}:{k}", [p, partner], None, {"joiner": joiner}))
+        return items
+
+    def derive(self, item, parsed):
+        a, b = item.pairs
+        c = Candidate(
+            question=join_compound(a.question, b.question, item.extra["joiner"]),
+            answer=f"{a.answer.strip()} {b.answer.strip()}",
+            group_id=a.group_id,
+            fields=("question",),
+            untrusted=(a.question, a.answer, b.question, b.answer),
+        )
+        return [Derived(c, a, f"compound:{b.id}")]
+
+
+OPERATIONS: dict[str, type[Operation]] = {
+    op.name: op
+    for op in (ParaphraseQuestions, ParaphraseAnswers, ExtractKeywords, SeededGeneration, CompoundQuestions)
+}
+
+
+def get_operation(name: str, settings: Settings) -> Operation:
+    if name not in OPERATIONS:
+        raise InputError(f"unknown operation {name!r}; use one of {', '.join(OPERATIONS)}")
+    return OPERATIONS[name](settings)
+
+
+# ----------------------------------------------------------------------------- runner
+
+
+class Runner:
+    """Runs one operation over its work items: skip done, call (cached), parse, gate, store."""
+
+    def __init__(
+        self, op: Operation, sel: Selection, url: str | None, settings: Settings, *, offline: bool
+    ) -> None:
+        self.op, self.sel, self.url, self.settings, self.offline = op, sel, url, settings, offline
+        self.pipeline: GatePipeline | None = None
+        self.summary: JobSummary | None = None
+        self.model = "rule:" + op.name
+        self.client: LLMClient | None = None
+        self._bar = None
+
+    def job_params(self) -> dict[str, Any]:
+        return {"selection": self.sel.params()}
+
+    def _done_items(self) -> set[tuple[str, str | None]]:
+        with session_scope(self.url) as s:
+            rows = s.execute(
+                select(Generation.params, Generation.cache_key).where(
+                    Generation.operation == self.op.name, Generation.status != "error"
+                )
+            ).all()
+        return {((params or {}).get("item"), key) for params, key in rows}
+
+    def _pipeline(self) -> GatePipeline:
+        if self.pipeline is None:
+            ctx = GateContext.from_db(self.url, self.settings.augment.gates)
+            self.pipeline = GatePipeline(ctx)
+        return self.pipeline
+
+    async def run(self, progress: bool = False) -> JobSummary:
+        with session_scope(self.url) as s:
+            items = self.op.items(s, self.sel)
+        job_id = start_job(self.url, self.op.name, self.job_params(), len(items))
+        summary = self.summary = JobSummary(job_id, self.op.name, len(items))
+        done = self._done_items()
+        status = RunStatus.failed
+        try:
+            if self.op.uses_llm:
+                async with LLMClient(
+                    self.settings.llm, self.settings.augment, self._cache(), offline=self.offline
+                ) as client:
+                    self.model, self.client = client.model, client
+                    keyed = [(it, client.key(it.request)) for it in items]
+                    todo = [(it, k) for it, k in keyed if (it.item_id, k) not in done]
+                    self._start(job_id, len(items) - len(todo), progress)
+                    for it, _ in todo:
+                        it.request.meta.update(
+                            {"operation": self.op.name, "item": it.item_id, "job": self.job_params()}
+                        )
+                    by_item = {it.item_id: it for it, _ in todo}
+                    await client.complete_many(
+                        [it.request for it, _ in todo],
+                        on_done=lambda c: self.store(by_item[c.request.meta["item"]], c),
+                    )
+                    st = client.stats
+                    summary.calls, summary.cache_hits = st.calls, st.cache_hits
+            else:
+                todo = [it for it in items if (it.item_id, None) not in done]
+                self._start(job_id, len(items) - len(todo), progress)
+                for it in todo:
+                    self.store(it, None)
+            status = RunStatus.finished if summary.errors == 0 else RunStatus.failed
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            status = RunStatus.interrupted
+            raise
+        finally:
+            if self._bar is not None:
+                self._bar.stop()
+            finish_job(self.url, job_id, status)
+        if self.pipeline is not None:
+            summary.reasons.update({k: v for k, v in self.pipeline.counts.items() if k != "approved"})
+        return summary
+
+    def _cache(self):
+        from augment.cache import LLMCallCache
+
+        return LLMCallCache(self.url)
+
+    def _start(self, job_id: int, already: int, progress: bool) -> None:
+        assert self.summary is not None
+        self.summary.already_done = already
+        with session_scope(self.url) as s:
+            job = s.get(AugmentJob, job_id)
+            job.done = already
+            job.errors = 0
+        if progress:
+            from dobae.console import progress as make_progress
+
+            self._bar = make_progress()
+            self._bar.start()
+            self._task = self._bar.add_task(self.op.name, total=self.summary.total, completed=already)
+
+    def store(self, item: WorkItem, c: Completion | None) -> None:
+        """Everything one item produced, in one transaction."""
+        summary = self.summary
+        assert summary is not None
+        tmpl = self.op.template
+        params: dict[str, Any] = {"item": item.item_id, **item.extra}
+        if c is not None:
+            params["llm"] = self.client.params(c.request) if self.client is not None else {}
+            params["seed"] = self.settings.llm.seed
+            params["cached"] = c.cached
+            params["attempts"] = c.attempts
+            if c.finish_reason:
+                params["finish_reason"] = c.finish_reason
+        if len(item.pairs) > 1:
+            params["source_pair_ids"] = [p.id for p in item.pairs]
+        if isinstance(self.op, CompoundQuestions):
+            params["partner_id"], params["partner_group"] = item.pairs[1].id, item.pairs[1].group_id
+        with session_scope(self.url) as s:
+            gen = Generation(
+                job_id=summary.job_id,
+                operation=self.op.name,
+                model=self.model,
+                template_name=tmpl.name if tmpl else self.op.name,
+                template_version=tmpl.version if tmpl else "1",
+                params=params,
+                cache_key=c.key if c is not None and c.ok else None,
+                tokens_in=c.tokens_in if c else None,
+                tokens_out=c.tokens_out if c else None,
+                latency_ms=c.latency_ms if c else None,
+                raw_output=c.content if c else None,
+            )
+            s.add(gen)
+            job = s.get(AugmentJob, summary.job_id)
+            if c is not None and not c.ok:
+                gen.status, gen.error = "error", f"{c.error}: {c.detail or ''}".strip()
+                job.errors += 1
+                summary.errors += 1
+                summary.failures[c.error] += 1
+                self._advance()
+                return
+            if c is not None:
+                summary.tokens_in += c.tokens_in or 0
+                summary.tokens_out += c.tokens_out or 0
+            parsed = None
+            if c is not None:
+                try:
+                    parsed = parse_output(c.content, self.op.output)
+                except ParseError as exc:
+                    gen.status, gen.error = "parse_error", str(exc)
+                    summary.failures["parse_error"] += 1
+            if isinstance(self.op, ExtractKeywords):
+                self._store_keywords(s, gen, item.pairs[0], parsed, summary)
+            else:
+                if c is not None and parsed is None:
+                    derived = self.op.on_parse_error(item, c.content or "", gen.error or "parse_error")
+                else:
+                    derived = self.op.derive(item, parsed)
+                if not derived:
+                    gen.status, gen.error = "empty", "the output held no usable text"
+                    summary.failures["empty"] += 1
+                s.flush()
+                for d in derived:
+                    self._store_pair(s, gen, d, c)
+            job.done += 1
+            summary.processed += 1
+        self._advance()
+
+    def _store_pair(self, s: Session, gen: Generation, d: Derived, c: Completion | None) -> None:
+        verdict = self._pipeline().judge(d.candidate)
+        tail = c.key[:16] if c is not None else "rule"
+        pair = QAPair(
+            key=f"augment:{self.op.name}:{gen.params['item']}:{tail}:{d.tag}",
+            question_text=unicodedata.normalize("NFC", d.candidate.question),
+            answer_text=unicodedata.normalize("NFC", d.candidate.answer),
+            category=d.parent.category,
+            origin=Origin.augment,
+            group_id=d.candidate.group_id,
+            parent_id=d.parent.id,
+            split=d.parent.split,
+            generation_id=gen.id,
+        )
+        s.add(pair)
+        machine_review(s, pair, verdict.status, verdict.reasons)
+        assert self.summary is not None
+        self.summary.statuses[verdict.status.value] += 1
+
+    def _store_keywords(
+        self, s: Session, gen: Generation, pair: PairRow, parsed: Any, summary: JobSummary
+    ) -> None:
+        if parsed is None:
+            return
+        text = normalise(pair.question + " " + pair.answer)
+        kept, dropped = [], []
+        for kw in parsed.keywords[: self.settings.augment.keywords_per_pair]:
+            kw = re.sub(r"\s+", " ", kw).strip()
+            if normalise(kw) and normalise(kw) in text and len(kw) <= 100:
+                if kw not in kept:
+                    kept.append(kw)
+            else:
+                dropped.append(kw)
+        gen.params = {**gen.params, "kept": kept, "dropped_not_in_text": dropped}
+        if not kept:
+            gen.status, gen.error = "empty", "no keyword occurs in the pair's text"
+            summary.failures["no_keywords"] += 1
+            return
+        s.flush()
+        for rank, kw in enumerate(kept):
+            row = s.scalar(select(Keyword).where(Keyword.keyword == kw))
+            if row is None:
+                row = Keyword(keyword=kw)
+                s.add(row)
+                s.flush()
+            if s.get(PairKeyword, (pair.id, row.id)) is None:
+                s.add(
+                    PairKeyword(
+                        pair_id=pair.id, keyword_id=row.id, generation_id=gen.id, score=1.0 / (rank + 1)
+                    )
+                )
+        summary.statuses["keywords"] += len(kept)
+
+    def _advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+
+def run_operation(
+    name: str,
+    selection: Selection | None = None,
+    *,
+    url: str | None = None,
+    settings: Settings | None = None,
+    offline: bool = False,
+    progress: bool = False,
+) -> JobSummary:
+    """Run operation `name` over `selection` (Python entry point of `dobae augment NAME`)."""
+    settings = settings or get_settings()
+    url = url or settings.db_url
+    op = get_operation(name, settings)
+    return asyncio.run(Runner(op, selection or Selection(), url, settings, offline=offline).run(progress))

@@ -1,0 +1,118 @@
+"""The full augment flow against real OpenAI-compatible servers: the fault server's scripted good
+JSON (approved path) and `transformers serve` with a tiny random model (garbage → flagged)."""
+
+from __future__ import annotations
+
+from conftest import PAIRS, insert_pairs, llm_env
+from sqlalchemy import func, select
+
+from augment.operations import Selection, run_operation
+from db.models import (
+    AugmentJob,
+    Generation,
+    Keyword,
+    LLMCache,
+    Origin,
+    PairKeyword,
+    QAPair,
+    Review,
+    ReviewStatus,
+)
+from db.session import session_scope
+
+
+def _derived(url):
+    with session_scope(url) as s:
+        return [
+            (p, p.review, s.get(Generation, p.generation_id))
+            for p in s.scalars(select(QAPair).where(QAPair.origin == Origin.augment).order_by(QAPair.id))
+        ]
+
+
+def test_question_paraphrases_are_gated_cached_and_traceable(db_url, fault_server, monkeypatch):
+    ids = insert_pairs(db_url)
+    llm_env(monkeypatch, fault_server.base_url)
+    summary = run_operation("paraphrase-questions", Selection(limit=2))
+    assert summary.errors == 0 and summary.calls == 2 and summary.processed == 2
+    rows = _derived(db_url)
+    assert len(rows) == 8  # 2 pairs × (2 formal + 2 colloquial)
+    for pair, review, gen in rows:
+        parent = next(i for i in ids if i == pair.parent_id)
+        assert pair.group_id == {ids[0]: "g1", ids[1]: "g2"}[parent]
+        assert pair.answer_text == PAIRS[ids.index(parent)][3]
+        assert gen.operation == "paraphrase-questions" and gen.template_name == "question_paraphrase"
+        assert gen.template_version == "1" and gen.model == "fault-model" and gen.cache_key
+        assert gen.tokens_in > 0 and gen.latency_ms > 0 and gen.raw_output.startswith("{")
+        assert review.reviewer == "machine:augment"
+    statuses = {r.status for _, r, _ in rows}
+    assert ReviewStatus.approved in statuses, [(p.question_text, r.reasons) for p, r, _ in rows]
+    # the request asked for the schema and carried the untrusted text inside <자료>
+    users = sorted(b["messages"][1]["content"] for b in fault_server.requests)
+    assert all(
+        b["response_format"]["json_schema"]["name"] == "QuestionParaphrases" for b in fault_server.requests
+    )
+    assert any(f"<자료>\n질문: {PAIRS[0][2]}\n</자료>" in u for u in users)
+
+    # a re-run makes zero calls and adds nothing
+    before = len(fault_server.requests)
+    again = run_operation("paraphrase-questions", Selection(limit=2))
+    assert len(fault_server.requests) == before and again.calls == 0 and again.already_done == 2
+    assert len(_derived(db_url)) == 8
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(LLMCache)) == 2
+        assert [j.status.value for j in s.scalars(select(AugmentJob))] == ["finished"]
+
+
+def test_answer_paraphrases_flag_trivial_rewrites(db_url, fault_server, monkeypatch):
+    insert_pairs(db_url)
+    llm_env(monkeypatch, fault_server.base_url)
+    run_operation("paraphrase-answers", Selection(category="마감재"))
+    rows = _derived(db_url)
+    assert len(rows) == 3 and all(p.question_text == PAIRS[2][2] for p, _, _ in rows)
+    by_text = {p.answer_text: r for p, r, _ in rows}
+    # "정리하면, <answer>" keeps nearly every character 5-gram of the source: near duplicate
+    assert "near_duplicate" in by_text["정리하면, " + PAIRS[2][3]].reasons
+    assert all(r.status != ReviewStatus.approved or not r.reasons for r in by_text.values())
+
+
+def test_keywords_go_to_the_keyword_tables(db_url, fault_server, monkeypatch):
+    ids = insert_pairs(db_url)
+    llm_env(monkeypatch, fault_server.base_url)
+    summary = run_operation("keywords", Selection())
+    assert summary.processed == 4
+    with session_scope(db_url) as s:
+        kws = {(pk.pair_id, s.get(Keyword, pk.keyword_id).keyword) for pk in s.scalars(select(PairKeyword))}
+        gen = s.scalars(select(Generation).where(Generation.operation == "keywords")).first()
+        assert "방화문" in gen.params["dropped_not_in_text"]  # named by the model, absent from the text
+    assert (ids[0], "곰팡이") in kws and (ids[1], "들뜸") in kws and (ids[3], "걸레받이") in kws
+    assert not any(k == "방화문" for _, k in kws)
+
+
+def test_seeded_pairs_are_grounded_and_keep_a_group(db_url, fault_server, monkeypatch):
+    insert_pairs(db_url)
+    llm_env(monkeypatch, fault_server.base_url)
+    summary = run_operation("seeded", Selection(keywords=["곰팡이", "걸레받이"]))
+    assert summary.processed == 2
+    rows = _derived(db_url)
+    assert len(rows) == 2
+    user = fault_server.requests[0]["messages"][1]["content"]
+    assert PAIRS[0][2] in user  # the 곰팡이 pair was retrieved as grounding
+    mold = next(p for p, _, _ in rows if "곰팡이" in p.question_text)
+    assert mold.group_id == "g1" and mold.parent_id is not None
+
+
+def test_garbage_from_a_real_tiny_model_is_flagged_not_dropped(db_url, tiny_server, monkeypatch):
+    insert_pairs(db_url)
+    llm_env(monkeypatch, tiny_server.base_url, tiny_server.model, DOBAE_LLM__MAX_TOKENS="24")
+    summary = run_operation("paraphrase-questions", Selection(limit=2))
+    assert summary.calls == 2 and summary.errors == 0
+    rows = _derived(db_url)
+    assert rows, "unparseable output must still reach the review queue"
+    for pair, review, gen in rows:
+        assert review.status == ReviewStatus.rejected
+        assert "parse_error" in review.reasons
+        assert gen.status == "parse_error" and gen.model == tiny_server.model and gen.tokens_out > 0
+    again = run_operation("paraphrase-questions", Selection(limit=2))
+    assert again.calls == 0
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(Review)) == len(rows)
