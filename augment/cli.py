@@ -1,9 +1,238 @@
-"""`dobae` commands of the augment stage."""
+"""`dobae augment …`: LLM augmentation with review flags. Library first: each command parses its
+flags and calls one function of `augment.operations`, `augment.batch`, `augment.jobs` or
+`augment.server`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+
+from dobae.console import console, out
+
+augment_app = typer.Typer(
+    help="Augment pairs through any OpenAI-compatible server (cached, resumable, gated into the review queue).",
+    no_args_is_help=True,
+)
+
+SourceOpt = typer.Option(
+    None, "--source", help="origin (crawl, dacon, manual) or source name; default: all but augment"
+)
+CategoryOpt = typer.Option(None, "--category", help="only pairs of this category, e.g. 마감하자")
+StatusOpt = typer.Option(
+    None, "--status", help="only input pairs with this review status (pending, approved, …)"
+)
+LimitOpt = typer.Option(None, "--limit", min=1, help="at most this many input pairs")
+
+
+def _selection(source, category, status, limit, keywords=None):
+    from augment.operations import Selection
+
+    return Selection(source=source, category=category, status=status, limit=limit, keywords=keywords or None)
+
+
+def _run(name: str, sel) -> None:
+    from augment.operations import run_operation
+
+    summary = run_operation(name, sel, progress=True)
+    _print_summary(summary)
+
+
+def _print_summary(summary) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"augment {summary.operation} (job {summary.job_id})", show_header=False)
+    t.add_row(
+        "items", f"{summary.total} ({summary.already_done} already done, {summary.processed} processed now)"
+    )
+    t.add_row("LLM calls", f"{summary.calls} (cache hits {summary.cache_hits})")
+    t.add_row("tokens", f"{summary.tokens_in} in / {summary.tokens_out} out")
+    t.add_row("results", ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items())) or "-")
+    t.add_row("review reasons", ", ".join(f"{k} {v}" for k, v in summary.reasons.most_common()) or "-")
+    t.add_row("failures", ", ".join(f"{k} {v}" for k, v in summary.failures.most_common()) or "-")
+    console.print(t)
+    if summary.errors:
+        console.print(
+            f"[yellow]{summary.errors} item(s) failed; run the same command again to retry them[/yellow]"
+        )
+
+
+@augment_app.command("paraphrase-questions")
+def paraphrase_questions(
+    source: str = SourceOpt, category: str = CategoryOpt, status: str = StatusOpt, limit: int = LimitOpt
+) -> None:
+    """Rewrite each question in a formal and a colloquial register (like 질문_1 / 질문_2).
+
+    Example: `dobae augment paraphrase-questions --source dacon --limit 20`
+    """
+    _run("paraphrase-questions", _selection(source, category, status, limit))
+
+
+@augment_app.command("paraphrase-answers")
+def paraphrase_answers(
+    source: str = SourceOpt, category: str = CategoryOpt, status: str = StatusOpt, limit: int = LimitOpt
+) -> None:
+    """Rewrite each answer keeping every fact (like 답변_1 … 답변_5).
+
+    Example: `dobae augment paraphrase-answers --category 마감하자 --limit 10`
+    """
+    _run("paraphrase-answers", _selection(source, category, status, limit))
+
+
+@augment_app.command("keywords")
+def keywords(
+    source: str = SourceOpt, category: str = CategoryOpt, status: str = StatusOpt, limit: int = LimitOpt
+) -> None:
+    """Extract domain keywords per pair into the keywords / pair_keywords tables.
+
+    Example: `dobae augment keywords --limit 50`
+    """
+    _run("keywords", _selection(source, category, status, limit))
+
+
+@augment_app.command("seeded")
+def seeded(
+    keyword: list[str] = typer.Option(
+        None, "--keyword", "-k", help="glossary term(s); default: augment/glossary.txt"
+    ),
+    source: str = SourceOpt,
+    category: str = CategoryOpt,
+    status: str = StatusOpt,
+    limit: int = typer.Option(None, "--limit", min=1, help="at most this many keywords"),
+) -> None:
+    """New pairs from glossary keywords, grounded on retrieved existing pairs (never copied).
+
+    Example: `dobae augment seeded -k 곰팡이 -k 걸레받이`
+    """
+    _run("seeded", _selection(source, category, status, limit, keyword))
+
+
+@augment_app.command("compound")
+def compound(
+    source: str = SourceOpt, category: str = CategoryOpt, status: str = StatusOpt, limit: int = LimitOpt
+) -> None:
+    """Join two pairs' questions with 또한, / 그리고 and concatenate their answers (no LLM).
+
+    Example: `dobae augment compound --limit 100`
+    """
+    _run("compound", _selection(source, category, status, limit))
+
+
+@augment_app.command("status")
+def status() -> None:
+    """Progress, tokens, errors and review results per operation.
+
+    Example: `dobae augment status`
+    """
+    from rich.table import Table
+
+    from augment.jobs import reasons_histogram, status_report
+
+    rows = status_report()
+    if not rows:
+        console.print(
+            "no augmentation job yet; start one with `dobae augment paraphrase-questions --limit 10`"
+        )
+        return
+    t = Table(title="augmentation")
+    for col in (
+        "operation",
+        "jobs",
+        "progress",
+        "running",
+        "tokens in/out",
+        "errors",
+        "pairs by review status",
+    ):
+        t.add_column(col)
+    for r in rows:
+        errors = ", ".join(f"{k} {v}" for k, v in sorted(r.failures.items())) or "0"
+        pairs = ", ".join(f"{k} {v}" for k, v in sorted(r.pairs.items())) or "-"
+        t.add_row(
+            r.operation,
+            str(r.jobs),
+            f"{r.done}/{r.total}",
+            str(r.running),
+            f"{r.tokens_in}/{r.tokens_out}",
+            errors,
+            pairs,
+        )
+    out.print(t)
+    hist = reasons_histogram()
+    if hist:
+        out.print(
+            "review reasons: " + ", ".join(f"{k} {v}" for k, v in sorted(hist.items(), key=lambda kv: -kv[1]))
+        )
+
+
+@augment_app.command("batch-write")
+def batch_write(
+    operation: str = typer.Argument(..., help="paraphrase-questions, paraphrase-answers, keywords or seeded"),
+    out_path: Path = typer.Option(..., "--out", "-o", help="the Batch API input JSONL to write"),
+    keyword: list[str] = typer.Option(None, "--keyword", "-k", help="seeded: glossary term(s)"),
+    source: str = SourceOpt,
+    category: str = CategoryOpt,
+    status: str = StatusOpt,
+    limit: int = LimitOpt,
+) -> None:
+    """Write an operation's requests as an OpenAI Batch API file (custom_id = cache key).
+
+    Example: `DOBAE_LLM__MODEL=gpt-4o-mini dobae augment batch-write paraphrase-questions -o batch.jsonl`
+    """
+    from augment.batch import write_batch
+
+    n = write_batch(operation, _selection(source, category, status, limit, keyword), out_path)
+    console.print(
+        f"wrote {n} request(s) to {out_path}; submit it, then `dobae augment batch-read RESULTS.jsonl`"
+    )
+
+
+@augment_app.command("batch-read")
+def batch_read(path: Path = typer.Argument(..., help="the Batch API output JSONL")) -> None:
+    """Store Batch API results in the cache and run their operations from it (same gates).
+
+    Example: `dobae augment batch-read batch_output.jsonl`
+    """
+    from augment.batch import read_batch
+
+    res = read_batch(path)
+    console.print(f"stored {res.stored} result(s), {res.already} already stored")
+    if res.failed:
+        console.print("failed in the batch: " + ", ".join(f"{k} {v}" for k, v in res.failed.most_common()))
+    if res.unknown:
+        console.print(f"[yellow]{len(res.unknown)} unknown custom_id(s), e.g. {res.unknown[0]}[/yellow]")
+    for summary in res.jobs:
+        _print_summary(summary)
+
+
+@augment_app.command("serve")
+def serve(
+    model: Path = typer.Option(..., "--model", "-m", help="a transformers model folder"),
+    port: int = typer.Option(8011, "--port", help="port on 127.0.0.1"),
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda:0, auto"),
+) -> None:
+    """Run a local OpenAI-compatible server (`transformers serve`) until Ctrl-C.
+
+    Example: `dobae augment serve --model data/cache/gemma-3-270m-hf --port 8011`
+    """
+    import time
+
+    from augment.server import local_server
+
+    with local_server(model, port=port, device=device) as srv:
+        console.print(
+            f"serving {srv.model} at {srv.base_url} (log {srv.log_path}); requests must use that model name"
+        )
+        console.print(
+            f"use it: DOBAE_LLM__BASE_URL={srv.base_url} DOBAE_LLM__MODEL={srv.model} dobae augment …"
+        )
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            console.print("stopping")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root `dobae` app."""
+    app.add_typer(augment_app, name="augment")

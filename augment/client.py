@@ -293,6 +293,8 @@ class LLMClient:
                 last_reason, last_detail = "timeout", f"no answer within {self.llm.timeout_s:g} s ({exc})"
             except openai.APIConnectionError as exc:
                 last_reason, last_detail = "connection_error", str(exc)
+            except ValueError as exc:  # the body was not JSON (json.JSONDecodeError)
+                last_reason, last_detail = "bad_response", f"malformed JSON body: {exc}"
             except openai.APIStatusError as exc:
                 status = exc.status_code
                 text = str(exc)
@@ -313,23 +315,21 @@ class LLMClient:
             else:
                 latency = (time.perf_counter() - started) * 1000
                 parsed = _read_completion(resp)
-                if parsed is None:
-                    return self._fail(
-                        req, key, "bad_response", f"not a chat completion: {str(resp)[:300]}", attempt + 1
+                if parsed is not None:
+                    content, finish, tin, tout = parsed
+                    self.stats.tokens_in += tin or 0
+                    self.stats.tokens_out += tout or 0
+                    return Completion(
+                        request=req,
+                        key=key,
+                        content=content,
+                        tokens_in=tin,
+                        tokens_out=tout,
+                        latency_ms=latency,
+                        attempts=attempt + 1,
+                        finish_reason=finish,
                     )
-                content, finish, tin, tout = parsed
-                self.stats.tokens_in += tin or 0
-                self.stats.tokens_out += tout or 0
-                return Completion(
-                    request=req,
-                    key=key,
-                    content=content,
-                    tokens_in=tin,
-                    tokens_out=tout,
-                    latency_ms=latency,
-                    attempts=attempt + 1,
-                    finish_reason=finish,
-                )
+                last_reason, last_detail = "bad_response", f"not a chat completion: {str(resp)[:300]}"
             if attempt >= self.llm.max_retries:
                 return self._fail(req, key, last_reason, last_detail, attempt + 1)
             delay = wait + random.uniform(0, 0.1 * wait) if wait is not None else self._backoff(attempt)

@@ -12,6 +12,20 @@ from db.models import AugmentJob, Generation, QAPair, Review, RunStatus, utcnow
 from db.session import session_scope
 
 
+def require_schema(url: str | None) -> None:
+    """A clear error instead of "no such table" when the database was never migrated."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+
+    from db.session import get_engine
+    from dobae.errors import ConfigError
+
+    engine = get_engine(url)
+    if not inspect(engine).has_table("augment_jobs"):
+        shown = make_url(str(engine.url)).render_as_string(hide_password=True)
+        raise ConfigError(f"the database {shown} has no dobae schema yet; run `dobae db upgrade` first")
+
+
 def start_job(url: str | None, operation: str, params: dict[str, Any], total: int) -> int:
     """Continue the job with the same operation and parameters (a killed one resumes; a finished one
     is re-checked, which costs nothing when its work is done), or start a new one."""
@@ -55,6 +69,7 @@ class OperationStatus:
 
 def status_report(url: str | None = None) -> list[OperationStatus]:
     """Per operation: jobs, latest progress, tokens, errors by reason, generated pairs by review status."""
+    require_schema(url)
     out: dict[str, OperationStatus] = {}
     with session_scope(url) as s:
         for job in s.scalars(select(AugmentJob).order_by(AugmentJob.id)):

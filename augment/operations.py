@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from augment.client import ChatRequest, Completion, LLMClient
 from augment.dedup import normalise
 from augment.gates import Candidate, GateContext, GatePipeline
-from augment.jobs import finish_job, start_job
+from augment.jobs import finish_job, require_schema, start_job
 from augment.parsing import ParseError, parse_output
 from augment.review import machine_review
 from augment.schemas import OUTPUT_MODELS
@@ -464,6 +464,7 @@ class Runner:
         return self.pipeline
 
     async def run(self, progress: bool = False) -> JobSummary:
+        require_schema(self.url)
         with session_scope(self.url) as s:
             items = self.op.items(s, self.sel)
         job_id = start_job(self.url, self.op.name, self.job_params(), len(items))
