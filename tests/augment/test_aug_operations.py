@@ -108,7 +108,7 @@ def test_garbage_from_a_real_tiny_model_is_flagged_not_dropped(db_url, tiny_serv
     assert summary.calls == 2 and summary.errors == 0
     rows = _derived(db_url)
     assert rows, "unparseable output must still reach the review queue"
-    for pair, review, gen in rows:
+    for _pair, review, gen in rows:
         assert review.status == ReviewStatus.rejected
         assert "parse_error" in review.reasons
         assert gen.status == "parse_error" and gen.model == tiny_server.model and gen.tokens_out > 0
