@@ -135,15 +135,8 @@ def status() -> None:
         )
         return
     t = Table(title="augmentation")
-    for col in (
-        "operation",
-        "jobs",
-        "progress",
-        "running",
-        "tokens in/out",
-        "errors",
-        "pairs by review status",
-    ):
+    t.add_column("operation", no_wrap=True)
+    for col in ("jobs", "progress", "running", "tokens in/out", "errors", "pairs by review status"):
         t.add_column(col)
     for r in rows:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(r.failures.items())) or "0"
