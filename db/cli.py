@@ -1,13 +1,21 @@
-"""`dobae db …`: migrations. (`dobae import`, `dobae export`, `dobae review` live here too.)"""
+"""`dobae db …` (migrations), `dobae import dacon`, `dobae export`, `dobae review …`.
+
+Library first, CLI thin: each command parses its flags and calls one function of `db.migrate`,
+`db.dacon`, `db.export` or `db.review`.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.table import Table
 
-from dobae.console import console
+from dobae.console import console, out
 
-db_app = typer.Typer(help="Database schema: Alembic migrations (same as `alembic upgrade head`).",
-                     no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database schema: Alembic migrations (same as `alembic upgrade head`).", no_args_is_help=True
+)
 
 
 @db_app.command("upgrade")
@@ -42,5 +50,144 @@ def current_cmd() -> None:
     console.print(current_revision(get_settings().db_url) or "(empty database)")
 
 
+import_app = typer.Typer(help="Import data sets into the database.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Review pairs: counts, and importing a reviewer's edited export.", no_args_is_help=True
+)
+
+
+@import_app.command("dacon")
+def import_dacon_cmd(
+    train: Path | None = typer.Argument(
+        None, help="DACON train CSV (id, 질문_1, 질문_2, category, 답변_1…답변_5)", show_default=False
+    ),
+    test: Path | None = typer.Option(None, "--test", help="DACON test CSV (id, 질문)", show_default=False),
+    sample: bool = typer.Option(False, "--sample", help="import the small sample shipped in db/sample/"),
+) -> None:
+    """Import DACON CSVs: each train row's 2 questions x 5 answers become 10 approved pairs in one group;
+    test questions become unanswered questions of split `test`. A re-run adds nothing.
+
+    Example: `dobae import dacon ../shared/data/dacon/dev.csv --test ../shared/data/dacon/test.csv`
+    """
+    from db.dacon import SAMPLE_SOURCE, SOURCE, count_dacon, import_dacon, import_sample
+    from db.session import session_scope
+
+    if sample:
+        if train or test:
+            raise typer.BadParameter("--sample imports the shipped sample; give no files with it")
+        summary = import_sample()
+    else:
+        summary = import_dacon(train, test)
+    with session_scope() as s:
+        pairs, groups, tests = count_dacon(s, SAMPLE_SOURCE if sample else SOURCE)
+    t = Table(title=f"dobae import dacon ({summary.source}, {summary.seconds:.2f} s)", show_header=False)
+    if summary.train_rows:
+        t.add_row("train rows", f"{summary.train_rows}")
+        t.add_row(
+            "pairs",
+            f"{summary.pairs_added} added, {summary.pairs_existing} already imported"
+            + (f" ({summary.pairs_differ} differ in the database: kept)" if summary.pairs_differ else ""),
+        )
+        t.add_row("groups added", f"{summary.groups_added}")
+    if summary.test_rows:
+        t.add_row(
+            "test questions",
+            f"{summary.test_added} added, {summary.test_existing} already imported"
+            + (f" ({summary.test_differ} differ: kept)" if summary.test_differ else ""),
+        )
+    t.add_row("in the database", f"{pairs} pairs in {groups} groups, {tests} test questions")
+    console.print(t)
+
+
+def export_cmd(
+    out_path: Path = typer.Option(..., "--out", "-o", help="output file (.jsonl, .csv or .parquet)"),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="jsonl|csv|parquet (default: from --out)"),
+    status: list[str] = typer.Option(
+        ["approved"], "--status", help="review status(es) to include, repeatable; `all` for every pair"
+    ),
+    origin: list[str] | None = typer.Option(None, "--origin", help="crawl|dacon|augment|manual, repeatable"),
+    category: list[str] | None = typer.Option(None, "--category", help="e.g. 마감하자, repeatable"),
+    split: list[str] | None = typer.Option(None, "--split", help="train|valid|test, repeatable"),
+) -> None:
+    """Export pairs (ordered by id, fixed columns, UTF-8) and record the file's sha256.
+
+    Columns: id, key, group_id, question, answer, category, origin, parent_id, split, status, reasons,
+    note, version. Edit status/reasons/note/question/answer and load it back with `dobae review import`.
+
+    Example: `dobae export --status approved --format jsonl --out data/exports/approved.jsonl`
+    """
+    from db.export import export_pairs
+
+    res = export_pairs(out_path, fmt, statuses=status, origins=origin, categories=category, splits=split)
+    console.print(f"exported {res.rows} pairs to {res.path} ({res.format}, export #{res.export_id})")
+    out.print(f"sha256 {res.sha256}  {res.path}", soft_wrap=True)
+
+
+@review_app.command("import")
+def review_import_cmd(
+    file: Path = typer.Argument(..., help="an edited `dobae export` file (.csv, .jsonl or .parquet)"),
+    reviewer: str | None = typer.Option(
+        None, "--reviewer", help="your name for the review log (default: $USER)"
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="check the file and count the changes; write nothing"
+    ),
+) -> None:
+    """Apply edited statuses, reasons, notes and corrected texts from an export, all or nothing.
+
+    Unknown ids, invalid statuses or rows changed in the database since the export stop the whole
+    import. Every change is logged in review_events (who, when, from -> to, what changed).
+
+    Example: `dobae review import data/exports/review.csv --reviewer kim`
+    """
+    from db.migrate import ensure_schema
+    from db.review import import_review_file
+
+    ensure_schema()
+    s = import_review_file(file, reviewer=reviewer, dry_run=dry_run)
+    moves = ", ".join(f"{a} -> {b}: {n}" for (a, b), n in sorted(s.transitions.items())) or "-"
+    verb = "would change" if dry_run else "changed"
+    console.print(
+        f"{s.path}: {s.rows} rows, {verb} {s.changed} ({s.text_edits} with corrected texts), "
+        f"{s.unchanged} unchanged; {moves}" + (" [dry run: nothing written]" if dry_run else "")
+    )
+
+
+@review_app.command("status")
+def review_status_cmd() -> None:
+    """Count pairs by origin and review status (pairs without a review count as pending).
+
+    Example: `dobae review status`
+    """
+    from sqlalchemy import func, select
+
+    from db.migrate import ensure_schema
+    from db.models import QAPair, Review, ReviewStatus
+    from db.session import session_scope
+
+    ensure_schema()
+    with session_scope() as s:
+        rows = s.execute(
+            select(QAPair.origin, Review.status, func.count())
+            .outerjoin(Review, Review.pair_id == QAPair.id)
+            .group_by(QAPair.origin, Review.status)
+        ).all()
+    counts: dict[str, dict[str, int]] = {}
+    for origin, status, n in rows:
+        st = (status or ReviewStatus.pending).value
+        counts.setdefault(origin.value, {}).setdefault(st, 0)
+        counts[origin.value][st] += n
+    t = Table(title="review status")
+    t.add_column("origin")
+    for st in ReviewStatus:
+        t.add_column(st.value, justify="right")
+    for origin in sorted(counts):
+        t.add_row(origin, *(str(counts[origin].get(st.value, 0)) for st in ReviewStatus))
+    console.print(t if counts else "no pairs yet: `dobae import dacon --sample` adds a small sample")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(db_app, name="db")
+    app.add_typer(import_app, name="import")
+    app.command("export")(export_cmd)
+    app.add_typer(review_app, name="review")

@@ -34,3 +34,19 @@ def current_revision(url: str) -> str | None:
 
     with get_engine(url).connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def ensure_schema(url: str | None = None) -> None:
+    """Upgrade to head unless the database is already there (cheap check first)."""
+    if url is None:
+        from dobae.settings import get_settings
+
+        url = get_settings().db_url
+    if current_revision(url) != head_revision():
+        upgrade(url)

@@ -275,7 +275,9 @@ class Keyword(Base):
 class PairKeyword(Base):
     __tablename__ = "pair_keywords"
     pair_id: Mapped[int] = mapped_column(ForeignKey("qa_pairs.id", ondelete="CASCADE"), primary_key=True)
-    keyword_id: Mapped[int] = mapped_column(ForeignKey("keywords.id", ondelete="CASCADE"), primary_key=True, index=True)
+    keyword_id: Mapped[int] = mapped_column(
+        ForeignKey("keywords.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"))
     score: Mapped[float | None] = mapped_column(Float)
 

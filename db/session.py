@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,16 +23,23 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
+def _json_dumps(value) -> str:
+    """JSON columns keep Korean readable in SQL (`["들뜸"]`, not `["\\ub4e4..."]`)."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`; creates the SQLite file's folder when needed."""
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        engine = create_engine(
+            u, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, json_serializer=_json_dumps
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(u, pool_pre_ping=True)
+    return create_engine(u, pool_pre_ping=True, json_serializer=_json_dumps)
 
 
 _ENGINES: dict[str, Engine] = {}

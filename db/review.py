@@ -1,0 +1,409 @@
+"""The one place where review state changes: a pair's `reviews` row plus an append-only `review_events` row.
+
+- `set_review(session, pair_id, status, reasons, actor)`: a verdict (machine gates, a person, an import).
+- `apply_change(...)`: the general form that also corrects question/answer texts with an optimistic
+  check on `qa_pairs.version`.
+- `add_initial_reviews(...)`: the first verdict for many fresh pairs at once (bulk importers).
+- `import_review_file(path, reviewer)`: a reviewer's edited export (CSV, JSONL or Parquet) applied in
+  one transaction; any bad row stops the whole import and changes nothing.
+
+Versioning: `qa_pairs.version` starts at 1 and is bumped by every change after a pair's first
+verdict (status, reasons, note or texts), so an export row whose `version` no longer matches was
+changed in the database since the export.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from db.models import QAPair, Review, ReviewEvent, ReviewStatus, utcnow
+from dobae.errors import DobaeError, InputError
+
+_UNSET: Any = object()
+STATUSES = ", ".join(s.value for s in ReviewStatus)
+
+
+class ConflictError(DobaeError):
+    """The pair changed in the database since the caller read it (optimistic check on `version`)."""
+
+
+def parse_status(value: Any) -> ReviewStatus:
+    """A ReviewStatus from user text ("approved", " Approved "); ValueError names the valid ones."""
+    if isinstance(value, ReviewStatus):
+        return value
+    text = str(value or "").strip().lower().replace("-", "_").replace(" ", "_")
+    try:
+        return ReviewStatus(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a review status; use one of {STATUSES}") from None
+
+
+def parse_reasons(value: Any) -> list[str]:
+    """Reasons from a JSON list (`["too_short"]`), a comma/semicolon list (`too_short, refusal`) or empty."""
+    if value is None:
+        return []
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    text = str(value).strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{text!r} is not a JSON list ({exc.msg})") from None
+        if not isinstance(items, list):
+            raise ValueError(f"{text!r} is not a list of reasons")
+        return parse_reasons(items)
+    return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+def default_actor() -> str:
+    """The reviewer's name when none is given: $USER (or the login name)."""
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except OSError:
+        return "unknown"
+
+
+def set_review(
+    session: Session,
+    pair_id: int,
+    status: ReviewStatus | str,
+    reasons: Sequence[str] = (),
+    actor: str = "machine",
+    note: str | None = None,
+) -> ReviewEvent | None:
+    """Give pair `pair_id` a review verdict in the caller's transaction; None when nothing changes."""
+    return apply_change(session, pair_id, actor=actor, status=status, reasons=reasons, note=note)
+
+
+def apply_change(
+    session: Session,
+    pair_id: int,
+    *,
+    actor: str,
+    status: ReviewStatus | str | None = None,
+    reasons: Sequence[str] | None = None,
+    note: str | None = _UNSET,
+    question_text: str | None = None,
+    answer_text: str | None = None,
+    expected_version: int | None = None,
+) -> ReviewEvent | None:
+    """Change a pair's review state and/or texts; `None` arguments keep the current value.
+
+    Writes the `reviews` row, bumps `qa_pairs.version` (unless this is the pair's first verdict and
+    no text changes) and appends one `review_events` row with every field's old and new value.
+    `expected_version` makes it fail with ConflictError when the pair changed meanwhile.
+    """
+    pair = session.get(QAPair, pair_id)
+    if pair is None:
+        raise InputError(f"no pair with id {pair_id}")
+    review = session.get(Review, pair_id)
+    if expected_version is not None and pair.version != expected_version:
+        raise ConflictError(
+            f"pair {pair_id} changed since it was read (version {expected_version}, now {pair.version})"
+        )
+    old_status = review.status if review else None
+    new_status = parse_status(status) if status is not None else (old_status or ReviewStatus.pending)
+    old_reasons = list(review.reasons or []) if review else []
+    new_reasons = list(reasons) if reasons is not None else old_reasons
+    old_note = review.note if review else None
+    new_note = old_note if note is _UNSET else (note or None)
+
+    changes: dict[str, list[Any]] = {}
+    if review is None or new_status != old_status:
+        changes["status"] = [old_status.value if old_status else None, new_status.value]
+    if new_reasons != old_reasons:
+        changes["reasons"] = [old_reasons, new_reasons]
+    if new_note != old_note:
+        changes["note"] = [old_note, new_note]
+    texts = {}
+    for name, new in (("question_text", question_text), ("answer_text", answer_text)):
+        if new is not None and new != getattr(pair, name):
+            if not new.strip():
+                raise InputError(
+                    f"pair {pair_id}: empty {name.replace('_text', '')}; reject the pair instead"
+                )
+            changes[name] = [getattr(pair, name), new]
+            texts[name] = new
+    if not changes:
+        return None
+
+    if review is not None or texts:
+        # guarded UPDATE: a concurrent writer that bumped the version first makes this match no row
+        result = session.execute(
+            update(QAPair)
+            .where(QAPair.id == pair_id, QAPair.version == pair.version)
+            .values(version=pair.version + 1, updated_at=utcnow(), **texts)
+            .execution_options(synchronize_session="fetch")
+        )
+        if result.rowcount != 1:
+            raise ConflictError(f"pair {pair_id} changed while it was being reviewed; read it again")
+        session.refresh(pair)
+    if review is None:
+        review = Review(pair_id=pair_id)
+        session.add(review)
+    review.status = new_status
+    review.reasons = new_reasons
+    review.note = new_note
+    review.reviewer = actor
+    review.updated_at = utcnow()
+    event = ReviewEvent(
+        pair_id=pair_id,
+        from_status=old_status.value if old_status else None,
+        to_status=new_status.value,
+        reasons=new_reasons,
+        actor=actor,
+        changes=changes,
+        note=new_note,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def add_initial_reviews(
+    session: Session,
+    pair_ids: Iterable[int],
+    status: ReviewStatus,
+    actor: str,
+    reasons: Sequence[str] = (),
+    note: str | None = None,
+) -> int:
+    """First verdict for freshly inserted pairs (no review yet), as two bulk INSERTs. Returns the count."""
+    ids = list(pair_ids)
+    if not ids:
+        return 0
+    now = utcnow()
+    session.execute(
+        insert(Review),
+        [
+            dict(pair_id=i, status=status, reasons=list(reasons), reviewer=actor, note=note, updated_at=now)
+            for i in ids
+        ],
+    )
+    session.execute(
+        insert(ReviewEvent),
+        [
+            dict(
+                pair_id=i,
+                from_status=None,
+                to_status=status.value,
+                reasons=list(reasons),
+                actor=actor,
+                changes={"status": [None, status.value]},
+                note=note,
+                at=now,
+            )
+            for i in ids
+        ],
+    )
+    return len(ids)
+
+
+# --------------------------------------------------------------------------- review files
+
+REQUIRED = ("id", "version", "status")
+
+
+@dataclass
+class ReviewImportSummary:
+    path: Path
+    rows: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    text_edits: int = 0
+    transitions: Counter = field(default_factory=Counter)  # (from, to) -> n
+    dry_run: bool = False
+
+
+@dataclass
+class _Edit:
+    where: str
+    pair_id: int
+    version: int
+    status: ReviewStatus
+    reasons: list[str] | None
+    note: str | None
+    question: str | None
+    answer: str | None
+
+
+def _int(value: Any, where: str, what: str) -> int:
+    try:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, bool):
+            raise ValueError
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: {what} {value!r} is not a whole number") from None
+
+
+def _read_edits(path: Path) -> tuple[list[_Edit], bool]:
+    from db.tabular import read_table
+
+    table = read_table(path)
+    missing = [c for c in REQUIRED if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"{path}, line 1: missing column(s) {', '.join(map(repr, missing))}; "
+            "edit a file written by `dobae export` and keep its id, version and status columns"
+        )
+    if not table.records:
+        raise InputError(f"{path}: no rows to import")
+    edits: list[_Edit] = []
+    seen: dict[int, str] = {}
+    for rec in table.records:
+        v = rec.values
+        where = table.where(rec)
+        pair_id = _int(v.get("id"), table.where(rec, "id"), "id")
+        if pair_id in seen:
+            raise InputError(
+                f"{table.where(rec, 'id')}: pair {pair_id} appears twice (first at {seen[pair_id]})"
+            )
+        seen[pair_id] = f"{table.unit} {rec.line}"
+        version = _int(v.get("version"), table.where(rec, "version"), "version")
+        try:
+            status = parse_status(v.get("status"))
+        except ValueError as exc:
+            raise InputError(f"{table.where(rec, 'status')}: {exc}") from None
+        try:
+            reasons = parse_reasons(v.get("reasons")) if "reasons" in table.columns else None
+        except ValueError as exc:
+            raise InputError(f"{table.where(rec, 'reasons')}: {exc}") from None
+        texts = {}
+        for col in ("question", "answer"):
+            if col not in table.columns:
+                texts[col] = None
+                continue
+            text = v.get(col)
+            if text is None or not str(text).strip():
+                raise InputError(
+                    f"{table.where(rec, col)}: empty {col}; set status to rejected instead of blanking it"
+                )
+            texts[col] = str(text)
+        note = None
+        if "note" in table.columns:
+            note = v.get("note")
+            note = str(note) if note not in (None, "") else None
+        edits.append(
+            _Edit(where, pair_id, version, status, reasons, note, texts["question"], texts["answer"])
+        )
+    return edits, "note" in table.columns
+
+
+def import_review_file(
+    path: Path | str,
+    reviewer: str | None = None,
+    url: str | None = None,
+    dry_run: bool = False,
+) -> ReviewImportSummary:
+    """Apply a reviewer's edited export: status, reasons, note and corrected question/answer texts.
+
+    Validates every row first (ids exist, statuses valid, no duplicates, versions unchanged for
+    edited rows), then applies all changes in one transaction. Rows equal to the database are
+    skipped. `dry_run` validates and counts without writing.
+    """
+    from db.session import session_factory
+
+    path = Path(path)
+    actor = reviewer or default_actor()
+    edits, note_column = _read_edits(path)
+    summary = ReviewImportSummary(path=path, rows=len(edits), dry_run=dry_run)
+    session = session_factory(url)()
+    try:
+        with session.begin() as tx:
+            current = _current(session, [e.pair_id for e in edits])
+            todo = []
+            for e in edits:
+                if e.pair_id not in current:
+                    raise InputError(
+                        f"{e.where}, column 'id': no pair with id {e.pair_id} in the database "
+                        "(was the file exported from another database?)"
+                    )
+                pair, review = current[e.pair_id]
+                diff = _diff(e, pair, review, note_column)
+                if not diff:
+                    summary.unchanged += 1
+                    continue
+                if e.version != pair.version:
+                    raise InputError(
+                        f"{e.where}, column 'version': pair {e.pair_id} changed in the database since the "
+                        f"export (version {e.version} in the file, {pair.version} now; differs in: "
+                        f"{', '.join(diff)}); nothing was imported: export again and redo this row's edit"
+                    )
+                todo.append((e, review.status.value if review else "pending", diff))
+            for e, before, diff in todo:
+                try:
+                    apply_change(
+                        session,
+                        e.pair_id,
+                        actor=actor,
+                        status=e.status,
+                        reasons=e.reasons,
+                        note=e.note if note_column else _UNSET,
+                        question_text=e.question,
+                        answer_text=e.answer,
+                        expected_version=e.version,
+                    )
+                except ConflictError as exc:
+                    raise InputError(
+                        f"{e.where}: {exc}; nothing was imported, run the import again"
+                    ) from None
+                summary.changed += 1
+                summary.transitions[(before, e.status.value)] += 1
+                summary.text_edits += bool({"question", "answer"} & set(diff))
+            if dry_run:
+                tx.rollback()
+    finally:
+        session.close()
+    return summary
+
+
+@dataclass(frozen=True)
+class _Current:
+    question_text: str
+    answer_text: str
+    version: int
+
+
+def _current(session: Session, ids: list[int]) -> dict[int, tuple[_Current, Review | None]]:
+    found: dict[int, tuple[_Current, Review | None]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.execute(
+            select(QAPair.id, QAPair.question_text, QAPair.answer_text, QAPair.version, Review)
+            .outerjoin(Review, Review.pair_id == QAPair.id)
+            .where(QAPair.id.in_(chunk))
+        ).all()
+        for pid, q, a, ver, review in rows:
+            found[pid] = (_Current(q, a, ver), review)
+    return found
+
+
+def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) -> list[str]:
+    """Names of the fields where the file's row differs from the database."""
+    names = []
+    if e.status != (review.status if review else ReviewStatus.pending):
+        names.append("status")
+    if e.reasons is not None and e.reasons != (list(review.reasons or []) if review else []):
+        names.append("reasons")
+    if note_column and e.note != (review.note if review else None):
+        names.append("note")
+    if e.question is not None and e.question != pair.question_text:
+        names.append("question")
+    if e.answer is not None and e.answer != pair.answer_text:
+        names.append("answer")
+    return names

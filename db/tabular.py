@@ -1,0 +1,233 @@
+"""Read tables people hand us (CSV, JSONL, Parquet) with the line numbers they see in an editor.
+
+Input is UTF-8 with or without a BOM; text is NFC-normalised and stripped. Every problem is an
+`InputError` that names the file, the line (or row) and the column, and says what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dobae.errors import InputError
+
+_BAD_BYTE = re.compile("[\udc80-\udcff]")  # what `surrogateescape` turns undecodable bytes into
+_MAGIC = {
+    b"PK\x03\x04": "a zip/Excel file",
+    b"%PDF": "a PDF file",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"PAR1": "a Parquet file",
+    b"SQLite format 3": "an SQLite database",
+    b"\x1f\x8b": "a gzip file",
+}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One data row: `line` is where it starts (1-based, the header is line 1 in a CSV)."""
+
+    line: int
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Table:
+    path: Path
+    columns: list[str]
+    records: list[Record]
+    unit: str = "line"  # "line" for CSV/JSONL, "row" for Parquet
+
+    def where(self, record: Record, column: str | None = None) -> str:
+        """`FILE, line N, column 'x'` for error messages."""
+        loc = f"{self.path}, {self.unit} {record.line}"
+        return f"{loc}, column {column!r}" if column else loc
+
+
+def clean(text: str) -> str:
+    """NFC-normalised, surrounding whitespace stripped (Korean text is never otherwise changed)."""
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def read_bytes(path: Path, what: str = "CSV") -> bytes:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a file")
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(f"{path}: the file is empty; expected a {what} file with a header line")
+    return data
+
+
+def _not_text(path: Path, data: bytes, what: str) -> None:
+    for magic, kind in _MAGIC.items():
+        if data.startswith(magic):
+            raise InputError(f"{path}: not a {what} file (it is {kind}); save it as {what} in UTF-8")
+    nul = data.find(b"\x00", 0, 1 << 16)
+    if nul >= 0:
+        line = data.count(b"\n", 0, nul) + 1
+        raise InputError(
+            f"{path}, line {line}: not a {what} file (binary data: NUL byte); save it as {what} in UTF-8"
+        )
+
+
+def decode(path: Path, data: bytes, what: str = "CSV") -> str:
+    """UTF-8 text (BOM dropped); undecodable bytes become lone surrogates that `check_utf8` reports."""
+    _not_text(path, data, what)
+    return data.decode("utf-8-sig", errors="surrogateescape")
+
+
+def _bad_bytes_message(where: str, value: str) -> str:
+    m = _BAD_BYTE.search(value)
+    assert m is not None
+    raw = value[m.start() : m.start() + 4].encode("utf-8", errors="surrogateescape")[:4]
+    return (
+        f"{where}: not UTF-8 (bytes {raw.hex(' ')}…); the file looks like another encoding "
+        "(e.g. CP949/EUC-KR): save it as UTF-8"
+    )
+
+
+def read_csv(path: Path | str, what: str = "CSV") -> Table:
+    """All records of a CSV file; the first non-blank line is the header. Blank lines are skipped."""
+    path = Path(path)
+    text = decode(path, read_bytes(path, what), what)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    records: list[Record] = []
+    prev = 0
+    try:
+        for raw in reader:
+            start, prev = prev + 1, reader.line_num
+            if not raw or (len(raw) == 1 and not raw[0].strip()):
+                continue
+            if header is None:
+                header = _header(path, start, raw)
+                continue
+            if len(raw) != len(header):
+                raise InputError(_width_message(path, start, raw, header))
+            values: dict[str, str] = {}
+            for i, (col, cell) in enumerate(zip(header, raw, strict=True)):
+                bad = _BAD_BYTE.search(cell)
+                if bad:
+                    line = start + "".join(raw[:i]).count("\n") + cell[: bad.start()].count("\n")
+                    raise InputError(_bad_bytes_message(f"{path}, line {line}, column {col!r}", cell))
+                values[col] = clean(cell)
+            records.append(Record(start, values))
+    except csv.Error as exc:
+        raise InputError(
+            f"{path}, line {reader.line_num}: malformed CSV ({exc}); check the quotes on that line"
+        ) from exc
+    if header is None:
+        raise InputError(f"{path}: no header line; expected a {what} file")
+    return Table(path, header, records)
+
+
+def _header(path: Path, line: int, raw: list[str]) -> list[str]:
+    cols = []
+    for i, cell in enumerate(raw, 1):
+        if _BAD_BYTE.search(cell):
+            raise InputError(_bad_bytes_message(f"{path}, line {line}, header column {i}", cell))
+        col = clean(cell)
+        if not col:
+            raise InputError(f"{path}, line {line}: header column {i} has no name")
+        if col in cols:
+            raise InputError(f"{path}, line {line}: column {col!r} appears twice in the header")
+        cols.append(col)
+    return cols
+
+
+def _width_message(path: Path, line: int, raw: list[str], header: list[str]) -> str:
+    if len(raw) > len(header):
+        extra = ", ".join(repr(c) for c in raw[len(header) :][:3])
+        return (
+            f"{path}, line {line}: {len(raw)} fields but the header has {len(header)} columns "
+            f"(extra value {extra} after column {header[-1]!r}); quote cells that contain commas"
+        )
+    missing = ", ".join(repr(c) for c in header[len(raw) :])
+    return f"{path}, line {line}, column {header[len(raw)]!r}: missing (the row has {len(raw)} of {len(header)} fields: no {missing})"
+
+
+def check_columns(path: Path, columns: list[str], expected: tuple[str, ...], hint: str = "") -> None:
+    """Exactly the expected columns (any order), or an error naming the missing and the extra ones."""
+    missing = [c for c in expected if c not in columns]
+    extra = [c for c in columns if c not in expected]
+    if not missing and not extra:
+        return
+    parts = []
+    if missing:
+        parts.append("missing column(s) " + ", ".join(repr(c) for c in missing))
+    if extra:
+        parts.append("unexpected column(s) " + ", ".join(repr(c) for c in extra))
+    if len(columns) == 1 and any(sep in columns[0] for sep in ("\t", ";", "|")):
+        hint = "the file looks tab- or semicolon-separated; save it comma-separated. " + hint
+    expect = ", ".join(expected)
+    raise InputError(f"{path}, line 1: {'; '.join(parts)}; expected the columns {expect}. {hint}".rstrip())
+
+
+def read_jsonl(path: Path | str) -> Table:
+    """One JSON object per line (blank lines skipped); columns are the union of keys in first-seen order."""
+    path = Path(path)
+    text = decode(path, read_bytes(path, "JSONL"), "JSONL")
+    records: list[Record] = []
+    columns: list[str] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if _BAD_BYTE.search(line):
+            raise InputError(_bad_bytes_message(f"{path}, line {n}", line))
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"{path}, line {n}: not valid JSON ({exc.msg} at character {exc.pos + 1})"
+            ) from exc
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}, line {n}: expected a JSON object per line, got {type(obj).__name__}")
+        values = {
+            unicodedata.normalize("NFC", str(k)).strip(): (clean(v) if isinstance(v, str) else v)
+            for k, v in obj.items()
+        }
+        columns.extend(k for k in values if k not in columns)
+        records.append(Record(n, values))
+    return Table(path, columns, records)
+
+
+def read_parquet(path: Path | str) -> Table:
+    import pandas as pd
+
+    path = Path(path)
+    read_bytes(path, "Parquet")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file; all mean "not Parquet"
+        raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
+    records = []
+    for i, row in enumerate(df.to_dict(orient="records"), 1):
+        values = {}
+        for k, v in row.items():
+            if hasattr(v, "tolist"):
+                v = v.tolist()
+            values[k] = clean(v) if isinstance(v, str) else v
+        records.append(Record(i, values))
+    return Table(path, [str(c) for c in df.columns], records, unit="row")
+
+
+def read_table(path: Path | str) -> Table:
+    """CSV, JSONL or Parquet by file suffix (`.csv`, `.jsonl`/`.json`/`.ndjson`, `.parquet`)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return read_csv(path)
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return read_jsonl(path)
+    if suffix in (".parquet", ".pq"):
+        return read_parquet(path)
+    raise InputError(f"{path}: unknown file type {suffix or '(no suffix)'!r}; use .csv, .jsonl or .parquet")
