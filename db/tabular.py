@@ -62,7 +62,7 @@ def read_bytes(path: Path, what: str = "CSV") -> bytes:
     if not path.is_file():
         raise InputError(f"{path}: not a file")
     data = path.read_bytes()
-    if not data.strip():
+    if not data.removeprefix(b"\xef\xbb\xbf").strip():
         raise InputError(f"{path}: the file is empty; expected a {what} file with a header line")
     return data
 
