@@ -89,7 +89,7 @@ def select_rows(
     if sp is not None:
         q = q.where(QAPair.split.in_([Split(s) for s in sp]))
     rows = []
-    for pair, review in session.execute(q).tuples():
+    for pair, review in session.execute(q):
         rows.append(
             {
                 "id": pair.id,

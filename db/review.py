@@ -115,7 +115,10 @@ def apply_change(
             f"pair {pair_id} changed since it was read (version {expected_version}, now {pair.version})"
         )
     old_status = review.status if review else None
-    new_status = parse_status(status) if status is not None else (old_status or ReviewStatus.pending)
+    try:
+        new_status = parse_status(status) if status is not None else (old_status or ReviewStatus.pending)
+    except ValueError as exc:
+        raise InputError(f"pair {pair_id}: {exc}") from None
     old_reasons = list(review.reasons or []) if review else []
     new_reasons = list(reasons) if reasons is not None else old_reasons
     old_note = review.note if review else None

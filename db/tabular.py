@@ -201,23 +201,20 @@ def read_jsonl(path: Path | str) -> Table:
 
 
 def read_parquet(path: Path | str) -> Table:
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     path = Path(path)
     read_bytes(path, "Parquet")
     try:
-        df = pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a damaged file; all mean "not Parquet"
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from exc
-    records = []
-    for i, row in enumerate(df.to_dict(orient="records"), 1):
-        values = {}
-        for k, v in row.items():
-            if hasattr(v, "tolist"):
-                v = v.tolist()
-            values[k] = clean(v) if isinstance(v, str) else v
-        records.append(Record(i, values))
-    return Table(path, [str(c) for c in df.columns], records, unit="row")
+    records = [
+        Record(i, {k: clean(v) if isinstance(v, str) else v for k, v in row.items()})
+        for i, row in enumerate(table.to_pylist(), 1)
+    ]
+    return Table(path, list(table.column_names), records, unit="row")
 
 
 def read_table(path: Path | str) -> Table:
