@@ -248,3 +248,34 @@ def test_dry_run_writes_nothing(imported, tmp_path, cli):
     code, _out, err = cli("review", "import", str(edited), "--dry-run")
     assert code == 0 and "would change 1" in err
     assert _state(url) == before
+
+
+def test_review_queue_view(db_url):
+    with session_scope(db_url) as s:
+        parent = QAPair(
+            key="m:1", question_text="원래 질문", answer_text="원래 답변", origin="manual", group_id="g1"
+        )
+        s.add(parent)
+        s.flush()
+        child = QAPair(
+            key="a:1",
+            question_text="바꾼 질문",
+            answer_text="원래 답변",
+            origin="augment",
+            group_id="g1",
+            parent_id=parent.id,
+        )
+        s.add(child)
+        s.flush()
+        set_review(s, child.id, "needs_review", ["semantic_drift"], actor="machine:augment", note="의미 확인")
+    with session_scope(db_url) as s:
+        rows = s.execute(
+            text(
+                "SELECT key, status, origin, parent_question_text, note, reviewer, version "
+                "FROM review_queue ORDER BY pair_id"
+            )
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("m:1", "pending", "manual", None, None, None, 1),
+        ("a:1", "needs_review", "augment", "원래 질문", "의미 확인", "machine:augment", 1),
+    ]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from db.views import DROP_REVIEW_QUEUE, REVIEW_QUEUE
+from db.views import DROP_REVIEW_QUEUE, REVIEW_QUEUE_V1
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -17,7 +17,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.execute(REVIEW_QUEUE)
+    op.execute(REVIEW_QUEUE_V1)
 
 
 def downgrade() -> None:
