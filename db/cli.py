@@ -64,8 +64,7 @@ def import_dacon_cmd(
     test: Path | None = typer.Option(None, "--test", help="DACON test CSV (id, 질문)", show_default=False),
     sample: bool = typer.Option(False, "--sample", help="import the small sample shipped in db/sample/"),
 ) -> None:
-    """Import DACON CSVs: each train row's 2 questions x 5 answers become 10 approved pairs in one group;
-    test questions become unanswered questions of split `test`. A re-run adds nothing.
+    """Import DACON CSVs: each train row's 2 questions x 5 answers become 10 approved pairs in one group; test questions become unanswered questions of split `test`. A re-run adds nothing.
 
     Example: `dobae import dacon ../shared/data/dacon/dev.csv --test ../shared/data/dacon/test.csv`
     """
@@ -111,8 +110,7 @@ def export_cmd(
 ) -> None:
     """Export pairs (ordered by id, fixed columns, UTF-8) and record the file's sha256.
 
-    Columns: id, key, group_id, question, answer, category, origin, parent_id, split, status, reasons,
-    note, version. Edit status/reasons/note/question/answer and load it back with `dobae review import`.
+    Columns: id, key, group_id, question, answer, category, origin, parent_id, split, status, reasons, note, version. Edit status/reasons/note/question/answer and load the file back with `dobae review import`.
 
     Example: `dobae export --status approved --format jsonl --out data/exports/approved.jsonl`
     """
@@ -135,8 +133,7 @@ def review_import_cmd(
 ) -> None:
     """Apply edited statuses, reasons, notes and corrected texts from an export, all or nothing.
 
-    Unknown ids, invalid statuses or rows changed in the database since the export stop the whole
-    import. Every change is logged in review_events (who, when, from -> to, what changed).
+    Unknown ids, invalid statuses or rows changed in the database since the export stop the whole import. Every change is logged in review_events (who, when, from -> to, what changed).
 
     Example: `dobae review import data/exports/review.csv --reviewer kim`
     """
