@@ -42,3 +42,43 @@ def register_answerer(name: str) -> Callable[[Callable[..., Answerer]], Callable
         return factory
 
     return deco
+
+
+def make_answerer(name: str, *, embedder: Any = None, **options: Any) -> Answerer:
+    """Build the answerer registered as `name` with `options` (from `-o key=value` on the CLI).
+
+    Factories that take an `embedder` argument get the evaluation's embedder (retrieval does);
+    unknown options are a ConfigError naming the answerer's accepted options.
+    """
+    import inspect
+
+    from dobae.errors import ConfigError
+
+    _load_builtin_answerers()
+    if name not in ANSWERERS:
+        raise ConfigError(f"unknown answerer {name!r}; choose one of: {', '.join(sorted(ANSWERERS))}")
+    factory = ANSWERERS[name]
+    params = inspect.signature(factory).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    if "embedder" in params:
+        options["embedder"] = embedder
+    unknown = [k for k in options if k not in params and not takes_any]
+    if unknown:
+        accepted = ", ".join(k for k in params if k != "embedder") or "none"
+        raise ConfigError(f"answerer {name!r} has no option {unknown[0]!r} (options: {accepted})")
+    try:
+        return factory(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"answerer {name!r}: {exc}") from exc
+
+
+def _load_builtin_answerers() -> None:
+    """Import the modules whose `@register_answerer` fill the registry (optional ones may be absent)."""
+    import importlib
+
+    for module in ("infer.baselines", "infer.retrieval", "infer.llm"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise

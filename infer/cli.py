@@ -1,9 +1,161 @@
-"""`dobae` commands of the infer stage."""
+"""`dobae` commands of the infer stage: `score`, `evaluate`, `submit`.
+
+Answerers are chosen with `--answerer NAME` and configured with repeated `-o KEY=VALUE` options
+(e.g. `-o k=5 -o compose=top1`); `--run RUN_DIR` is passed as the `run_dir` option (for answerers
+built from a training run).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
+from rich.table import Table
+
+from dobae.console import console, out
+from dobae.errors import InputError
+
+EMBEDDER_HELP = "auto | distiluse | muse3 | PATH to a sentence-transformers folder (default: settings.embedder)"
+
+
+def parse_options(pairs: list[str] | None, run: Path | None = None) -> dict[str, Any]:
+    """`["k=5", "compose=top1"]` → `{"k": 5, "compose": "top1"}` (ints, floats and true/false converted)."""
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"-o {pair!r}: write options as KEY=VALUE, e.g. -o k=5")
+        v: Any = value.strip()
+        if v.lower() in ("true", "false"):
+            v = v.lower() == "true"
+        else:
+            for cast in (int, float):
+                try:
+                    v = cast(v)
+                    break
+                except ValueError:
+                    continue
+        options[key.strip()] = v
+    if run is not None:
+        options["run_dir"] = str(run)
+    return options
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4f}"
+
+
+def print_cv_table(result) -> None:
+    label = "PROXY " if "muse3" in result.embedder else ""
+    t = Table(title=f"dobae evaluate — {result.answerer}, {result.folds}-fold CV, {label}metric by {result.embedder}")
+    t.add_column("slice")
+    t.add_column("questions", justify="right")
+    t.add_column("score", justify="right")
+    t.add_row("[bold]all (mean ± sd over folds)", str(sum(result.counts.get(k, 0) for k in ("single", "double"))),
+              f"[bold]{_fmt(result.mean)} ± {_fmt(result.std)}")
+    for f, m in enumerate(result.fold_means):
+        t.add_row(f"  fold {f}", "", _fmt(m))
+    for kind, m in result.by_kind.items():
+        t.add_row(kind, str(result.counts.get(kind, 0)), _fmt(m))
+    for cat, m in result.by_category.items():
+        t.add_row(f"category {cat}", str(result.counts.get(f"cat:{cat}", 0)), _fmt(m))
+    out.print(t)
+    out.print(f"embedder: {result.embedder} — {result.embedder_description}; config: {result.config}; "
+              f"data sha256 {result.data_sha256[:12]}…; {result.seconds:.1f} s")
+
+
+def evaluate_cmd(
+    answerer: str = typer.Option("retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, …"),
+    option: list[str] = typer.Option(None, "--option", "-o", help="answerer option KEY=VALUE (repeatable)"),
+    run: Path = typer.Option(None, "--run", help="training run folder, for answerers that need one (e.g. llm)"),
+    folds: int = typer.Option(5, "--folds", "-k", min=2, help="number of grouped folds"),
+    seed: int = typer.Option(None, "--seed", help="fold and question seed (default: settings.seed)"),
+    double_ratio: float = typer.Option(0.47, "--double-ratio", min=0.0, max=1.0,
+                                       help="share of double questions (test.csv: 61 of 130)"),
+    embedder: str = typer.Option(None, "--embedder", "-e", help=EMBEDDER_HELP),
+    source: str = typer.Option(None, "--source", help="DACON source to use: dacon or dacon-sample (default: all)"),
+    store: bool = typer.Option(True, "--store/--no-store", help="store the result in the evaluations table"),
+) -> None:
+    """Cross-validate an answerer on the imported DACON rows (grouped k-fold, test-like single and double
+    questions) and print the DACON metric: mean ± spread over folds, single/double, per category.
+    The result is stored in the `evaluations` table with the embedder, data sha256 and git commit.
+
+    Example: `dobae evaluate --answerer retrieval -o k=3 -o compose=centroid --folds 5`
+    """
+    from dobae.settings import get_settings
+    from infer.answerer import make_answerer
+    from infer.cv import cross_validate, load_items, store_evaluation
+    from infer.embedders import load_embedder
+
+    settings = get_settings()
+    seed = settings.seed if seed is None else seed
+    options = parse_options(option, run)
+    items = load_items(source=source)
+    emb = load_embedder(embedder)
+    make_answerer(answerer, embedder=emb, **options)  # fail on bad options before any work
+    console.print(f"evaluating {answerer} on {len(items)} DACON rows, {folds} folds, seed {seed}")
+    from dobae.console import progress
+
+    with progress() as bar:
+        task = bar.add_task("folds", total=folds)
+        result = cross_validate(
+            items, lambda: make_answerer(answerer, embedder=emb, **dict(options)), emb,
+            k=folds, seed=seed, double_ratio=double_ratio, on_fold=lambda f, m: bar.advance(task),
+        )
+    print_cv_table(result)
+    if store:
+        eid = store_evaluation(result)
+        console.print(f"stored as evaluation #{eid}")
+
+
+def score_cmd(
+    refs: Path = typer.Option(..., "--refs", help="CSV with id and reference columns (답변_1…, answer…, ref…)"),
+    answers: Path = typer.Option(..., "--answers", help="answers.csv (id, answer) or submission.csv (id, vec_0…)"),
+    embedder: str = typer.Option(None, "--embedder", "-e", help=EMBEDDER_HELP),
+) -> None:
+    """Score answers against references with the DACON metric (cosine, negatives count 0, mean over
+    questions; several references per question: mean over them).
+
+    Example: `dobae score --refs dev.csv --answers out/answers.csv`
+    """
+    from infer.embedders import load_embedder
+    from infer.scoring import score_files
+
+    emb = load_embedder(embedder)
+    result = score_files(refs, answers, emb)
+    label = "proxy (mUSE v3)" if getattr(emb, "is_proxy", False) else "DACON metric"
+    out.print(f"score {result.mean:.6f} over {len(result.per_question)} questions — {label}, embedder {result.embedder}")
+
+
+def submit_cmd(
+    questions: Path = typer.Option(..., "--questions", help="DACON test CSV (id, 질문)"),
+    answerer: str = typer.Option("retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, …"),
+    option: list[str] = typer.Option(None, "--option", "-o", help="answerer option KEY=VALUE (repeatable)"),
+    run: Path = typer.Option(None, "--run", help="training run folder, for answerers that need one (e.g. llm)"),
+    out_dir: Path = typer.Option(..., "--out", help="folder for answers.csv and submission.csv"),
+    embedder: str = typer.Option(None, "--embedder", "-e", help=EMBEDDER_HELP),
+    force: bool = typer.Option(False, "--force", help="overwrite existing files in --out"),
+) -> None:
+    """Answer the test questions with an answerer fitted on all imported DACON rows and write
+    answers.csv (id, 질문, answer) and submission.csv (id, vec_0 … vec_511, test order), validated first.
+
+    Example: `dobae submit --questions test.csv --answerer retrieval --out submissions/retrieval`
+    """
+    from infer.submission import make_submission
+
+    s = make_submission(questions, out_dir, answerer, options=parse_options(option, run),
+                        embedder_spec=embedder, force=force)
+    out.print(f"wrote {s.out_dir / 'submission.csv'} ({s.rows} × 513) and {s.out_dir / 'answers.csv'}; "
+              f"answerer {s.answerer}, embedder {s.embedder} — {s.embedder_description}")
+    if s.is_proxy:
+        console.print("[yellow]note:[/yellow] vectors come from a stand-in embedder, not distiluse-base-multilingual-"
+                      "cased-v1; DACON scores submissions in distiluse's space. Re-run with --embedder distiluse "
+                      "(or a local folder of it) before uploading.")
 
 
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root `dobae` app."""
+    app.command("evaluate")(evaluate_cmd)
+    app.command("score")(score_cmd)
+    app.command("submit")(submit_cmd)

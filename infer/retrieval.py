@@ -1,0 +1,171 @@
+"""The `retrieval` answerer: answer with the reference answers of the nearest training questions.
+
+Also the retriever of the LLM answerer's RAG context: `retrieve(question, k)` returns the k nearest
+training items as (question, answer, score).
+
+- Compound questions are split at 또한 / 그리고 (`infer.splitting`); each part is answered alone and
+  the parts' answers are joined with a space (as the joined references of a double question are).
+- Similarity of a question to a training item = `weight` × embedding cosine + (1 − `weight`) ×
+  character n-gram TF-IDF cosine (2–3-grams inside word boundaries, which suits Korean's
+  agglutinated endings), maximised over the item's question phrasings. `weight=1`: embedding only,
+  `weight=0`: lexical only.
+- `compose=top1`: the nearest item's most central answer (closest to the mean of its answers);
+  `compose=centroid`: among all answers of the top-`k` items, the one closest to the
+  similarity-weighted centroid of their vectors (the consensus answer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from infer.answerer import TrainPair, register_answerer
+from infer.splitting import clean_question, split_question
+
+COMPOSE = ("top1", "centroid")
+
+
+@register_answerer("retrieval")
+class RetrievalAnswerer:
+    name = "retrieval"
+
+    def __init__(
+        self,
+        embedder: Any = None,
+        k: int = 3,
+        weight: float = 0.5,
+        compose: str = "centroid",
+        split: bool = True,
+        ngram_min: int = 2,
+        ngram_max: int = 3,
+    ) -> None:
+        if compose not in COMPOSE:
+            raise ValueError(f"compose={compose!r}: choose one of {', '.join(COMPOSE)}")
+        if not 0.0 <= float(weight) <= 1.0:
+            raise ValueError(f"weight={weight}: must be between 0 (lexical only) and 1 (embedding only)")
+        if int(k) < 1:
+            raise ValueError(f"k={k}: must be at least 1")
+        if not 1 <= int(ngram_min) <= int(ngram_max):
+            raise ValueError(f"ngram_min={ngram_min}, ngram_max={ngram_max}: need 1 <= min <= max")
+        if embedder is None:
+            from infer.embedders import load_embedder
+
+            embedder = load_embedder()
+        self.embedder = embedder
+        self.k, self.weight, self.compose = int(k), float(weight), compose
+        self.split = split if isinstance(split, bool) else str(split).lower() in ("1", "true", "yes")
+        self.ngram = (int(ngram_min), int(ngram_max))
+        self._fitted = False
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "k": self.k,
+            "weight": self.weight,
+            "compose": self.compose,
+            "split": self.split,
+            "ngram": list(self.ngram),
+            "embedder": self.embedder.name,
+        }
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, pairs: Sequence[TrainPair]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        if not pairs:
+            raise ValueError("retrieval needs at least one training pair")
+        groups: dict[str, dict[str, Any]] = {}
+        for p in pairs:
+            g = groups.setdefault(p.group_id, {"questions": {}, "answers": {}})
+            g["questions"][clean_question(p.question)] = None
+            g["answers"][p.answer.strip()] = None
+        self.group_ids = list(groups)
+        self.group_questions = [list(groups[g]["questions"]) for g in self.group_ids]
+        self.group_answers = [list(groups[g]["answers"]) for g in self.group_ids]
+        # entries: every question phrasing, contiguous per group (for reduceat)
+        self._entries = [q for qs in self.group_questions for q in qs]
+        self._entry_group = np.repeat(np.arange(len(self.group_ids)), [len(qs) for qs in self.group_questions])
+        self._starts = np.concatenate([[0], np.cumsum([len(qs) for qs in self.group_questions])[:-1]])
+        self._tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngram, sublinear_tf=True)
+        self._lex = self._tfidf.fit_transform(self._entries)
+        self._qvecs = self.embedder.encode(self._entries) if self.weight > 0 else None
+        flat = [a for answers in self.group_answers for a in answers]
+        vecs = self.embedder.encode(flat)
+        self._answer_vecs, pos = [], 0
+        for answers in self.group_answers:
+            self._answer_vecs.append(vecs[pos : pos + len(answers)])
+            pos += len(answers)
+        self._central = [int(np.argmax(v @ v.mean(axis=0))) for v in self._answer_vecs]
+        self._fitted = True
+
+    # ------------------------------------------------------------------ retrieval
+
+    def _similarity(self, queries: Sequence[str]) -> np.ndarray:
+        """(n_queries, n_groups) combined similarity, maximised over each group's phrasings."""
+        if not self._fitted:
+            raise RuntimeError("call fit() first")
+        queries = [clean_question(q) for q in queries]
+        sim = np.zeros((len(queries), len(self._entries)))
+        if self.weight < 1:
+            sim += (1 - self.weight) * (self._tfidf.transform(queries) @ self._lex.T).toarray()
+        if self.weight > 0:
+            sim += self.weight * (self.embedder.encode(queries) @ self._qvecs.T)
+        return np.maximum.reduceat(sim, self._starts, axis=1)
+
+    def retrieve(self, question: str, k: int | None = None) -> list[tuple[str, str, float]]:
+        """The `k` nearest training items: (their closest question phrasing, their most central answer, score)."""
+        return self.retrieve_many([question], k)[0]
+
+    def retrieve_many(self, questions: Sequence[str], k: int | None = None) -> list[list[tuple[str, str, float]]]:
+        k = min(k or self.k, len(self.group_ids))
+        sims = self._similarity(questions)
+        out = []
+        for q, row in zip(questions, sims, strict=True):
+            top = np.argsort(-row, kind="stable")[:k]
+            items = []
+            for g in top:
+                qs = self.group_questions[g]
+                best_q = qs[0] if len(qs) == 1 else qs[int(np.argmax(self._similarity_to_entries(q, g)))]
+                items.append((best_q, self.group_answers[g][self._central[g]], float(row[g])))
+            out.append(items)
+        return out
+
+    def _similarity_to_entries(self, question: str, g: int) -> np.ndarray:
+        start = self._starts[g]
+        end = start + len(self.group_questions[g])
+        sim = np.zeros(end - start)
+        q = clean_question(question)
+        if self.weight < 1:
+            sim += (1 - self.weight) * (self._tfidf.transform([q]) @ self._lex[start:end].T).toarray()[0]
+        if self.weight > 0:
+            sim += self.weight * (self.embedder.encode([q])[0] @ self._qvecs[start:end].T)
+        return sim
+
+    # ------------------------------------------------------------------ answering
+
+    def _compose(self, row: np.ndarray) -> str:
+        order = np.argsort(-row, kind="stable")
+        if self.compose == "top1":
+            g = int(order[0])
+            return self.group_answers[g][self._central[g]]
+        top = order[: min(self.k, len(order))]
+        weights = np.maximum(row[top], 1e-6)
+        cands = [(g, i) for g in top for i in range(len(self.group_answers[g]))]
+        vecs = np.concatenate([self._answer_vecs[g] for g in top])
+        w = np.concatenate([np.full(len(self._answer_vecs[g]), wt) for g, wt in zip(top, weights, strict=True)])
+        centroid = (w[:, None] * vecs).sum(axis=0)
+        g, i = cands[int(np.argmax(vecs @ centroid))]
+        return self.group_answers[g][i]
+
+    def answer(self, questions: Sequence[str]) -> list[str]:
+        parts = [split_question(q) if self.split else [clean_question(q)] for q in questions]
+        flat = [p for ps in parts for p in ps]
+        sims = self._similarity(flat) if flat else np.zeros((0, len(self.group_ids)))
+        composed = [self._compose(row) for row in sims]
+        out, pos = [], 0
+        for ps in parts:
+            out.append(" ".join(composed[pos : pos + len(ps)]))
+            pos += len(ps)
+        return out

@@ -1,0 +1,141 @@
+"""The offline DACON submission: `answers.csv` (id, 질문, answer) for people and `submission.csv`
+(id, vec_0 … vec_511), one row per test id in test order, validated before anything is written."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dobae.errors import DobaeError, InputError
+
+DIM = 512
+ANSWERS_FILE = "answers.csv"
+SUBMISSION_FILE = "submission.csv"
+
+
+@dataclass
+class SubmissionSummary:
+    out_dir: Path
+    rows: int
+    embedder: str
+    embedder_description: str
+    answerer: str
+    is_proxy: bool
+
+
+def validate(ids: Sequence[str], expected_ids: Sequence[str], answers: Sequence[str], vectors: np.ndarray) -> None:
+    """Row count, ids (unique, same order as the questions), non-empty answers, DIM finite floats."""
+    n = len(expected_ids)
+    if len(ids) != n or len(answers) != n or len(vectors) != n:
+        raise DobaeError(
+            f"submission has {len(ids)} ids, {len(answers)} answers and {len(vectors)} vectors for {n} questions"
+        )
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if list(ids).count(i) > 1)
+        raise DobaeError(f"submission id {dup!r} appears twice")
+    for pos, (got, want) in enumerate(zip(ids, expected_ids, strict=True)):
+        if got != want:
+            raise DobaeError(f"submission row {pos + 1}: id {got!r}, expected {want!r} (test order)")
+    for pos, a in enumerate(answers):
+        if not isinstance(a, str) or not a.strip():
+            raise DobaeError(f"answer for {ids[pos]!r} is empty")
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2 or vectors.shape[1] != DIM:
+        raise DobaeError(f"vectors have shape {vectors.shape}, expected ({n}, {DIM})")
+    bad = ~np.isfinite(vectors).all(axis=1)
+    if bad.any():
+        raise DobaeError(f"vector of {ids[int(np.argmax(bad))]!r} has non-finite values (NaN/inf)")
+
+
+def _atomic_write(path: Path, header: list[str], rows: list[list]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(header)
+            w.writerows(rows)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_submission(
+    out_dir: Path | str,
+    ids: Sequence[str],
+    questions: Sequence[str],
+    answers: Sequence[str],
+    vectors: np.ndarray,
+    *,
+    force: bool = False,
+) -> None:
+    """Validate, then write both files (each atomically). Refuses to overwrite unless `force`."""
+    out = Path(out_dir)
+    targets = [out / ANSWERS_FILE, out / SUBMISSION_FILE]
+    existing = [t for t in targets if t.exists()]
+    if existing and not force:
+        raise InputError(f"{existing[0]} already exists; pass --force to overwrite it or choose another --out")
+    validate(ids, ids, answers, vectors)
+    if len(questions) != len(ids):
+        raise DobaeError(f"{len(questions)} questions for {len(ids)} ids")
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(targets[0], ["id", "질문", "answer"], [[i, q, a] for i, q, a in zip(ids, questions, answers, strict=True)])
+    header = ["id", *[f"vec_{j}" for j in range(DIM)]]
+    _atomic_write(targets[1], header, [[i, *(repr(float(x)) for x in v)] for i, v in zip(ids, vectors, strict=True)])
+
+
+def check_submission_file(path: Path | str, expected_ids: Sequence[str]) -> np.ndarray:
+    """Read a written submission.csv back and check it (used by `dobae submit` after writing, and tests)."""
+    from db.tabular import read_csv
+
+    table = read_csv(path, "submission CSV")
+    want = ["id", *[f"vec_{j}" for j in range(DIM)]]
+    if table.columns != want:
+        raise InputError(f"{path}: header must be id, vec_0 … vec_{DIM - 1}")
+    ids = [r.values["id"] for r in table.records]
+    try:
+        vecs = np.asarray([[float(r.values[c]) for c in want[1:]] for r in table.records])
+    except ValueError as exc:
+        raise InputError(f"{path}: a vector cell is not a number ({exc})") from exc
+    validate(ids, expected_ids, ["x"] * len(ids), vecs.reshape(len(ids), -1) if len(ids) else vecs.reshape(0, DIM))
+    return vecs
+
+
+def make_submission(
+    questions_path: Path | str,
+    out_dir: Path | str,
+    answerer_name: str,
+    *,
+    options: dict | None = None,
+    embedder_spec: str | None = None,
+    force: bool = False,
+    url: str | None = None,
+) -> SubmissionSummary:
+    """Fit the answerer on the imported DACON rows, answer the test questions, embed, validate, write."""
+    from db.dacon import read_test
+    from infer.answerer import make_answerer
+    from infer.cv import load_items, train_pairs
+    from infer.embedders import load_embedder
+
+    out = Path(out_dir)
+    for t in (out / ANSWERS_FILE, out / SUBMISSION_FILE):
+        if t.exists() and not force:
+            raise InputError(f"{t} already exists; pass --force to overwrite it or choose another --out")
+    tests = read_test(questions_path)
+    items = load_items(url)
+    embedder = load_embedder(embedder_spec)
+    answerer = make_answerer(answerer_name, embedder=embedder, **(options or {}))
+    answerer.fit(train_pairs(items))
+    ids = [t.id for t in tests]
+    questions = [t.question for t in tests]
+    answers = answerer.answer(questions)
+    vectors = embedder.encode(answers)
+    write_submission(out, ids, questions, answers, vectors, force=force)
+    check_submission_file(out / SUBMISSION_FILE, ids)
+    return SubmissionSummary(out, len(ids), embedder.name, embedder.description, answerer.name, embedder.is_proxy)
