@@ -16,7 +16,9 @@ from rich.table import Table
 from dobae.console import console, out
 from dobae.errors import InputError
 
-EMBEDDER_HELP = "auto | distiluse | muse3 | PATH to a sentence-transformers folder (default: settings.embedder)"
+EMBEDDER_HELP = (
+    "auto | distiluse | muse3 | PATH to a sentence-transformers folder (default: settings.embedder)"
+)
 
 
 def parse_options(pairs: list[str] | None, run: Path | None = None) -> dict[str, Any]:
@@ -48,12 +50,17 @@ def _fmt(x: float) -> str:
 
 def print_cv_table(result) -> None:
     label = "PROXY " if "muse3" in result.embedder else ""
-    t = Table(title=f"dobae evaluate — {result.answerer}, {result.folds}-fold CV, {label}metric by {result.embedder}")
+    t = Table(
+        title=f"dobae evaluate — {result.answerer}, {result.folds}-fold CV, {label}metric by {result.embedder}"
+    )
     t.add_column("slice")
     t.add_column("questions", justify="right")
     t.add_column("score", justify="right")
-    t.add_row("[bold]all (mean ± sd over folds)", str(sum(result.counts.get(k, 0) for k in ("single", "double"))),
-              f"[bold]{_fmt(result.mean)} ± {_fmt(result.std)}")
+    t.add_row(
+        "[bold]all (mean ± sd over folds)",
+        str(sum(result.counts.get(k, 0) for k in ("single", "double"))),
+        f"[bold]{_fmt(result.mean)} ± {_fmt(result.std)}",
+    )
     for f, m in enumerate(result.fold_means):
         t.add_row(f"  fold {f}", "", _fmt(m))
     for kind, m in result.by_kind.items():
@@ -61,20 +68,29 @@ def print_cv_table(result) -> None:
     for cat, m in result.by_category.items():
         t.add_row(f"category {cat}", str(result.counts.get(f"cat:{cat}", 0)), _fmt(m))
     out.print(t)
-    out.print(f"embedder: {result.embedder} — {result.embedder_description}; config: {result.config}; "
-              f"data sha256 {result.data_sha256[:12]}…; {result.seconds:.1f} s")
+    out.print(
+        f"embedder: {result.embedder} — {result.embedder_description}; config: {result.config}; "
+        f"data sha256 {result.data_sha256[:12]}…; {result.seconds:.1f} s"
+    )
 
 
 def evaluate_cmd(
-    answerer: str = typer.Option("retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, …"),
+    answerer: str = typer.Option(
+        "retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, …"
+    ),
     option: list[str] = typer.Option(None, "--option", "-o", help="answerer option KEY=VALUE (repeatable)"),
-    run: Path = typer.Option(None, "--run", help="training run folder, for answerers that need one (e.g. llm)"),
+    run: Path = typer.Option(
+        None, "--run", help="training run folder, for answerers that need one (e.g. llm)"
+    ),
     folds: int = typer.Option(5, "--folds", "-k", min=2, help="number of grouped folds"),
     seed: int = typer.Option(None, "--seed", help="fold and question seed (default: settings.seed)"),
-    double_ratio: float = typer.Option(0.47, "--double-ratio", min=0.0, max=1.0,
-                                       help="share of double questions (test.csv: 61 of 130)"),
+    double_ratio: float = typer.Option(
+        0.47, "--double-ratio", min=0.0, max=1.0, help="share of double questions (test.csv: 61 of 130)"
+    ),
     embedder: str = typer.Option(None, "--embedder", "-e", help=EMBEDDER_HELP),
-    source: str = typer.Option(None, "--source", help="DACON source to use: dacon or dacon-sample (default: all)"),
+    source: str = typer.Option(
+        None, "--source", help="DACON source to use: dacon or dacon-sample (default: all)"
+    ),
     store: bool = typer.Option(True, "--store/--no-store", help="store the result in the evaluations table"),
 ) -> None:
     """Cross-validate an answerer on the imported DACON rows (grouped k-fold, test-like single and double
@@ -100,8 +116,13 @@ def evaluate_cmd(
     with progress() as bar:
         task = bar.add_task("folds", total=folds)
         result = cross_validate(
-            items, lambda: make_answerer(answerer, embedder=emb, **dict(options)), emb,
-            k=folds, seed=seed, double_ratio=double_ratio, on_fold=lambda f, m: bar.advance(task),
+            items,
+            lambda: make_answerer(answerer, embedder=emb, **dict(options)),
+            emb,
+            k=folds,
+            seed=seed,
+            double_ratio=double_ratio,
+            on_fold=lambda f, m: bar.advance(task),
         )
     print_cv_table(result)
     if store:
@@ -110,8 +131,12 @@ def evaluate_cmd(
 
 
 def score_cmd(
-    refs: Path = typer.Option(..., "--refs", help="CSV with id and reference columns (답변_1…, answer…, ref…)"),
-    answers: Path = typer.Option(..., "--answers", help="answers.csv (id, answer) or submission.csv (id, vec_0…)"),
+    refs: Path = typer.Option(
+        ..., "--refs", help="CSV with id and reference columns (답변_1…, answer…, ref…)"
+    ),
+    answers: Path = typer.Option(
+        ..., "--answers", help="answers.csv (id, answer) or submission.csv (id, vec_0…)"
+    ),
     embedder: str = typer.Option(None, "--embedder", "-e", help=EMBEDDER_HELP),
 ) -> None:
     """Score answers against references with the DACON metric (cosine, negatives count 0, mean over
@@ -125,14 +150,20 @@ def score_cmd(
     emb = load_embedder(embedder)
     result = score_files(refs, answers, emb)
     label = "proxy (mUSE v3)" if getattr(emb, "is_proxy", False) else "DACON metric"
-    out.print(f"score {result.mean:.6f} over {len(result.per_question)} questions — {label}, embedder {result.embedder}")
+    out.print(
+        f"score {result.mean:.6f} over {len(result.per_question)} questions — {label}, embedder {result.embedder}"
+    )
 
 
 def submit_cmd(
     questions: Path = typer.Option(..., "--questions", help="DACON test CSV (id, 질문)"),
-    answerer: str = typer.Option("retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, …"),
+    answerer: str = typer.Option(
+        "retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, …"
+    ),
     option: list[str] = typer.Option(None, "--option", "-o", help="answerer option KEY=VALUE (repeatable)"),
-    run: Path = typer.Option(None, "--run", help="training run folder, for answerers that need one (e.g. llm)"),
+    run: Path = typer.Option(
+        None, "--run", help="training run folder, for answerers that need one (e.g. llm)"
+    ),
     out_dir: Path = typer.Option(..., "--out", help="folder for answers.csv and submission.csv"),
     embedder: str = typer.Option(None, "--embedder", "-e", help=EMBEDDER_HELP),
     force: bool = typer.Option(False, "--force", help="overwrite existing files in --out"),
@@ -144,14 +175,19 @@ def submit_cmd(
     """
     from infer.submission import make_submission
 
-    s = make_submission(questions, out_dir, answerer, options=parse_options(option, run),
-                        embedder_spec=embedder, force=force)
-    out.print(f"wrote {s.out_dir / 'submission.csv'} ({s.rows} × 513) and {s.out_dir / 'answers.csv'}; "
-              f"answerer {s.answerer}, embedder {s.embedder} — {s.embedder_description}")
+    s = make_submission(
+        questions, out_dir, answerer, options=parse_options(option, run), embedder_spec=embedder, force=force
+    )
+    out.print(
+        f"wrote {s.out_dir / 'submission.csv'} ({s.rows} × 513) and {s.out_dir / 'answers.csv'}; "
+        f"answerer {s.answerer}, embedder {s.embedder} — {s.embedder_description}"
+    )
     if s.is_proxy:
-        console.print("[yellow]note:[/yellow] vectors come from a stand-in embedder, not distiluse-base-multilingual-"
-                      "cased-v1; DACON scores submissions in distiluse's space. Re-run with --embedder distiluse "
-                      "(or a local folder of it) before uploading.")
+        console.print(
+            "[yellow]note:[/yellow] vectors come from a stand-in embedder, not distiluse-base-multilingual-"
+            "cased-v1; DACON scores submissions in distiluse's space. Re-run with --embedder distiluse "
+            "(or a local folder of it) before uploading."
+        )
 
 
 def register(app: typer.Typer) -> None:

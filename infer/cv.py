@@ -95,7 +95,9 @@ def train_pairs(items: Sequence[Item]) -> list[TrainPair]:
     ]
 
 
-def eval_questions(items: Sequence[Item], seed: int = 42, double_ratio: float = DOUBLE_RATIO) -> list[EvalQuestion]:
+def eval_questions(
+    items: Sequence[Item], seed: int = 42, double_ratio: float = DOUBLE_RATIO
+) -> list[EvalQuestion]:
     """Test-like questions from held-out rows (see the module docstring)."""
     if not 0 <= double_ratio <= 1:
         raise InputError(f"double ratio {double_ratio}: must be between 0 and 1")
@@ -177,7 +179,9 @@ def cross_validate(
         questions = eval_questions(held, seed=seed + f, double_ratio=double_ratio)
         answers = answerer.answer([q.question for q in questions])
         if len(answers) != len(questions):
-            raise DobaeError(f"answerer {answerer.name!r} returned {len(answers)} answers for {len(questions)} questions")
+            raise DobaeError(
+                f"answerer {answerer.name!r} returned {len(answers)} answers for {len(questions)} questions"
+            )
         result = score_texts(answers, [q.references for q in questions], embedder)
         fold_means.append(result.mean)
         for q, a, s in zip(questions, answers, result.per_question, strict=True):
@@ -185,7 +189,9 @@ def cross_validate(
             for cat in dict.fromkeys(q.categories):
                 cat_scores[cat].append(float(s))
             if len(examples) < 3 and f == 0:
-                examples.append({"question": q.question, "answer": a, "reference": q.references[0], "score": float(s)})
+                examples.append(
+                    {"question": q.question, "answer": a, "reference": q.references[0], "score": float(s)}
+                )
         if on_fold is not None:
             on_fold(f, result.mean)
     assert answerer is not None
@@ -200,7 +206,10 @@ def cross_validate(
         fold_means=fold_means,
         by_kind={kind: float(np.mean(v)) for kind, v in sorted(kind_scores.items())},
         by_category={cat: float(np.mean(v)) for cat, v in sorted(cat_scores.items())},
-        counts={**{kind: len(v) for kind, v in kind_scores.items()}, **{f"cat:{c}": len(v) for c, v in cat_scores.items()}},
+        counts={
+            **{kind: len(v) for kind, v in kind_scores.items()},
+            **{f"cat:{c}": len(v) for c, v in cat_scores.items()},
+        },
         seconds=time.perf_counter() - t0,
         examples=examples,
     )
@@ -210,7 +219,11 @@ def git_commit() -> str | None:
     """The checkout's HEAD commit (None outside a git checkout)."""
     try:
         res = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=10
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).resolve().parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

@@ -120,7 +120,9 @@ class Muse3Embedder:
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         cut = [approx_wordpiece_truncate(t) for t in texts]
-        parts = [self._model.encode(cut[i : i + self.batch_size]) for i in range(0, len(cut), self.batch_size)]
+        parts = [
+            self._model.encode(cut[i : i + self.batch_size]) for i in range(0, len(cut), self.batch_size)
+        ]
         return _normalise_rows(np.concatenate(parts))
 
 
@@ -143,7 +145,10 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self._model.get_sentence_embedding_dimension() or DIM), dtype=np.float32)
         vecs = self._model.encode(
-            [nfc(t) for t in texts], batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False
+            [nfc(t) for t in texts],
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return _normalise_rows(vecs)
 
@@ -170,9 +175,13 @@ def _load_st(name_or_path: str, ident: str) -> SentenceTransformerEmbedder:
         torch.set_num_threads(1)
     is_dir = Path(name_or_path).is_dir()
     try:
-        model = SentenceTransformer(name_or_path, device="cpu", local_files_only=not is_dir and not _hub_reachable())
+        model = SentenceTransformer(
+            name_or_path, device="cpu", local_files_only=not is_dir and not _hub_reachable()
+        )
     except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
-        raise ConfigError(f"cannot load sentence-transformers model {name_or_path!r}: {exc}".splitlines()[0]) from exc
+        raise ConfigError(
+            f"cannot load sentence-transformers model {name_or_path!r}: {exc}".splitlines()[0]
+        ) from exc
     return SentenceTransformerEmbedder(model, ident)
 
 
@@ -183,7 +192,7 @@ def load_distiluse() -> SentenceTransformerEmbedder:
     except ConfigError as exc:
         raise ConfigError(
             f"{DISTILUSE} is not in the Hugging Face cache and the hub cannot be reached ({exc}). "
-            "On a machine with internet run `python -c \"from sentence_transformers import SentenceTransformer; "
+            'On a machine with internet run `python -c "from sentence_transformers import SentenceTransformer; '
             f"SentenceTransformer('{DISTILUSE}').save('distiluse')\"` and pass --embedder ./distiluse, "
             "or use --embedder muse3 (offline proxy)"
         ) from exc
@@ -213,14 +222,18 @@ def load_embedder(spec: str | None = None, *, threads: int = 1, cache: bool = Tr
         try:
             emb = load_distiluse()
         except ConfigError as exc:
-            log(f"embedder auto: distiluse-base-multilingual-cased-v1 not loadable offline ({exc.args[0][:120]}…); "
-                "falling back to mUSE v3 — scores are a PROXY of the DACON metric")
+            log(
+                f"embedder auto: distiluse-base-multilingual-cased-v1 not loadable offline ({exc.args[0][:120]}…); "
+                "falling back to mUSE v3 — scores are a PROXY of the DACON metric"
+            )
             emb = Muse3Embedder(threads=threads)
     else:
         path = Path(spec).expanduser()
         if path.exists():
             if not (path / "modules.json").exists() and not (path / "config.json").exists():
-                raise ConfigError(f"--embedder {spec}: folder is not a sentence-transformers model (no modules.json)")
+                raise ConfigError(
+                    f"--embedder {spec}: folder is not a sentence-transformers model (no modules.json)"
+                )
             emb = _load_st(str(path.resolve()), str(path.resolve()))
         elif "/" in spec and not spec.startswith((".", "/")):
             emb = _load_st(spec, spec)

@@ -86,7 +86,9 @@ class RetrievalAnswerer:
         self.group_answers = [list(groups[g]["answers"]) for g in self.group_ids]
         # entries: every question phrasing, contiguous per group (for reduceat)
         self._entries = [q for qs in self.group_questions for q in qs]
-        self._entry_group = np.repeat(np.arange(len(self.group_ids)), [len(qs) for qs in self.group_questions])
+        self._entry_group = np.repeat(
+            np.arange(len(self.group_ids)), [len(qs) for qs in self.group_questions]
+        )
         self._starts = np.concatenate([[0], np.cumsum([len(qs) for qs in self.group_questions])[:-1]])
         self._tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngram, sublinear_tf=True)
         self._lex = self._tfidf.fit_transform(self._entries)
@@ -118,7 +120,9 @@ class RetrievalAnswerer:
         """The `k` nearest training items: (their closest question phrasing, their most central answer, score)."""
         return self.retrieve_many([question], k)[0]
 
-    def retrieve_many(self, questions: Sequence[str], k: int | None = None) -> list[list[tuple[str, str, float]]]:
+    def retrieve_many(
+        self, questions: Sequence[str], k: int | None = None
+    ) -> list[list[tuple[str, str, float]]]:
         k = min(k or self.k, len(self.group_ids))
         sims = self._similarity(questions)
         out = []
@@ -154,7 +158,9 @@ class RetrievalAnswerer:
         weights = np.maximum(row[top], 1e-6)
         cands = [(g, i) for g in top for i in range(len(self.group_answers[g]))]
         vecs = np.concatenate([self._answer_vecs[g] for g in top])
-        w = np.concatenate([np.full(len(self._answer_vecs[g]), wt) for g, wt in zip(top, weights, strict=True)])
+        w = np.concatenate(
+            [np.full(len(self._answer_vecs[g]), wt) for g, wt in zip(top, weights, strict=True)]
+        )
         centroid = (w[:, None] * vecs).sum(axis=0)
         g, i = cands[int(np.argmax(vecs @ centroid))]
         return self.group_answers[g][i]

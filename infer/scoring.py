@@ -22,7 +22,9 @@ def clipped_cosines(answer_vecs: np.ndarray, ref_vecs: np.ndarray) -> np.ndarray
     a = np.asarray(answer_vecs, dtype=np.float64)
     r = np.asarray(ref_vecs, dtype=np.float64)
     if a.shape != r.shape or a.ndim != 2:
-        raise ValueError(f"answer and reference vectors must have the same 2-d shape, got {a.shape} and {r.shape}")
+        raise ValueError(
+            f"answer and reference vectors must have the same 2-d shape, got {a.shape} and {r.shape}"
+        )
     na, nr = np.linalg.norm(a, axis=1), np.linalg.norm(r, axis=1)
     cos = np.einsum("ij,ij->i", a, r) / np.maximum(na * nr, 1e-12)
     return np.maximum(cos, 0.0)
@@ -128,7 +130,9 @@ def score_files(refs_path: Path | str, answers_path: Path | str, embedder) -> Sc
     ids, texts, vecs = read_answers(answers_path)
     missing = [i for i in ids if i not in refs]
     if missing:
-        raise InputError(f"{answers_path}: {len(missing)} ids have no reference in {refs_path}, e.g. {missing[0]!r}")
+        raise InputError(
+            f"{answers_path}: {len(missing)} ids have no reference in {refs_path}, e.g. {missing[0]!r}"
+        )
     if not ids:
         raise InputError(f"{answers_path}: no rows")
     ref_lists = [refs[i] for i in ids]
@@ -140,6 +144,8 @@ def score_files(refs_path: Path | str, answers_path: Path | str, embedder) -> Sc
         groups.append(flat[pos : pos + len(rs)])
         pos += len(rs)
     if vecs.shape[1] != flat.shape[1]:
-        raise InputError(f"{answers_path}: {vecs.shape[1]} vector columns, the embedder gives {flat.shape[1]}")
+        raise InputError(
+            f"{answers_path}: {vecs.shape[1]} vector columns, the embedder gives {flat.shape[1]}"
+        )
     per_q = question_scores(vecs, groups)
     return ScoreResult(float(per_q.mean()), per_q, embedder.name)

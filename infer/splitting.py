@@ -21,7 +21,9 @@ import unicodedata
 CONNECTIVES = ("또한", "그리고", "아울러", "더불어", "추가로", "그 외에도", "그 외에")
 _CONN = "|".join(re.escape(c) for c in CONNECTIVES)
 _SPLIT = re.compile(rf"(?:(?<=[?.!])\s*(?:{_CONN})(?=[\s,])\s*,?\s*|(?<=요)\s+또한\s*,\s*)")
-_ANAPHOR = re.compile(r"^(?:이를|이것|이건|이게|이에|이와|이러한|이런|이|그것|그걸|그게|그런|그러한|그렇다면|그럼|이\s?경우|그\s?경우|이\s?때|그\s?때)(?=[\s,은는을를이가의에와도]|$)")
+_ANAPHOR = re.compile(
+    r"^(?:이를|이것|이건|이게|이에|이와|이러한|이런|이|그것|그걸|그게|그런|그러한|그렇다면|그럼|이\s?경우|그\s?경우|이\s?때|그\s?때)(?=[\s,은는을를이가의에와도]|$)"
+)
 _TRAILING_JUNK = re.compile(r'["\'\s]+$')
 
 

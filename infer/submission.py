@@ -29,7 +29,9 @@ class SubmissionSummary:
     is_proxy: bool
 
 
-def validate(ids: Sequence[str], expected_ids: Sequence[str], answers: Sequence[str], vectors: np.ndarray) -> None:
+def validate(
+    ids: Sequence[str], expected_ids: Sequence[str], answers: Sequence[str], vectors: np.ndarray
+) -> None:
     """Row count, ids (unique, same order as the questions), non-empty answers, DIM finite floats."""
     n = len(expected_ids)
     if len(ids) != n or len(answers) != n or len(vectors) != n:
@@ -80,14 +82,22 @@ def write_submission(
     targets = [out / ANSWERS_FILE, out / SUBMISSION_FILE]
     existing = [t for t in targets if t.exists()]
     if existing and not force:
-        raise InputError(f"{existing[0]} already exists; pass --force to overwrite it or choose another --out")
+        raise InputError(
+            f"{existing[0]} already exists; pass --force to overwrite it or choose another --out"
+        )
     validate(ids, ids, answers, vectors)
     if len(questions) != len(ids):
         raise DobaeError(f"{len(questions)} questions for {len(ids)} ids")
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(targets[0], ["id", "질문", "answer"], [[i, q, a] for i, q, a in zip(ids, questions, answers, strict=True)])
+    _atomic_write(
+        targets[0],
+        ["id", "질문", "answer"],
+        [[i, q, a] for i, q, a in zip(ids, questions, answers, strict=True)],
+    )
     header = ["id", *[f"vec_{j}" for j in range(DIM)]]
-    _atomic_write(targets[1], header, [[i, *(repr(float(x)) for x in v)] for i, v in zip(ids, vectors, strict=True)])
+    _atomic_write(
+        targets[1], header, [[i, *(repr(float(x)) for x in v)] for i, v in zip(ids, vectors, strict=True)]
+    )
 
 
 def check_submission_file(path: Path | str, expected_ids: Sequence[str]) -> np.ndarray:
@@ -103,7 +113,9 @@ def check_submission_file(path: Path | str, expected_ids: Sequence[str]) -> np.n
         vecs = np.asarray([[float(r.values[c]) for c in want[1:]] for r in table.records])
     except ValueError as exc:
         raise InputError(f"{path}: a vector cell is not a number ({exc})") from exc
-    validate(ids, expected_ids, ["x"] * len(ids), vecs.reshape(len(ids), -1) if len(ids) else vecs.reshape(0, DIM))
+    validate(
+        ids, expected_ids, ["x"] * len(ids), vecs.reshape(len(ids), -1) if len(ids) else vecs.reshape(0, DIM)
+    )
     return vecs
 
 
@@ -138,4 +150,6 @@ def make_submission(
     vectors = embedder.encode(answers)
     write_submission(out, ids, questions, answers, vectors, force=force)
     check_submission_file(out / SUBMISSION_FILE, ids)
-    return SubmissionSummary(out, len(ids), embedder.name, embedder.description, answerer.name, embedder.is_proxy)
+    return SubmissionSummary(
+        out, len(ids), embedder.name, embedder.description, answerer.name, embedder.is_proxy
+    )
