@@ -24,9 +24,12 @@ system-deps:
 	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; fi
 
+# PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS=tests/db`. PostgreSQL is started for every run
+# (CI=true makes a missing one an error, never a skip); pytest's exit code is make's exit code.
+PYTEST_ARGS ?=
 test: setup system-deps
-	source .ci/pg.sh && pg_start && trap pg_stop EXIT && \
-	  CI=$${CI:-true} $(BIN)/python -m pytest -q
+	source .ci/pg.sh && { pg_start || { echo "make test: could not start PostgreSQL (see above)" >&2; exit 1; }; } && \
+	  trap pg_stop EXIT && CI=$${CI:-true} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 demo: setup system-deps
 	$(BIN)/dobae demo
