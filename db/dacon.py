@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Origin, QAPair, Question, ReviewStatus, Source, Split
@@ -77,12 +78,21 @@ def group_id(source: str, item_id: str) -> str:
 # --------------------------------------------------------------------------- reading
 
 
+MAX_CHARS = {"id": 100, "category": 100}  # the columns' sizes in the schema (keys add a prefix)
+
+
 def _require_cells(table: Table) -> None:
     seen: dict[str, int] = {}
     for rec in table.records:
         for col in table.columns:
             if not rec.values[col]:
                 raise InputError(f"{table.where(rec, col)}: empty cell; every column needs a value")
+            limit = MAX_CHARS.get(col)
+            if limit and len(rec.values[col]) > limit:
+                raise InputError(
+                    f"{table.where(rec, col)}: {len(rec.values[col])} characters, at most {limit} fit; "
+                    "is this the right column?"
+                )
         rid = rec.values["id"]
         if rid in seen:
             raise InputError(f"{table.where(rec, 'id')}: duplicate id {rid!r} (first on line {seen[rid]})")
@@ -233,8 +243,14 @@ def import_dacon(
     tests = read_test(test_path) if test_path is not None else []
     ensure_schema(url)
     summary = ImportSummary(source=source)
-    with session_scope(url) as session:
-        import_items(session, items, tests, source=source, summary=summary)
+    try:
+        with session_scope(url) as session:
+            import_items(session, items, tests, source=source, summary=summary)
+    except IntegrityError as exc:
+        raise DobaeError(
+            "another import of the same rows finished first (unique key clash); nothing was written by this "
+            "one: run the command again, it will skip what is already there"
+        ) from exc
     summary.seconds = time.perf_counter() - t0
     return summary
 

@@ -187,15 +187,19 @@ BAD_TRAIN = {
         r"test\.csv, line 1: missing column\(s\).*looks like a test file: pass it with --test",
     ),
     "no such file": (lambda p: p / "nope.csv", r"nope\.csv: no such file"),
+    "answer in the category column": (
+        lambda p: _train(p, [["TRAIN_000", "질문", "질문2", "가" * 150, "a", "b", "c", "d", "e"]]),
+        r"train\.csv, line 2, column 'category': 150 characters, at most 100 fit",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_TRAIN))
-def test_bad_train_input(case, sqlite_url, tmp_path):
+def test_bad_train_input(case, db_url, tmp_path):
     make, pattern = BAD_TRAIN[case]
     with pytest.raises(InputError, match=pattern):
-        import_dacon(make(tmp_path), url=sqlite_url)
-    assert _counts(sqlite_url) == (0, 0, 0, 0, 0)
+        import_dacon(make(tmp_path), url=db_url)
+    assert _counts(db_url) == (0, 0, 0, 0, 0)
 
 
 BAD_TEST = {
@@ -215,11 +219,11 @@ BAD_TEST = {
 
 
 @pytest.mark.parametrize("case", list(BAD_TEST))
-def test_bad_test_input(case, sqlite_url, tmp_path, train_csv):
+def test_bad_test_input(case, db_url, tmp_path, train_csv):
     make, pattern = BAD_TEST[case]
     with pytest.raises(InputError, match=pattern):
-        import_dacon(train_csv, make(tmp_path), url=sqlite_url)
-    assert _counts(sqlite_url) == (0, 0, 0, 0, 0)
+        import_dacon(train_csv, make(tmp_path), url=db_url)
+    assert _counts(db_url) == (0, 0, 0, 0, 0)
 
 
 def test_multiline_cells_report_the_editor_line(sqlite_url, tmp_path):
