@@ -178,7 +178,7 @@ def read_jsonl(path: Path | str) -> Table:
     text = decode(path, read_bytes(path, "JSONL"), "JSONL")
     records: list[Record] = []
     columns: list[str] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):  # not splitlines(): U+2028 may sit inside a string
         if not line.strip():
             continue
         if _BAD_BYTE.search(line):

@@ -279,3 +279,15 @@ def test_review_queue_view(db_url):
         ("m:1", "pending", "manual", None, None, None, 1),
         ("a:1", "needs_review", "augment", "원래 질문", "의미 확인", "machine:augment", 1),
     ]
+
+
+def test_jsonl_text_with_unicode_line_separator(imported, tmp_path):
+    url = imported
+    exported = export_pairs(tmp_path / "r.jsonl", url=url).path
+    rows = [json.loads(line) for line in exported.read_text(encoding="utf-8").split("\n") if line]
+    rows[0]["answer"] = "첫 문장입니다.\u2028둘째 문장입니다."
+    edited = tmp_path / "e.jsonl"
+    edited.write_text("".join(json.dumps(r, ensure_ascii=False) + "\r\n" for r in rows), encoding="utf-8")
+    assert import_review_file(edited, reviewer="kim", url=url).text_edits == 1
+    with session_scope(url) as s:
+        assert s.get(QAPair, rows[0]["id"]).answer_text == "첫 문장입니다.\u2028둘째 문장입니다."
