@@ -9,6 +9,8 @@ training items as (question, answer, score).
   character n-gram TF-IDF cosine (2–3-grams inside word boundaries, which suits Korean's
   agglutinated endings), maximised over the item's question phrasings. `weight=1`: embedding only,
   `weight=0`: lexical only.
+- Defaults (k=5, weight=0.7, centroid) were picked by 5-fold CV on dev.csv under two seeds
+  (benchmarks/eval_bench.py; differences between nearby settings are within ±0.01).
 - `compose=top1`: the nearest item's most central answer (closest to the mean of its answers);
   `compose=centroid`: among all answers of the top-`k` items, the one closest to the
   similarity-weighted centroid of their vectors (the consensus answer).
@@ -34,8 +36,8 @@ class RetrievalAnswerer:
     def __init__(
         self,
         embedder: Any = None,
-        k: int = 3,
-        weight: float = 0.5,
+        k: int = 5,
+        weight: float = 0.7,
         compose: str = "centroid",
         split: bool = True,
         ngram_min: int = 2,
