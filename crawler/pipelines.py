@@ -1,0 +1,505 @@
+"""Item pipelines: validate → normalise → store.
+
+- :class:`ValidationPipeline` turns a spider's dict into a :class:`~crawler.items.QuestionItem`;
+  an invalid one is dropped with a reason counted as ``drop_item/<spider>/<reason>``.
+- :class:`NormalizePipeline` canonicalises URLs, pseudonymises authors (salted HMAC from
+  ``settings.crawl``) and computes the content hash used for change detection.
+- :class:`DatabasePipeline` upserts in batches (``insert().on_conflict_do_update`` on SQLite and
+  PostgreSQL, one transaction per batch), keyed by (source, external id): unchanged questions are
+  not rewritten, changed ones are updated; answers become ``qa_pairs`` (origin crawl, review
+  pending) so augmentation and review see them; fetched pages are recorded; one ``crawl_runs``
+  row per crawl carries the final stats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from scrapy import signals
+from scrapy.exceptions import DropItem, NotConfigured
+from sqlalchemy import select, update
+
+from crawler.items import QuestionItem, drop_reason
+from crawler.normalize import canonical_url, content_hash
+
+log = logging.getLogger(__name__)
+
+WITHDRAWN_AUTHORS = {"탈퇴한 사용자", "탈퇴한 회원", "탈퇴회원", "알수없음", "(알 수 없음)"}
+
+
+def _drop(spider, reason: str, detail: str = "") -> DropItem:
+    spider.crawler.stats.inc_value(f"drop_item/{spider.name}/{reason}")
+    return DropItem(f"{reason}{': ' + detail if detail else ''}")
+
+
+class ValidationPipeline:
+    """dict → QuestionItem; invalid items are dropped with a counted reason."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_item(self, item: Any, spider=None) -> QuestionItem:
+        if isinstance(item, QuestionItem):
+            return item
+        try:
+            return QuestionItem.model_validate(dict(item))
+        except ValidationError as exc:
+            detail = str(exc.errors()[0].get("msg", ""))
+            raise _drop(self.crawler.spider, drop_reason(exc), detail) from None
+
+
+def pseudonym(source: str, author_id: str | None, author_name: str | None, salt: str) -> str | None:
+    """A stable salted pseudonym (`u_` + 16 hex) for an author; None for missing/withdrawn authors."""
+    if author_name in WITHDRAWN_AUTHORS and not author_id:
+        return None
+    key = author_id or author_name
+    if not key:
+        return None
+    digest = hmac.new(salt.encode(), f"{source}:{key}".encode(), hashlib.sha256).hexdigest()
+    return f"u_{digest[:16]}"
+
+
+class NormalizePipeline:
+    """Canonical URL, author pseudonyms and content hashes (computed on normalised fields)."""
+
+    def __init__(self, pseudonymize: bool, salt: str) -> None:
+        self.pseudonymize = pseudonymize
+        self.salt = salt
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        from dobae.settings import get_settings
+
+        crawl = get_settings().crawl
+        pseudo = crawler.settings.getbool("DOBAE_PSEUDONYMIZE_AUTHORS", crawl.pseudonymize_authors)
+        return cls(pseudo, crawl.author_salt.get_secret_value())
+
+    def author(self, source: str, author_id: str | None, name: str | None) -> str | None:
+        if self.pseudonymize:
+            return pseudonym(source, author_id, name, self.salt)
+        if name in WITHDRAWN_AUTHORS and not author_id:
+            return None
+        return name or author_id
+
+    def process_item(self, item: QuestionItem, spider=None) -> dict:
+        return normalize_question(item, self.author)
+
+
+def normalize_question(item: QuestionItem, author) -> dict:
+    """A validated item → the row dicts the database pipeline writes (plus hashes)."""
+    q_author = author(item.source, item.author_id, item.author_name)
+    answers = []
+    for c in item.comments:
+        a = {
+            "external_id": c.external_id,
+            "parent_external_id": c.parent_external_id,
+            "body": None if c.is_deleted else c.body,
+            "author_pseudonym": None if c.is_deleted else author(item.source, c.author_id, c.author_name),
+            "author_badge": c.author_badge,
+            "is_adopted": c.is_adopted,
+            "like_count": c.like_count,
+            "posted_at": c.posted_at,
+            "is_deleted": c.is_deleted,
+        }
+        a["content_hash"] = content_hash({k: a[k] for k in a if k != "like_count"})
+        answers.append(a)
+    q = {
+        "external_id": item.external_id,
+        "url": canonical_url(item.url),
+        "title": item.title,
+        "body": item.body,
+        "category": item.category,
+        "keywords": item.keywords,
+        "author_pseudonym": q_author,
+        "posted_at": item.posted_at,
+        "view_count": item.view_count,
+        "comment_count": item.comment_count,
+        "scrap_count": item.scrap_count,
+        "like_count": item.like_count,
+        "is_deleted": item.is_deleted,
+    }
+    hashed = {
+        k: q[k]
+        for k in ("title", "body", "category", "keywords", "author_pseudonym", "posted_at", "is_deleted")
+    }
+    hashed["answers"] = [a["content_hash"] for a in answers]
+    q["content_hash"] = content_hash(hashed)
+    return {"kind": "question", "source": item.source, "question": q, "answers": answers}
+
+
+def _insert(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the schema supports only these two
+        raise NotConfigured(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
+    return insert
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+class DatabasePipeline:
+    """Batched upserts into questions/answers/qa_pairs/reviews/pages + a crawl_runs row."""
+
+    def __init__(self, crawler, db_url: str, batch_size: int, record_pages: bool) -> None:
+        self.crawler = crawler
+        self.db_url = db_url
+        self.batch_size = batch_size
+        self.record_pages = record_pages
+        self.buffer: list[dict] = []
+        self.pages: dict[str, dict] = {}
+        self.source_ids: dict[str, int] = {}
+        self.run_id: int | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        from dobae.settings import get_settings
+
+        url = crawler.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
+        pipe = cls(
+            crawler,
+            url,
+            crawler.settings.getint("DOBAE_DB_BATCH_SIZE", 200),
+            crawler.settings.getbool("DOBAE_RECORD_PAGES", True),
+        )
+        crawler.signals.connect(pipe.response_received, signal=signals.response_received)
+        return pipe
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open_spider(self, spider=None) -> None:
+        from db.migrate import ensure_schema
+        from db.models import CrawlRun
+        from db.session import get_engine, session_scope
+
+        self.spider = spider or self.crawler.spider
+        ensure_schema(self.db_url)
+        self.engine = get_engine(self.db_url)
+        self.insert = _insert(self.engine.dialect.name)
+        source = getattr(self.spider, "source_name", self.spider.name)
+        args = {k: v for k, v in _json_safe(getattr(self.spider, "run_args", {})).items()}
+        with session_scope(self.db_url) as s:
+            run = CrawlRun(
+                source_id=self._source_id(s, source),
+                spider=self.spider.name,
+                args=args,
+                job_dir=self.crawler.settings.get("JOBDIR"),
+            )
+            s.add(run)
+            s.flush()
+            self.run_id = run.id
+
+    def close_spider(self, spider=None) -> None:
+        from db.models import CrawlRun, RunStatus
+        from db.session import session_scope
+
+        self.flush()
+        reason = self.crawler.stats.get_value("finish_reason") or "finished"
+        status = {"finished": RunStatus.finished, "shutdown": RunStatus.interrupted}.get(
+            reason, RunStatus.failed
+        )
+        stats = _json_safe(self.crawler.stats.get_stats())
+        stats["finish_reason"] = reason
+        with session_scope(self.db_url) as s:
+            s.execute(
+                update(CrawlRun)
+                .where(CrawlRun.id == self.run_id)
+                .values(status=status, finished_at=datetime.now(UTC), stats=stats)
+            )
+
+    def response_received(self, response, request, spider) -> None:
+        if not self.record_pages or request.meta.get("dobae_no_page_record"):
+            return
+        url = canonical_url(response.url)
+        self.pages[url] = {
+            "url": response.url,
+            "canonical_url": url[:1000],
+            "status": response.status,
+            "content_hash": hashlib.sha256(response.body).hexdigest(),
+            "fetched_at": datetime.now(UTC),
+        }
+
+    async def process_item(self, item: dict, spider=None) -> dict:
+        self.buffer.append(item)
+        if len(self.buffer) >= self.batch_size:
+            self.flush()
+        return item
+
+    # ------------------------------------------------------------------ writing
+
+    def _source_id(self, session, name: str) -> int:
+        from db.models import Source
+
+        if name in self.source_ids:
+            return self.source_ids[name]
+        sid = session.scalar(select(Source.id).where(Source.name == name))
+        if sid is None:
+            base = getattr(self.spider, "base_url", None)
+            src = Source(name=name, kind="site", base_url=str(base) if base else None)
+            session.add(src)
+            session.flush()
+            sid = src.id
+        self.source_ids[name] = sid
+        return sid
+
+    def flush(self) -> None:
+        """Write the buffered items and pages in one transaction."""
+        if not self.buffer and not self.pages:
+            return
+        from db.session import session_scope
+
+        items, self.buffer = self.buffer, []
+        pages, self.pages = list(self.pages.values()), {}
+        stats = self.crawler.stats
+        with session_scope(self.db_url) as s:
+            by_source: dict[str, list[dict]] = {}
+            for it in items:
+                by_source.setdefault(it["source"], []).append(it)
+            for source, group in by_source.items():
+                self._write_questions(s, source, group, stats)
+            if pages:
+                self._write_pages(s, pages)
+        stats.inc_value("db/batches")
+
+    def _write_pages(self, s, pages: list[dict]) -> None:
+        from db.models import Page
+
+        sid = self._source_id(s, getattr(self.spider, "source_name", self.spider.name))
+        rows = [{**p, "source_id": sid, "crawl_run_id": self.run_id} for p in pages]
+        stmt = self.insert(Page.__table__)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source_id", "canonical_url"],
+            set_={
+                c: stmt.excluded[c] for c in ("url", "status", "content_hash", "fetched_at", "crawl_run_id")
+            },
+        )
+        s.execute(stmt, rows)
+        self.crawler.stats.inc_value("db/pages", len(rows))
+
+    def _write_questions(self, s, source: str, group: list[dict], stats) -> None:
+        from db.models import Question
+
+        sid = self._source_id(s, source)
+        latest: dict[str, dict] = {}
+        for it in group:  # the last version of a question within the batch wins
+            latest[it["question"]["external_id"]] = it
+        qt = Question.__table__
+        existing = {
+            row.external_id: (row.id, row.content_hash, row.is_deleted)
+            for row in s.execute(
+                select(qt.c.id, qt.c.external_id, qt.c.content_hash, qt.c.is_deleted).where(
+                    qt.c.source_id == sid, qt.c.external_id.in_(list(latest))
+                )
+            )
+        }
+        now = datetime.now(UTC)
+        live, deleted = [], []
+        for ext, it in latest.items():
+            q = it["question"]
+            old = existing.get(ext)
+            if q["is_deleted"]:
+                if old is None or not old[2]:
+                    deleted.append(ext)
+                else:
+                    stats.inc_value("db/questions_unchanged")
+            elif old is not None and old[1] == q["content_hash"] and not old[2]:
+                stats.inc_value("db/questions_unchanged")
+            else:
+                stats.inc_value("db/questions_updated" if old else "db/questions_inserted")
+                live.append(it)
+        if live:
+            rows = [
+                {
+                    **it["question"],
+                    "source_id": sid,
+                    "crawl_run_id": self.run_id,
+                    "last_seen_at": now,
+                    "updated_at": now,
+                }
+                for it in live
+            ]
+            stmt = self.insert(qt)
+            cols = [c for c in rows[0] if c not in ("source_id", "external_id")]
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["source_id", "external_id"],
+                set_={c: stmt.excluded[c] for c in cols},
+                where=qt.c.content_hash.is_distinct_from(stmt.excluded.content_hash) | qt.c.is_deleted,
+            )
+            s.execute(stmt, rows)
+        if deleted:
+            stmt = self.insert(qt)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["source_id", "external_id"],
+                set_={
+                    "is_deleted": True,
+                    "last_seen_at": now,
+                    "updated_at": now,
+                    "crawl_run_id": self.run_id,
+                },
+            )
+            s.execute(
+                stmt,
+                [
+                    {
+                        **latest[ext]["question"],
+                        "source_id": sid,
+                        "crawl_run_id": self.run_id,
+                        "last_seen_at": now,
+                        "updated_at": now,
+                    }
+                    for ext in deleted
+                ],
+            )
+            stats.inc_value("db/questions_deleted", len(deleted))
+        if live:
+            ids = dict(
+                s.execute(
+                    select(qt.c.external_id, qt.c.id).where(
+                        qt.c.source_id == sid,
+                        qt.c.external_id.in_([it["question"]["external_id"] for it in live]),
+                    )
+                ).all()
+            )
+            self._write_answers(s, source, sid, live, ids, now)
+
+    def _write_answers(self, s, source: str, sid: int, live: list[dict], qids: dict[str, int], now) -> None:
+        from db.models import Answer
+
+        at = Answer.__table__
+        rows = []
+        for it in live:
+            qid = qids[it["question"]["external_id"]]
+            for a in it["answers"]:
+                rows.append({**a, "source_id": sid, "question_id": qid, "updated_at": now})
+        if not rows:
+            return
+        stmt = self.insert(at)
+        cols = [c for c in rows[0] if c not in ("source_id", "external_id")]
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source_id", "external_id"],
+            set_={c: stmt.excluded[c] for c in cols},
+            where=at.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
+            | at.c.like_count.is_distinct_from(stmt.excluded.like_count),
+        )
+        s.execute(stmt, rows)
+        self.crawler.stats.inc_value("db/answers_written", len(rows))
+        self._write_pairs(s, source, live, qids, now)
+
+    def _write_pairs(self, s, source: str, live: list[dict], qids: dict[str, int], now) -> None:
+        """Each live, non-empty answer by someone other than the asker becomes a pending qa_pair."""
+        from db.models import Answer, Origin, QAPair, Review, ReviewStatus
+
+        pt = QAPair.__table__
+        aids = {}
+        ext_ids = [a["external_id"] for it in live for a in it["answers"]]
+        for chunk in range(0, len(ext_ids), 500):
+            part = ext_ids[chunk : chunk + 500]
+            aids.update(
+                s.execute(
+                    select(Answer.external_id, Answer.id).where(
+                        Answer.source_id == self.source_ids[source], Answer.external_id.in_(part)
+                    )
+                ).all()
+            )
+        rows = []
+        for it in live:
+            q = it["question"]
+            question_text = q["title"] if not q["body"] else f"{q['title']}\n{q['body']}"
+            for a in it["answers"]:
+                if (
+                    a["is_deleted"]
+                    or not a["body"]
+                    or (a["author_pseudonym"] and a["author_pseudonym"] == q["author_pseudonym"])
+                ):
+                    continue
+                rows.append(
+                    {
+                        "key": f"crawl:{source}:{a['external_id']}",
+                        "question_text": question_text,
+                        "answer_text": a["body"],
+                        "category": q["category"],
+                        "origin": Origin.crawl.value,
+                        "group_id": f"crawl:{source}:q{q['external_id']}",
+                        "question_id": qids[q["external_id"]],
+                        "answer_id": aids.get(a["external_id"]),
+                        "updated_at": now,
+                    }
+                )
+        if not rows:
+            return
+        stmt = self.insert(pt)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "question_text": stmt.excluded.question_text,
+                "answer_text": stmt.excluded.answer_text,
+                "category": stmt.excluded.category,
+                "question_id": stmt.excluded.question_id,
+                "answer_id": stmt.excluded.answer_id,
+                "updated_at": stmt.excluded.updated_at,
+                "version": pt.c.version + 1,
+            },
+            where=(pt.c.question_text != stmt.excluded.question_text)
+            | (pt.c.answer_text != stmt.excluded.answer_text),
+        )
+        s.execute(stmt, rows)
+        keys = [r["key"] for r in rows]
+        pair_ids = []
+        for chunk in range(0, len(keys), 500):
+            pair_ids += s.scalars(select(pt.c.id).where(pt.c.key.in_(keys[chunk : chunk + 500]))).all()
+        rt = Review.__table__
+        rstmt = self.insert(rt).on_conflict_do_nothing(index_elements=["pair_id"])
+        s.execute(
+            rstmt, [{"pair_id": pid, "status": ReviewStatus.pending.value, "reasons": []} for pid in pair_ids]
+        )
+        self.crawler.stats.inc_value("db/qa_pairs_written", len(rows))
+
+
+class DiscardPipeline:
+    """Counts and drops every item (the benchmark's baseline: the same crawl, nothing stored)."""
+
+    def process_item(self, item, spider=None):
+        self.crawler.stats.inc_value("discarded_items")
+        raise DropItem("discarded (benchmark baseline)")
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        pipe = cls()
+        pipe.crawler = crawler
+        return pipe
+
+
+def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool]]:
+    """external id → (comment_count, is_deleted) of what is stored for `source` (incremental/resume)."""
+    from db.migrate import ensure_schema
+    from db.models import Question, Source
+    from db.session import session_scope
+
+    ensure_schema(db_url)
+    with session_scope(db_url) as s:
+        rows = s.execute(
+            select(Question.external_id, Question.comment_count, Question.is_deleted)
+            .join(Source, Source.id == Question.source_id)
+            .where(Source.name == source)
+        ).all()
+    return {r[0]: (r[1], bool(r[2])) for r in rows}

@@ -1,0 +1,68 @@
+"""Scrapy settings of the dobae crawler. Live defaults are polite; tests and benchmarks override.
+
+The database URL, User-Agent and author pseudonymisation come from `dobae.settings`
+(`DOBAE_DATABASE_URL`, `DOBAE_CRAWL__USER_AGENT`, `DOBAE_CRAWL__PSEUDONYMIZE_AUTHORS`).
+"""
+
+from dobae.settings import get_settings
+
+BOT_NAME = "dobae"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+USER_AGENT = get_settings().crawl.user_agent
+ROBOTSTXT_OBEY = True
+
+# Politeness: one request at a time per site, AutoThrottle adapts the delay to the server's latency.
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 16 * 1024 * 1024
+DOWNLOAD_FAIL_ON_DATALOSS = True  # a body cut short of its Content-Length is an error, then retried
+
+# Retries: our RetryAfterMiddleware replaces Scrapy's (same settings) and waits Retry-After/backoff.
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+RETRY_AFTER_MAX = 120.0
+RETRY_BACKOFF_BASE = 0.5
+RETRY_BACKOFF_MAX = 30.0
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.RetryAfterMiddleware": 550,
+    "crawler.middlewares.LoginRedirectMiddleware": 650,  # sees a 3xx before RedirectMiddleware (600)
+}
+
+ITEM_PIPELINES = {
+    "crawler.pipelines.ValidationPipeline": 100,
+    "crawler.pipelines.NormalizePipeline": 200,
+    "crawler.pipelines.DatabasePipeline": 300,
+}
+DOBAE_DB_BATCH_SIZE = 200
+DOBAE_RECORD_PAGES = True
+
+FEED_EXPORT_ENCODING = "utf-8"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+LOG_LEVEL = "INFO"
+TELNETCONSOLE_ENABLED = False
+
+# The browser spider (ohouse_spa) switches these on in its custom_settings.
+PLAYWRIGHT_BROWSER_TYPE = "chromium"
+PLAYWRIGHT_LAUNCH_OPTIONS = {
+    "executable_path": "/usr/bin/chromium",
+    "headless": True,
+    "args": [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ],
+}
+PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT = 20_000

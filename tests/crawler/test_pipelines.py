@@ -1,0 +1,213 @@
+"""The item pipelines on a real Crawler against SQLite and PostgreSQL (db_url runs both)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import scrapy
+from scrapy.exceptions import DropItem
+from scrapy.utils.test import get_crawler
+from sqlalchemy import select
+
+from crawler.pipelines import DatabasePipeline, NormalizePipeline, ValidationPipeline, pseudonym
+from db.models import Answer, CrawlRun, QAPair, Question, Review, RunStatus
+from db.session import session_scope
+
+
+class BoardSpider(scrapy.Spider):
+    name = "board_test"
+    source_name = "board_test"
+
+
+def question(ext="101", **over):
+    item = {
+        "source": "board_test",
+        "external_id": ext,
+        "url": f"http://127.0.0.1:1/questions/{ext}/?affect_id=0&affect_type=QuestionIndex&query=",
+        "title": "안방 벽지가 들떠요",
+        "body": "<p>도배한 지 두 달 됐는데<br>모서리가 들떴어요 ㅠㅠ</p>",
+        "category": "도배",
+        "keywords": ["#도배", "벽지", "도배"],
+        "author_id": "u7",
+        "author_name": "집순이",
+        "posted_at": "2019-05-14T09:30:14+09:00",
+        "view_count": "조회 1,234",
+        "comment_count": 2,
+        "comments": [
+            {
+                "external_id": "c1",
+                "body": "초배지 문제일 수 있어요.<br>시공사에 AS 요청하세요",
+                "author_id": "u8",
+                "author_name": "도배장인",
+                "author_badge": "expert",
+                "is_adopted": True,
+                "like_count": "1.2만",
+                "posted_at": "2019-05-15T10:00:00+09:00",
+            },
+            {
+                "external_id": "c2",
+                "parent_external_id": "c1",
+                "body": "감사합니다!",
+                "author_id": "u7",
+                "author_name": "집순이",
+            },
+        ],
+    }
+    item.update(over)
+    return item
+
+
+class Run:
+    """One crawl's pipelines: validate → normalise → database, opened and closed like Scrapy does."""
+
+    def __init__(self, db_url: str, **settings) -> None:
+        self.crawler = get_crawler(BoardSpider, {"DOBAE_DATABASE_URL": db_url, **settings})
+        self.crawler.spider = self.crawler._create_spider()
+        self.stages = [
+            ValidationPipeline.from_crawler(self.crawler),
+            NormalizePipeline.from_crawler(self.crawler),
+            DatabasePipeline.from_crawler(self.crawler),
+        ]
+        self.stages[2].open_spider(self.crawler.spider)
+
+    def feed(self, *items) -> int:
+        dropped = 0
+        for item in items:
+            try:
+                x = item
+                for stage in self.stages:
+                    x = stage.process_item(x)
+                    if asyncio.iscoroutine(x):
+                        x = asyncio.run(x)
+            except DropItem:
+                dropped += 1
+        return dropped
+
+    def close(self) -> dict:
+        self.crawler.stats.set_value("finish_reason", "finished")
+        self.stages[2].close_spider(self.crawler.spider)
+        return self.crawler.stats.get_stats()
+
+
+def rows(db_url, model):
+    with session_scope(db_url) as s:
+        return s.scalars(select(model).order_by(model.id if hasattr(model, "id") else model.pair_id)).all()
+
+
+def test_insert_normalises_and_creates_pending_pairs(db_url):
+    run = Run(db_url)
+    run.feed(question())
+    stats = run.close()
+    [q] = rows(db_url, Question)
+    assert q.external_id == "101" and q.url == "http://127.0.0.1:1/questions/101"
+    assert q.body == "도배한 지 두 달 됐는데\n모서리가 들떴어요 ㅠㅠ"
+    assert q.keywords == ["도배", "벽지"] and q.view_count == 1234
+    assert q.posted_at.replace(tzinfo=None).isoformat() == "2019-05-14T00:30:14"
+    assert q.author_pseudonym == pseudonym("board_test", "u7", "집순이", "dobae-default-salt")
+    assert "집순이" not in (q.author_pseudonym or "")
+    answers = rows(db_url, Answer)
+    assert [
+        (a.external_id, a.parent_external_id, a.like_count, a.is_adopted, a.author_badge) for a in answers
+    ] == [
+        ("c1", None, 12000, True, "expert"),
+        ("c2", "c1", None, False, None),
+    ]
+    # the asker's own reply ("감사합니다!") is not an answer; the expert's comment is
+    [pair] = rows(db_url, QAPair)
+    assert pair.key == "crawl:board_test:c1" and pair.origin.value == "crawl"
+    assert pair.group_id == "crawl:board_test:q101" and pair.answer_text.startswith(
+        "초배지 문제일 수 있어요.\n"
+    )
+    assert pair.question_text.startswith("안방 벽지가 들떠요\n") and pair.question_id == q.id
+    [review] = rows(db_url, Review)
+    assert review.pair_id == pair.id and review.status.value == "pending"
+    [crawl_run] = rows(db_url, CrawlRun)
+    assert crawl_run.status == RunStatus.finished and crawl_run.stats["db/questions_inserted"] == 1
+    assert stats["db/qa_pairs_written"] == 1
+
+
+def test_unchanged_not_rewritten_changed_updated(db_url):
+    run = Run(db_url)
+    run.feed(question(), question("102", title="결로 때문에 곰팡이가 생겨요"))
+    run.close()
+    before = {q.external_id: q for q in rows(db_url, Question)}
+
+    run = Run(db_url)
+    changed = question("102", title="결로 때문에 곰팡이가 생겨요")
+    changed["comments"] = changed["comments"] + [
+        {"external_id": "c9", "body": "환기를 자주 하세요", "author_id": "u9"}
+    ]
+    changed["comments"][0] = {**changed["comments"][0], "external_id": "c5"}
+    changed["comments"][1] = {**changed["comments"][1], "external_id": "c6", "parent_external_id": "c5"}
+    assert run.feed(question(), changed) == 0
+    stats = run.close()
+    after = {q.external_id: q for q in rows(db_url, Question)}
+    assert stats["db/questions_unchanged"] == 1 and stats["db/questions_updated"] == 1
+    assert after["101"].updated_at == before["101"].updated_at
+    assert after["101"].crawl_run_id == before["101"].crawl_run_id  # not rewritten at all
+    assert after["102"].crawl_run_id != before["102"].crawl_run_id
+    assert after["102"].content_hash != before["102"].content_hash
+    assert {p.key for p in rows(db_url, QAPair)} == {
+        "crawl:board_test:c1", "crawl:board_test:c5", "crawl:board_test:c9",
+    }  # fmt: skip
+    assert len(rows(db_url, Question)) == 2
+
+
+def test_invalid_items_dropped_with_counted_reason(db_url):
+    run = Run(db_url)
+    dropped = run.feed(
+        question(title=None),
+        question(external_id=""),
+        question(posted_at="아무 날"),
+        question("103"),
+    )
+    stats = run.close()
+    assert dropped == 3
+    assert stats["drop_item/board_test/missing_title"] == 1
+    assert stats["drop_item/board_test/missing_external_id"] == 1
+    assert stats["drop_item/board_test/invalid_posted_at"] == 1
+    assert [q.external_id for q in rows(db_url, Question)] == ["103"]
+
+
+def test_deleted_question_marked_deleted_keeps_text(db_url):
+    run = Run(db_url)
+    run.feed(question())
+    run.close()
+    run = Run(db_url)
+    run.feed(
+        {
+            "source": "board_test",
+            "external_id": "101",
+            "url": "http://127.0.0.1:1/questions/101",
+            "is_deleted": True,
+        },
+        {
+            "source": "board_test",
+            "external_id": "404",
+            "url": "http://127.0.0.1:1/questions/404",
+            "is_deleted": True,
+        },
+    )
+    stats = run.close()
+    got = {q.external_id: q for q in rows(db_url, Question)}
+    assert got["101"].is_deleted and got["101"].title == "안방 벽지가 들떠요"
+    assert got["404"].is_deleted and got["404"].title is None
+    assert stats["db/questions_deleted"] == 2
+
+
+def test_batches_and_fixed_source_dedupe(db_url):
+    run = Run(db_url, DOBAE_DB_BATCH_SIZE=2)
+    run.feed(*(question(str(i)) for i in range(5)), question("1"))
+    stats = run.close()
+    assert stats["db/batches"] == 3
+    assert sorted(q.external_id for q in rows(db_url, Question)) == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.parametrize("pseudo", [False])
+def test_pseudonymisation_can_be_disabled(db_url, pseudo):
+    run = Run(db_url, DOBAE_PSEUDONYMIZE_AUTHORS=pseudo)
+    run.feed(question(author_id=None, author_name="탈퇴한 사용자"), question("105"))
+    run.close()
+    got = {q.external_id: q.author_pseudonym for q in rows(db_url, Question)}
+    assert got == {"101": None, "105": "집순이"}
