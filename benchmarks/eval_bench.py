@@ -109,6 +109,12 @@ def main() -> None:
             f"  {label}: {res.mean:.4f} ± {res.std:.4f} ({time.perf_counter() - t0:.1f} s)", markup=False
         )
 
+    # a human paraphrase for scale: each row's 답변_1 scored against its other four answers
+    from infer.scoring import score_texts
+
+    ceiling = score_texts([it.answers[0] for it in items], [it.answers[1:] for it in items], emb).mean
+    out.print(f"  reference: 답변_1 against the row's other four answers (a human paraphrase): {ceiling:.4f}")
+
     machine = f"{cpu_model()}, {os.cpu_count()} cores, 1 thread, Python {platform.python_version()}"
     proxy = "PROXY metric, " if getattr(emb, "is_proxy", False) else ""
     base = results[0][1].mean
@@ -127,6 +133,14 @@ def main() -> None:
             f"{res.mean / base:.2f}",
             f"{secs:.1f}",
         )
+    t.add_row(
+        "(scale) 답변_1 vs the row's other four answers",
+        f"{ceiling:.4f}",
+        "",
+        "",
+        f"{ceiling / base:.2f}",
+        "",
+    )
     out.print(t)
     tt = Table(title=f"embedding throughput, {emb.name} ({len(texts)} unique dev sentences)")
     for col in ("pass", "seconds", "sentences/s", "× cold"):
