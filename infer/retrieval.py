@@ -88,9 +88,6 @@ class RetrievalAnswerer:
         self.group_answers = [list(groups[g]["answers"]) for g in self.group_ids]
         # entries: every question phrasing, contiguous per group (for reduceat)
         self._entries = [q for qs in self.group_questions for q in qs]
-        self._entry_group = np.repeat(
-            np.arange(len(self.group_ids)), [len(qs) for qs in self.group_questions]
-        )
         self._starts = np.concatenate([[0], np.cumsum([len(qs) for qs in self.group_questions])[:-1]])
         self._tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=self.ngram, sublinear_tf=True)
         self._lex = self._tfidf.fit_transform(self._entries)
@@ -106,8 +103,8 @@ class RetrievalAnswerer:
 
     # ------------------------------------------------------------------ retrieval
 
-    def _similarity(self, queries: Sequence[str]) -> np.ndarray:
-        """(n_queries, n_groups) combined similarity, maximised over each group's phrasings."""
+    def _entry_similarity(self, queries: Sequence[str]) -> np.ndarray:
+        """(n_queries, n_phrasings) combined similarity to every training question phrasing."""
         if not self._fitted:
             raise RuntimeError("call fit() first")
         queries = [clean_question(q) for q in queries]
@@ -116,7 +113,11 @@ class RetrievalAnswerer:
             sim += (1 - self.weight) * (self._tfidf.transform(queries) @ self._lex.T).toarray()
         if self.weight > 0:
             sim += self.weight * (self.embedder.encode(queries) @ self._qvecs.T)
-        return np.maximum.reduceat(sim, self._starts, axis=1)
+        return sim
+
+    def _similarity(self, queries: Sequence[str]) -> np.ndarray:
+        """(n_queries, n_groups): the best phrasing's similarity per training item."""
+        return np.maximum.reduceat(self._entry_similarity(queries), self._starts, axis=1)
 
     def retrieve(self, question: str, k: int | None = None) -> list[tuple[str, str, float]]:
         """The `k` nearest training items: (their closest question phrasing, their most central answer, score)."""
@@ -126,28 +127,19 @@ class RetrievalAnswerer:
         self, questions: Sequence[str], k: int | None = None
     ) -> list[list[tuple[str, str, float]]]:
         k = min(k or self.k, len(self.group_ids))
-        sims = self._similarity(questions)
+        entry_sims = self._entry_similarity(questions)
+        sims = np.maximum.reduceat(entry_sims, self._starts, axis=1)
         out = []
-        for q, row in zip(questions, sims, strict=True):
-            top = np.argsort(-row, kind="stable")[:k]
+        for entry_row, row in zip(entry_sims, sims, strict=True):
             items = []
-            for g in top:
-                qs = self.group_questions[g]
-                best_q = qs[0] if len(qs) == 1 else qs[int(np.argmax(self._similarity_to_entries(q, g)))]
-                items.append((best_q, self.group_answers[g][self._central[g]], float(row[g])))
+            for g in np.argsort(-row, kind="stable")[:k]:
+                start = self._starts[g]
+                best = int(np.argmax(entry_row[start : start + len(self.group_questions[g])]))
+                items.append(
+                    (self.group_questions[g][best], self.group_answers[g][self._central[g]], float(row[g]))
+                )
             out.append(items)
         return out
-
-    def _similarity_to_entries(self, question: str, g: int) -> np.ndarray:
-        start = self._starts[g]
-        end = start + len(self.group_questions[g])
-        sim = np.zeros(end - start)
-        q = clean_question(question)
-        if self.weight < 1:
-            sim += (1 - self.weight) * (self._tfidf.transform([q]) @ self._lex[start:end].T).toarray()[0]
-        if self.weight > 0:
-            sim += self.weight * (self.embedder.encode([q])[0] @ self._qvecs[start:end].T)
-        return sim
 
     # ------------------------------------------------------------------ answering
 
