@@ -31,7 +31,9 @@ def run_cmd(
     arg: list[str] = typer.Option([], "--arg", "-a", help="other spider argument KEY=VALUE (e.g. config=…)"),
     setting: list[str] = typer.Option([], "--set", "-s", help="Scrapy setting KEY=VALUE"),
     jobdir: str = typer.Option(None, "--jobdir", help="pause/resume folder (a killed crawl resumes)"),
-    no_throttle: bool = typer.Option(False, "--no-throttle", help="no AutoThrottle/delay (local sandbox only)"),
+    no_throttle: bool = typer.Option(
+        False, "--no-throttle", help="no AutoThrottle/delay (local sandbox only)"
+    ),
 ) -> None:
     """Run a spider in this process, with a progress line and a summary at the end.
 
@@ -49,7 +51,9 @@ def run_cmd(
         args["query"] = query
     if max_pages:
         args["max_pages"] = str(max_pages)
-    settings = crawl_settings(throttle=not no_throttle, jobdir=jobdir, overrides=_parse_pairs(setting, "--set"))
+    settings = crawl_settings(
+        throttle=not no_throttle, jobdir=jobdir, overrides=_parse_pairs(setting, "--set")
+    )
     with console.status(f"crawling with {spider}…") as status:
 
         def show(c: dict) -> None:

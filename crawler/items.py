@@ -98,6 +98,7 @@ class QuestionItem(BaseModel):
     scrap_count: Count = None
     like_count: Count = None
     is_deleted: bool = False
+    lastmod: str | None = Field(None, description="the sitemap's lastmod when found through a sitemap")
     comments: list[CommentItem] = Field(default_factory=list)
 
     @field_validator("keywords", mode="before")

@@ -489,8 +489,8 @@ class DiscardPipeline:
         return pipe
 
 
-def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool]]:
-    """external id → (comment_count, is_deleted) of what is stored for `source` (incremental/resume)."""
+def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool, str | None]]:
+    """external id → (comment_count, is_deleted, sitemap lastmod) stored for `source` (incremental/resume)."""
     from db.migrate import ensure_schema
     from db.models import Question, Source
     from db.session import session_scope
@@ -498,8 +498,8 @@ def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool]]:
     ensure_schema(db_url)
     with session_scope(db_url) as s:
         rows = s.execute(
-            select(Question.external_id, Question.comment_count, Question.is_deleted)
+            select(Question.external_id, Question.comment_count, Question.is_deleted, Question.raw)
             .join(Source, Source.id == Question.source_id)
             .where(Source.name == source)
         ).all()
-    return {r[0]: (r[1], bool(r[2])) for r in rows}
+    return {r[0]: (r[1], bool(r[2]), (r[3] or {}).get("lastmod")) for r in rows}

@@ -57,7 +57,9 @@ def run_crawl(
 
     settings = settings or crawl_settings()
     if spider not in SpiderLoader.from_settings(settings).list():
-        raise InputError(f"unknown spider {spider!r}: choose one of {', '.join(SPIDERS)} (see `dobae crawl list`)")
+        raise InputError(
+            f"unknown spider {spider!r}: choose one of {', '.join(SPIDERS)} (see `dobae crawl list`)"
+        )
     process = CrawlerProcess(settings, install_root_handler=False)
     crawler = process.create_crawler(spider)
     counts = {"pages": 0, "items": 0, "dropped": 0}

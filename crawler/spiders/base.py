@@ -1,0 +1,97 @@
+"""What every dobae spider shares: pydantic-validated arguments, the reference time for relative
+dates, and what is already stored (for incremental crawls and for resuming a killed crawl)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import scrapy
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dobae.errors import ConfigError
+
+
+def _bool(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    return bool(value)
+
+
+class SpiderArgs(BaseModel):
+    """Arguments every spider takes (`-a base_url=http://127.0.0.1:8800`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str = Field(description="site root, e.g. http://127.0.0.1:8800")
+    incremental: bool = Field(True, description="skip questions stored with the same comment count / lastmod")
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("incremental", mode="before")
+    @classmethod
+    def _incremental(cls, value: object) -> bool:
+        return _bool(value)
+
+
+def validate_args(model: type[BaseModel], spider: str, kwargs: dict[str, Any]) -> BaseModel:
+    """Spider arguments → model; a bad one is a ConfigError naming the argument (before any request)."""
+    try:
+        return model.model_validate(kwargs)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "arguments"
+        raise ConfigError(
+            f"spider {spider}: argument {where}: {err['msg']} (got {err.get('input')!r})"
+        ) from None
+
+
+class DobaeSpider(scrapy.Spider):
+    """Base class: validated `self.args`, `self.base_url`, `self.source_name`, `self.known`."""
+
+    args_model: ClassVar[type[SpiderArgs]] = SpiderArgs
+    default_source: ClassVar[str] = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.args = validate_args(self.args_model, self.name, kwargs)
+        super().__init__(*args)
+        self.base_url = self.args.base_url
+        self.source_name = getattr(self.args, "source", None) or self.default_source or self.name
+        self.run_args = self.args.model_dump(mode="json")
+        self.known: dict[str, tuple] = {}
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def stores_items(self) -> bool:
+        pipelines = self.settings.getdict("ITEM_PIPELINES") or {}
+        return any(k.endswith("DatabasePipeline") and v is not None for k, v in pipelines.items())
+
+    def load_known(self) -> None:
+        """What the database holds for this source (skipped when items are not stored)."""
+        if not self.args.incremental or not self.stores_items():
+            return
+        from crawler.pipelines import load_known
+        from dobae.settings import get_settings
+
+        url = self.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
+        self.known = load_known(url, self.source_name)
+        self.crawler.stats.set_value("incremental/known", len(self.known))
+
+    @staticmethod
+    def reference_time(response) -> datetime:
+        """The server's `Date` (relative dates are relative to it), else now."""
+        header = response.headers.get(b"Date")
+        if header:
+            try:
+                return parsedate_to_datetime(header.decode("latin-1")).astimezone(UTC)
+            except (TypeError, ValueError):
+                pass
+        return datetime.now(UTC)
