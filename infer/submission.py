@@ -1,5 +1,6 @@
 """The offline DACON submission: `answers.csv` (id, 질문, answer) for people and `submission.csv`
-(id, vec_0 … vec_511), one row per test id in test order, validated before anything is written."""
+(id, vec_0 … vec_511), one row per test id in test order, validated before anything is written;
+`submission.json` records the answerer, its config, the embedder and the commit that made them."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dobae.errors import DobaeError, InputError
 DIM = 512
 ANSWERS_FILE = "answers.csv"
 SUBMISSION_FILE = "submission.csv"
+META_FILE = "submission.json"
 
 
 @dataclass
@@ -119,6 +121,29 @@ def check_submission_file(path: Path | str, expected_ids: Sequence[str]) -> np.n
     return vecs
 
 
+def _write_meta(out: Path, questions_path, answerer, embedder, rows: int) -> None:
+    """`submission.json`: what made these files (answerer, config, embedder, inputs, commit)."""
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    from infer.cv import git_commit
+
+    meta = {
+        "answerer": answerer.name,
+        "config": answerer.config(),
+        "embedder": embedder.name,
+        "embedder_description": embedder.description,
+        "embedder_is_proxy": bool(embedder.is_proxy),
+        "questions": str(Path(questions_path).resolve()),
+        "questions_sha256": hashlib.sha256(Path(questions_path).read_bytes()).hexdigest(),
+        "rows": rows,
+        "git_commit": git_commit(),
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    (out / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
 def make_submission(
     questions_path: Path | str,
     out_dir: Path | str,
@@ -150,6 +175,7 @@ def make_submission(
     vectors = embedder.encode(answers)
     write_submission(out, ids, questions, answers, vectors, force=force)
     check_submission_file(out / SUBMISSION_FILE, ids)
+    _write_meta(out, questions_path, answerer, embedder, len(ids))
     return SubmissionSummary(
         out, len(ids), embedder.name, embedder.description, answerer.name, embedder.is_proxy
     )

@@ -94,6 +94,11 @@ def test_dobae_submit_end_to_end(db_url, train_csv, test_csv, tmp_path, capsys):
     answers = list(csv.DictReader((out / "answers.csv").open(encoding="utf-8")))
     assert [a["id"] for a in answers] == IDS
     assert "결로와 환기 부족" in answers[0]["answer"] and "습기와 오염에 약하고" in answers[0]["answer"]
+    import json
+
+    meta = json.loads((out / "submission.json").read_text(encoding="utf-8"))
+    assert meta["answerer"] == "retrieval" and meta["config"]["compose"] == "top1"
+    assert meta["embedder"] == "muse3-w128" and meta["embedder_is_proxy"] is True and meta["rows"] == 3
 
     with pytest.raises(SystemExit) as exc:  # exists: refused, one line, exit 1
         main(["submit", "--questions", str(test_csv), "--out", str(out), "--embedder", "muse3"])
