@@ -167,6 +167,12 @@ def _hub_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo_id, "modules.json"), str)
+
+
 def _load_st(name_or_path: str, ident: str) -> SentenceTransformerEmbedder:
     import torch
     from sentence_transformers import SentenceTransformer
@@ -188,6 +194,8 @@ def _load_st(name_or_path: str, ident: str) -> SentenceTransformerEmbedder:
 def load_distiluse() -> SentenceTransformerEmbedder:
     """distiluse v1 from the hub cache, or from the hub when it is reachable; ConfigError otherwise."""
     try:
+        if not _in_hub_cache(DISTILUSE) and not _hub_reachable():  # fail fast, before importing torch
+            raise ConfigError("not in the cache, hub unreachable")
         return _load_st(DISTILUSE, DISTILUSE)
     except ConfigError as exc:
         raise ConfigError(
@@ -222,8 +230,9 @@ def load_embedder(spec: str | None = None, *, threads: int = 1, cache: bool = Tr
         try:
             emb = load_distiluse()
         except ConfigError as exc:
+            reason = str(exc.__cause__ or exc).splitlines()[0][:160]
             log(
-                f"embedder auto: distiluse-base-multilingual-cased-v1 not loadable offline ({exc.args[0][:120]}…); "
+                f"embedder auto: distiluse-base-multilingual-cased-v1 cannot be loaded ({reason}); "
                 "falling back to mUSE v3 — scores are a PROXY of the DACON metric"
             )
             emb = Muse3Embedder(threads=threads)
