@@ -13,3 +13,19 @@ def test_help_has_an_example(command):
     res = CliRunner().invoke(app, [command, "--help"])
     assert res.exit_code == 0, res.output
     assert "Example:" in res.output and f"dobae {command}" in res.output
+
+
+def test_answerer_options_are_typed_and_run_is_passed():
+    from infer.cli import parse_options
+
+    opts = parse_options(["k=5", "weight=0.7", "split=false", "compose=top1", "text=a=b"], run=None)
+    assert opts == {"k": 5, "weight": 0.7, "split": False, "compose": "top1", "text": "a=b"}
+    assert parse_options([], run="runs/r1") == {"run_dir": "runs/r1"}
+
+
+def test_malformed_option_is_an_input_error():
+    from dobae.errors import InputError
+    from infer.cli import parse_options
+
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        parse_options(["k5"])
