@@ -56,11 +56,16 @@ def run_crawl(
     from scrapy.spiderloader import SpiderLoader
 
     settings = settings or crawl_settings()
-    if spider not in SpiderLoader.from_settings(settings).list():
+    loader = SpiderLoader.from_settings(settings)
+    if spider not in loader.list():
         raise InputError(
             f"unknown spider {spider!r}: choose one of {', '.join(SPIDERS)} (see `dobae crawl list`)"
         )
-    process = CrawlerProcess(settings, install_root_handler=False)
+    spider_cls = loader.load(spider)
+    if hasattr(spider_cls, "check_args"):
+        spider_cls.check_args(spider_args)  # bad arguments fail here, before the first request
+    settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     counts = {"pages": 0, "items": 0, "dropped": 0}
 
@@ -79,10 +84,8 @@ def run_crawl(
     started = time.monotonic()
     process.crawl(crawler, **spider_args)
     process.start()
-    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
-    errors = stats.get("spider_exceptions/ValueError") or 0
-    if stats.get("finish_reason") == "bad_arguments":
-        raise ConfigError(stats.get("dobae/bad_arguments", "bad spider arguments"))
+    if crawler.spider is None:
+        raise ConfigError(f"spider {spider} did not start (see the log above)")
+    stats = dict(crawler.stats.get_stats())
     stats["elapsed_s"] = round(time.monotonic() - started, 2)
-    stats.setdefault("spider_errors", errors)
     return stats

@@ -67,6 +67,11 @@ class DobaeSpider(scrapy.Spider):
         self.run_args = self.args.model_dump(mode="json")
         self.known: dict[str, tuple] = {}
 
+    @classmethod
+    def check_args(cls, kwargs: dict[str, Any]) -> None:
+        """Validate arguments without starting a crawl (the CLI calls this first)."""
+        validate_args(cls.args_model, cls.name, kwargs)
+
     def url(self, path: str) -> str:
         return self.base_url + path
 

@@ -145,6 +145,11 @@ class BoardSpider(DobaeSpider):
         self.source_name = self.config.source
         self.run_args["source"] = self.config.source
 
+    @classmethod
+    def check_args(cls, kwargs: dict[str, Any]) -> None:
+        super().check_args(kwargs)
+        load_board_config(kwargs["config"])
+
     async def start(self):
         self.load_known()
         self.seen: set[str] = set()

@@ -1,0 +1,186 @@
+"""`ohouse_spa`: the JavaScript-only pages, rendered by Debian's Chromium through scrapy-playwright.
+
+The list is an empty `<div id="root">` filled by script after a delay: the spider waits for the
+cards, scrolls and clicks "더보기" until no new card appears, then opens each question, waits for
+it, and clicks through the comment pages (buttons without hrefs) collecting every comment. Pages
+are closed in the callbacks and in the errback, or the browser would keep them open and the
+crawl would hang. Example:
+`scrapy crawl ohouse_spa -a base_url=http://127.0.0.1:8800 -a max_questions=20`
+"""
+
+from __future__ import annotations
+
+import re
+
+import scrapy
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+from pydantic import Field
+from scrapy_playwright.page import PageMethod
+
+from crawler.normalize import parse_count, parse_korean_datetime
+from crawler.spiders.base import DobaeSpider, SpiderArgs
+
+SPA_QUESTION = re.compile(r"/spa/questions/(\d+)")
+
+
+class SpaArgs(SpiderArgs):
+    source: str = Field("ohouse", min_length=1, max_length=100)
+    max_questions: int | None = Field(None, ge=1, description="stop after this many questions")
+    max_loads: int = Field(50, ge=1, description="at most this many scroll/더보기 rounds on the list")
+    wait_ms: int = Field(10_000, ge=100, description="how long to wait for script-built content")
+
+
+class OhouseSpaSpider(DobaeSpider):
+    name = "ohouse_spa"
+    args_model = SpaArgs
+    custom_settings = {
+        "DOWNLOAD_HANDLERS": {
+            "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+            "https": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
+        },
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
+        "CONCURRENT_REQUESTS": 4,
+    }
+
+    # selectors of the script-built DOM (stable parts only)
+    CARD = "[data-question-id], [class*='QuestionContainer']"
+    MORE = "button:has-text('더보기')"
+    TITLE = "[class*='QuestionTitle'], #question-name, h1"
+    COMMENT = "[data-comment-id]"
+
+    async def start(self):
+        self.load_known()
+        yield scrapy.Request(
+            self.url("/spa/questions"),
+            callback=self.parse_question_list,
+            errback=self.close_page,
+            dont_filter=True,
+            meta={
+                "playwright": True,
+                "playwright_include_page": True,
+                "playwright_page_methods": [
+                    PageMethod("wait_for_selector", self.CARD, timeout=self.args.wait_ms)
+                ],
+            },
+        )
+
+    async def parse_question_list(self, response):
+        page = response.meta["playwright_page"]
+        try:
+            count = await page.locator(self.CARD).count()
+            for _ in range(self.args.max_loads):
+                if self.args.max_questions and count >= self.args.max_questions:
+                    break
+                more = page.locator(self.MORE)
+                if await more.count() and await more.first.is_visible():
+                    await more.first.click()
+                else:
+                    await page.mouse.wheel(0, 20_000)
+                try:
+                    await page.wait_for_function(
+                        f"document.querySelectorAll({self.CARD!r}).length > {count}",
+                        timeout=self.args.wait_ms // 4,
+                    )
+                except PlaywrightTimeout:  # nothing more to load
+                    break
+                count = await page.locator(self.CARD).count()
+            self.crawler.stats.set_value("spa/list_cards", count)
+            hrefs = await page.eval_on_selector_all(
+                "a[href*='/spa/questions/']", "els => els.map(e => e.href)"
+            )
+        finally:
+            await page.close()
+        seen: list[str] = []
+        for href in hrefs:
+            m = SPA_QUESTION.search(href)
+            if m and m.group(1) not in seen:
+                seen.append(m.group(1))
+        if self.args.max_questions:
+            seen = seen[: self.args.max_questions]
+        for qid in seen:
+            yield scrapy.Request(
+                self.url(f"/spa/questions/{qid}"),
+                callback=self.parse_question,
+                errback=self.close_page,
+                cb_kwargs={"qid": qid},
+                dont_filter=True,
+                meta={
+                    "playwright": True,
+                    "playwright_include_page": True,
+                    "playwright_page_methods": [
+                        PageMethod("wait_for_selector", self.TITLE, timeout=self.args.wait_ms)
+                    ],
+                },
+            )
+
+    async def parse_question(self, response, qid: str):
+        page = response.meta["playwright_page"]
+        comments: dict[str, dict] = {}
+        try:
+            now = self.reference_time(response)
+            while True:
+                sel = scrapy.Selector(text=await page.content())
+                for node in sel.css(self.COMMENT):
+                    c = self.comment_from_dom(node, now)
+                    comments.setdefault(c["external_id"], c)
+                nxt = page.locator("button[data-comment-page].next, button:has-text('다음')")
+                if not await nxt.count() or not await nxt.first.is_enabled():
+                    break
+                before = await page.locator(self.COMMENT).first.get_attribute("data-comment-id")
+                await nxt.first.click()
+                await page.wait_for_function(
+                    "b => { const e = document.querySelector('[data-comment-id]');"
+                    " return e && e.getAttribute('data-comment-id') !== b; }",
+                    arg=before,
+                    timeout=self.args.wait_ms,
+                )
+            sel = scrapy.Selector(text=await page.content())
+        finally:
+            await page.close()
+        if "삭제된 질문" in " ".join(sel.css(f"{self.TITLE} ::text").getall()):
+            yield {"kind": "question", "source": self.source_name, "external_id": qid,
+                   "url": self.url(f"/questions/{qid}"), "is_deleted": True}  # fmt: skip
+            return
+        time_el = sel.css("time")
+        yield {
+            "kind": "question",
+            "source": self.source_name,
+            "external_id": qid,
+            "url": self.url(f"/questions/{qid}"),
+            "title": " ".join(sel.css(f"{self.TITLE} ::text").getall()),
+            "body": sel.css("[class*='QuestionBody'], [class*='question__content__body']").get(),
+            "category": sel.css("[class*='Category'] ::text").get(),
+            "keywords": sel.css("[class*='Keyword'] a::text, [class*='keyword-item']::text").getall(),
+            "author_name": sel.css(
+                "[class*='QuestionAuthor'] ::text, [class*='question__author'] ::text"
+            ).get(),
+            "posted_at": parse_korean_datetime(time_el.attrib.get("datetime") if time_el else None, now),
+            "view_count": parse_count(sel.css("[class*='ViewCount'] ::text").get()),
+            "comment_count": len(comments),
+            "comments": list(comments.values()),
+        }
+
+    @staticmethod
+    def comment_from_dom(node, now) -> dict:
+        t = node.css("time")
+        deleted = "삭제된 댓글" in " ".join(node.css("::text").getall())
+        return {
+            "external_id": node.attrib["data-comment-id"],
+            "parent_external_id": node.attrib.get("data-parent-id") or None,
+            "body": None if deleted else node.css("[class*='content'], [class*='Body']").get(),
+            "author_id": node.attrib.get("data-writer-id") or None,
+            "author_name": node.css("[class*='author'] ::text, [class*='Author'] ::text").get(),
+            "author_badge": node.attrib.get("data-badge") or None,
+            "is_adopted": node.attrib.get("data-adopted") in ("true", "1"),
+            "like_count": node.css("[class*='likes'] ::text, [class*='Like'] ::text").get(),
+            "posted_at": parse_korean_datetime(t.attrib.get("datetime") if t else None, now),
+            "is_deleted": deleted,
+        }
+
+    async def close_page(self, failure):
+        page = failure.request.meta.get("playwright_page")
+        if page is not None:
+            await page.close()
+        self.crawler.stats.inc_value("spa/failed")
+        self.logger.error("browser page failed %s: %s", failure.request.url, failure.value)
