@@ -65,7 +65,8 @@ class DobaeSpider(scrapy.Spider):
         self.base_url = self.args.base_url
         self.source_name = getattr(self.args, "source", None) or self.default_source or self.name
         self.run_args = self.args.model_dump(mode="json")
-        self.known: dict[str, tuple] = {}
+        self.seen: set[str] = set()  # question ids already scheduled in this process
+        self._known: dict[str, tuple] | None = None
 
     @classmethod
     def check_args(cls, kwargs: dict[str, Any]) -> None:
@@ -79,16 +80,20 @@ class DobaeSpider(scrapy.Spider):
         pipelines = self.settings.getdict("ITEM_PIPELINES") or {}
         return any(k.endswith("DatabasePipeline") and v is not None for k, v in pipelines.items())
 
-    def load_known(self) -> None:
-        """What the database holds for this source (skipped when items are not stored)."""
-        if not self.args.incremental or not self.stores_items():
-            return
-        from crawler.pipelines import load_known
-        from dobae.settings import get_settings
+    @property
+    def known(self) -> dict[str, tuple]:
+        """What the database held for this source when the crawl started (loaded once, lazily;
+        empty when not incremental or when items are not stored)."""
+        if self._known is None:
+            self._known = {}
+            if self.args.incremental and self.stores_items():
+                from crawler.pipelines import load_known
+                from dobae.settings import get_settings
 
-        url = self.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
-        self.known = load_known(url, self.source_name)
-        self.crawler.stats.set_value("incremental/known", len(self.known))
+                url = self.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
+                self._known = load_known(url, self.source_name)
+            self.crawler.stats.set_value("incremental/known", len(self._known))
+        return self._known
 
     @staticmethod
     def reference_time(response) -> datetime:

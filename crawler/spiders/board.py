@@ -151,8 +151,6 @@ class BoardSpider(DobaeSpider):
         load_board_config(kwargs["config"])
 
     async def start(self):
-        self.load_known()
-        self.seen: set[str] = set()
         for path in self.config.start:
             yield scrapy.Request(
                 self.url(path), callback=self.parse_list, cb_kwargs={"page": 1}, dont_filter=True

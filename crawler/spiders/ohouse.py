@@ -110,8 +110,6 @@ class OhouseSpider(DobaeSpider):
     # ------------------------------------------------------------------ list
 
     async def start(self):
-        self.load_known()
-        self.seen: set[str] = set()
         for query in self.args.query or [""]:
             yield self.list_json_request(query, 1)
 

@@ -28,8 +28,6 @@ class OhouseSitemapSpider(OhouseSpider):
     args_model = SitemapArgs
 
     async def start(self):
-        self.load_known()
-        self.seen: set[str] = set()
         yield scrapy.Request(self.url(self.args.sitemap), callback=self.parse_sitemap, dont_filter=True)
 
     def parse_sitemap(self, response):

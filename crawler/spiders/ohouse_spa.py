@@ -50,7 +50,6 @@ class OhouseSpaSpider(DobaeSpider):
     COMMENT = "[data-comment-id]"
 
     async def start(self):
-        self.load_known()
         yield scrapy.Request(
             self.url("/spa/questions"),
             callback=self.parse_question_list,
