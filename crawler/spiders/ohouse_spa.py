@@ -137,7 +137,8 @@ class OhouseSpaSpider(DobaeSpider):
             sel = scrapy.Selector(text=await page.content())
         finally:
             await page.close()
-        if "삭제된 질문" in " ".join(sel.css(f"{self.TITLE} ::text").getall()):
+        title = " ".join(t.strip() for t in sel.css(self.TITLE).css("::text").getall() if t.strip())
+        if "삭제된 질문" in title:
             yield {"kind": "question", "source": self.source_name, "external_id": qid,
                    "url": self.url(f"/questions/{qid}"), "is_deleted": True}  # fmt: skip
             return
@@ -147,7 +148,7 @@ class OhouseSpaSpider(DobaeSpider):
             "source": self.source_name,
             "external_id": qid,
             "url": self.url(f"/questions/{qid}"),
-            "title": " ".join(sel.css(f"{self.TITLE} ::text").getall()),
+            "title": title,
             "body": sel.css("[class*='QuestionBody'], [class*='question__content__body']").get(),
             "category": sel.css("[class*='Category'] ::text").get(),
             "keywords": sel.css("[class*='Keyword'] a::text, [class*='keyword-item']::text").getall(),
