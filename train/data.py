@@ -1,0 +1,155 @@
+"""Training data: read a JSONL export of approved pairs (validated, sha256 recorded), split it by
+group (paraphrases of one item never straddle train and validation), and tokenise it with the
+shared prompt template so that the loss falls on the answer tokens only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from dobae.errors import InputError
+
+REQUIRED = ("id", "group_id", "question", "answer")
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class Pair:
+    id: str
+    group_id: str
+    question: str
+    answer: str
+    category: str = ""
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class ExportData:
+    path: Path
+    sha256: str
+    pairs: list[Pair]
+
+
+def _text(value, where: str, field: str) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{where}: field {field!r} must be a string, got {type(value).__name__}")
+    text = unicodedata.normalize("NFC", value).strip()
+    if not text:
+        raise InputError(f"{where}: field {field!r} is empty")
+    return text
+
+
+def read_export(path: Path | str) -> ExportData:
+    """Every row of a `dobae export` JSONL file, checked; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: export file not found (make one with `dobae export --format jsonl`)")
+    raw = path.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 (byte {exc.start})") from None
+    pairs: list[Pair] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(text.split("\n"), 1):  # newline only: U+2028 may sit inside strings
+        if not line.strip():
+            continue
+        where = f"{path}, line {lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        if not isinstance(row, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(row).__name__}")
+        missing = [f for f in REQUIRED if f not in row or row[f] is None]
+        if missing:
+            raise InputError(f"{where}: missing field(s) {', '.join(missing)}")
+        status = row.get("status")
+        if status not in (None, "", "approved"):
+            raise InputError(
+                f"{where}: pair {row['id']} has status {status!r}; train on approved pairs only "
+                "(`dobae export --status approved`)"
+            )
+        pid = str(row["id"]).strip()
+        if pid in seen:
+            raise InputError(f"{where}: duplicate pair id {pid!r} (first on line {seen[pid]})")
+        seen[pid] = lineno
+        pairs.append(
+            Pair(
+                id=pid,
+                group_id=str(row["group_id"]).strip() or pid,
+                question=_text(row["question"], where, "question"),
+                answer=_text(row["answer"], where, "answer"),
+                category=str(row.get("category") or ""),
+                origin=str(row.get("origin") or ""),
+            )
+        )
+    if not pairs:
+        raise InputError(f"{path}: no pairs (the export is empty; approve pairs with `dobae review` first)")
+    return ExportData(path, sha, pairs)
+
+
+def split_by_group(
+    pairs: list[Pair], val_fraction: float, seed: int, min_val_groups: int = 1
+) -> tuple[list[Pair], list[Pair]]:
+    """(train, validation): whole groups go to one side, chosen by a seeded shuffle."""
+    groups = sorted({p.group_id for p in pairs})
+    if val_fraction <= 0:
+        return list(pairs), []
+    n_val = max(min_val_groups, round(len(groups) * val_fraction))
+    if n_val >= len(groups):
+        raise InputError(
+            f"only {len(groups)} group(s) in the export: too few to hold {n_val} out for validation "
+            "(lower data.val_fraction or set it to 0)"
+        )
+    rng = random.Random(seed)
+    shuffled = groups[:]
+    rng.shuffle(shuffled)
+    val_groups = set(shuffled[:n_val])
+    return [p for p in pairs if p.group_id not in val_groups], [p for p in pairs if p.group_id in val_groups]
+
+
+def metric_items(val: list[Pair], max_questions: int) -> list[tuple[str, list[str]]]:
+    """(question, reference answers) per validation group: the group's first question against all
+    of its distinct answers (like DACON: one question, five reference answers)."""
+    by_group: dict[str, list[Pair]] = {}
+    for p in val:
+        by_group.setdefault(p.group_id, []).append(p)
+    items = []
+    for gid in sorted(by_group)[:max_questions]:
+        ps = by_group[gid]
+        answers = list(dict.fromkeys(p.answer for p in ps))
+        items.append((ps[0].question, answers))
+    return items
+
+
+def encode_example(tokenizer, question: str, answer: str, max_length: int) -> dict[str, list[int]]:
+    """input_ids = prompt ids + answer ids + EOS; labels = -100 on the prompt, ids on answer + EOS.
+
+    Prompt and answer are tokenised separately, so the prompt's ids are exactly what the inferencer
+    gets from tokenising `build_prompt(question)` (no merge across the boundary). Too long: the answer
+    is cut (the prompt is kept whole unless it alone exceeds max_length), EOS is always last.
+    """
+    from train.prompt import build_example
+
+    prompt, completion = build_example(question, answer)
+    p_ids = tokenizer(prompt, add_special_tokens=True)["input_ids"]
+    a_ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    if eos is None:
+        raise InputError("the tokenizer has no EOS token: the model could not learn where an answer ends")
+    room = max_length - 1 - len(p_ids)
+    if room < 1:
+        p_ids = p_ids[: max_length - 2]
+        room = 1
+    a_ids = a_ids[:room] + [eos]
+    return {
+        "input_ids": p_ids + a_ids,
+        "labels": [IGNORE_INDEX] * len(p_ids) + a_ids,
+    }
