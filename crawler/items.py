@@ -46,7 +46,7 @@ def _datetime(value: object) -> datetime | None:
 
 Text = Annotated[str | None, BeforeValidator(_text)]
 HtmlText = Annotated[str | None, BeforeValidator(_html)]
-Count = Annotated[int | None, BeforeValidator(_count), Field(ge=0)]
+Count = Annotated[Annotated[int, Field(ge=0)] | None, BeforeValidator(_count)]
 When = Annotated[datetime | None, BeforeValidator(_datetime)]
 
 

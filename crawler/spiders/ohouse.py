@@ -67,7 +67,7 @@ def question_from_json(q: dict, comments: list[dict], source: str, url: str, now
         "author_name": _first(writer, "nickname", "name"),
         "posted_at": parse_korean_datetime(_first(q, "created_at", "createdAt"), now),
         "view_count": _first(q, "view_count", "viewCount"),
-        "comment_count": _first(q, "comment_count", "commentCount"),
+        "comment_count": _first(q, "comment_count", "commentCount", default=len(comments)),
         "scrap_count": _first(q, "scrap_count", "scrapCount"),
         "like_count": _first(q, "like_count", "likeCount"),
         "is_deleted": bool(_first(q, "is_deleted", "deleted", default=False)),

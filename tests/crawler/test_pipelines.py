@@ -160,10 +160,12 @@ def test_invalid_items_dropped_with_counted_reason(db_url):
         question(title=None),
         question(external_id=""),
         question(posted_at="아무 날"),
+        question(view_count=-3),
         question("103"),
     )
     stats = run.close()
-    assert dropped == 3
+    assert dropped == 4
+    assert stats["drop_item/board_test/invalid_view_count"] == 1
     assert stats["drop_item/board_test/missing_title"] == 1
     assert stats["drop_item/board_test/missing_external_id"] == 1
     assert stats["drop_item/board_test/invalid_posted_at"] == 1
@@ -198,7 +200,7 @@ def test_deleted_question_marked_deleted_keeps_text(db_url):
 
 def test_batches_and_fixed_source_dedupe(db_url):
     run = Run(db_url, DOBAE_DB_BATCH_SIZE=2)
-    run.feed(*(question(str(i)) for i in range(5)), question("1"))
+    run.feed(*(question(str(i)) for i in range(5)), question("1", view_count=None, comment_count=None))
     stats = run.close()
     assert stats["db/batches"] == 3
     assert sorted(q.external_id for q in rows(db_url, Question)) == ["0", "1", "2", "3", "4"]

@@ -1,0 +1,127 @@
+"""Crawl throughput: the `ohouse` spider against the sandbox at ≥ 5,000 questions, both on 127.0.0.1,
+throttling off. The same crawl runs twice: items discarded after validation/normalisation (the
+baseline) and items written to SQLite through the database pipeline. Prints pages/s, items/s,
+peak memory, the ratio database/baseline (goal ≥ 0.85) and the machine.
+
+    python benchmarks/crawl_bench.py [--scale 5000] [--db-url sqlite:///…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, sys
+from crawler.run import crawl_settings, run_crawl
+base_url, discard, db_url, out = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4]
+settings = crawl_settings(throttle=False, db_url=db_url, discard=discard,
+                          overrides={"LOG_LEVEL": "WARNING", "CONCURRENT_REQUESTS": 32,
+                                     "CONCURRENT_REQUESTS_PER_DOMAIN": 32, "ROBOTSTXT_OBEY": True})
+stats = run_crawl("ohouse", {"base_url": base_url, "per": "100", "incremental": "false"}, settings)
+json.dump({k: v for k, v in stats.items() if isinstance(v, (int, float, str))}, open(out, "w"))
+"""
+
+
+def machine() -> str:
+    cpu = platform.processor() or "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sandbox(scale: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler", "sandbox", "serve", "--port", str(port), "--scale", str(scale)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise SystemExit(f"sandbox exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            urllib.request.urlopen(base + "/robots.txt", timeout=1).read()
+            return proc, base
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("sandbox did not start within 120 s")
+
+
+def crawl(base: str, discard: bool, db_url: str, workdir: Path) -> dict:
+    out = workdir / f"stats-{int(discard)}.json"
+    t0 = time.monotonic()
+    subprocess.run([sys.executable, "-c", CHILD, base, "1" if discard else "0", db_url, str(out)], check=True, cwd=ROOT)
+    wall = time.monotonic() - t0
+    stats = json.loads(out.read_text())
+    elapsed = stats["elapsed_s"]
+    items = stats.get("item_scraped_count", 0) + stats.get("discarded_items", 0)
+    pages = stats.get("downloader/response_count", 0)
+    return {
+        "wall_s": wall,
+        "crawl_s": elapsed,
+        "pages": pages,
+        "items": items,
+        "pages_per_s": pages / elapsed,
+        "items_per_s": items / elapsed,
+        "peak_mb": stats.get("memusage/max", 0) / 2**20,
+        "dropped": stats.get("item_dropped_count", 0) - stats.get("discarded_items", 0),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=5000, help="sandbox questions (≥ 5000 for the README figure)")
+    parser.add_argument("--db-url", default=None, help="database (default: a fresh SQLite file)")
+    ns = parser.parse_args()
+    print(f"machine: {machine()}")
+    proc, base = start_sandbox(ns.scale)
+    try:
+        with tempfile.TemporaryDirectory(prefix="crawl-bench-") as tmp:
+            work = Path(tmp)
+            db_url = ns.db_url or f"sqlite:///{work / 'bench.db'}"
+            base_run = crawl(base, True, db_url, work)
+            db_run = crawl(base, False, db_url, work)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print(f"sandbox: {ns.scale} questions at {base}; throttling off; database {db_url.split(':')[0]}")
+    print(f"{'run':<22}{'pages':>8}{'items':>8}{'seconds':>9}{'pages/s':>9}{'items/s':>9}{'peak MB':>9}")
+    for name, r in (("items discarded", base_run), ("database pipeline", db_run)):
+        print(
+            f"{name:<22}{r['pages']:>8}{r['items']:>8}{r['crawl_s']:>9.1f}"
+            f"{r['pages_per_s']:>9.1f}{r['items_per_s']:>9.1f}{r['peak_mb']:>9.0f}"
+        )
+    ratio = db_run["items_per_s"] / base_run["items_per_s"]
+    print(f"ratio database/discarded (items/s): {ratio:.2f} (goal ≥ 0.85)")
+    if db_run["items"] != base_run["items"]:
+        print(f"WARNING: item counts differ ({db_run['items']} vs {base_run['items']})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""A very small ohouse-shaped site for the crawl tests that must control the server exactly
+(request log, a 429 with Retry-After on the first list request, a login redirect, a 404).
+The full imitation is the sandbox (`crawler/sandbox/`); this one is written for these tests.
+
+Run: python tests/crawler/mini_site.py PORT LOGFILE
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+QUESTIONS = {
+    "11": {
+        "title": "안방 벽지가 들떠서 울어요",
+        "body_html": "<p>도배한 지 한 달 됐는데<br>창문 쪽 벽지가 들떴어요 &amp; 울어요</p>",
+        "created_at": "2026-04-20T10:00:00+09:00",
+        "keywords": ["도배", "벽지"],
+        "writer": {"id": 501, "nickname": "새집주인"},
+        "comments": [
+            {
+                "id": 9001,
+                "body_html": "초배지가 덜 마른 상태에서 정배를 하면 생겨요.<br>시공사에 하자보수 요청하세요.",
+                "created_at": "2026-04-20T12:00:00+09:00",
+                "like_count": 12,
+                "parent_id": None,
+                "writer": {"id": 777, "nickname": "도배기능사", "badge": "expert"},
+                "is_adopted": True,
+            },
+            {
+                "id": 9002,
+                "body_html": "감사합니다 ㅠㅠ",
+                "created_at": "2026-04-20T13:00:00+09:00",
+                "like_count": 0,
+                "parent_id": 9001,
+                "writer": {"id": 501, "nickname": "새집주인"},
+            },
+        ],
+    },
+    "12": {
+        "title": "욕실 천장 곰팡이 제거 방법",
+        "body_html": "환풍기를 켜도 천장에 검은 곰팡이가 생겨요",
+        "created_at": "2026-04-21T09:30:00+09:00",
+        "keywords": ["곰팡이"],
+        "writer": {"id": 502, "nickname": "욕실고민"},
+        "comments": [
+            {
+                "id": 9003,
+                "body_html": "락스 희석액으로 닦고 완전히 말린 뒤 곰팡이 방지 페인트를 칠하세요.",
+                "created_at": "2026-04-21T11:00:00+09:00",
+                "like_count": 3,
+                "parent_id": None,
+                "writer": {"id": 778, "nickname": "인테리어10년"},
+            },
+        ],
+    },
+    "13": {"deleted": True},
+    "15": {
+        "title": "석고보드 이음새에 금이 갔어요",
+        "body_html": "거실 벽 석고보드 이음새를 따라 실금이 생겼어요",
+        "created_at": "2026-04-23T08:00:00+09:00",
+        "keywords": [],
+        "writer": {"id": 503, "nickname": "거실벽"},
+        "comments": [],
+    },
+}
+LISTED = ["11", "12", "13", "14", "15"]  # 14 is listed but gone (404)
+
+
+class Handler(BaseHTTPRequestHandler):
+    log_path = ""
+    lock = threading.Lock()
+    hits: dict[str, int] = {}
+
+    def log_message(self, *args) -> None:  # requests go to the log file instead
+        pass
+
+    def send(self, status: int, body: str, ctype: str = "text/html; charset=utf-8", headers=None) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Date", "Fri, 01 May 2026 03:00:00 GMT")
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        q = parse_qs(parts.query)
+        with self.lock:
+            self.hits[parts.path] = self.hits.get(parts.path, 0) + 1
+            hit = self.hits[parts.path]
+            with open(self.log_path, "a", encoding="utf-8") as fh:
+                fh.write(self.path + "\n")
+        path = parts.path
+        if path == "/robots.txt":
+            return self.send(
+                200, "User-agent: *\nDisallow: /users/\nDisallow: /questions/new\n", "text/plain"
+            )
+        if path == "/questions.json":
+            if hit == 1:  # the first list request is rate-limited
+                return self.send(429, '{"error":"slow down"}', "application/json", {"Retry-After": "1"})
+            page, per = int(q.get("page", ["1"])[0]), int(q.get("per", ["20"])[0])
+            ids = LISTED[(page - 1) * per : page * per]
+            items = [{"id": int(i), "title": QUESTIONS.get(i, {}).get("title", "?"), "comment_count":
+                      len(QUESTIONS.get(i, {}).get("comments", []))} for i in ids]  # fmt: skip
+            return self.send(
+                200, json.dumps({"total_count": len(LISTED), "questions": items}), "application/json"
+            )
+        if path.startswith("/questions/"):
+            qid = path.rsplit("/", 1)[-1]
+            if qid == "15":  # members only: a redirect to the sign-in page
+                return self.send(302, "", headers={"Location": "/users/sign_in?return=/questions/15"})
+            if qid not in QUESTIONS:
+                return self.send(404, "<h1>페이지를 찾을 수 없습니다</h1>")
+            return self.render(qid)
+        return self.send(404, "not found")
+
+    def render(self, qid: str) -> None:
+        data = QUESTIONS[qid]
+        if data.get("deleted"):
+            return self.send(200, "<article id='page'><h1>삭제된 질문입니다</h1></article>")
+        props = {"question": {"id": int(qid), **{k: v for k, v in data.items() if k != "comments"}},
+                 "comments": data["comments"]}  # fmt: skip
+        page = (
+            f"<html><body><div data-react-class='App' data-react-props=\"{html.escape(json.dumps(props))}\"></div>"
+            f"<article id='page'><h1 id='question-name'>{html.escape(data['title'])}</h1>"
+            f"<address class='question__author'><a href='/users/{data['writer']['id']}'>작성자</a></address>"
+            "</article></body></html>"
+        )
+        return self.send(200, page)
+
+
+def main() -> None:
+    port, log = int(sys.argv[1]), sys.argv[2]
+    Handler.log_path = log
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
+if __name__ == "__main__":
+    main()
