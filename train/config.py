@@ -70,7 +70,7 @@ class OutputConfig(_Section):
     dir: Path = Field(Path("runs"), description="runs are written to DIR/NAME")
     name: str | None = Field(None, description="run name; default: config file stem")
     merge: bool = Field(False, description="also save the adapter merged into the base (RUN_DIR/merged)")
-    register: bool = Field(True, description="record the run in the training_runs table")
+    register_run: bool = Field(True, description="record the run in the training_runs table")
 
 
 SWEEPABLE = {

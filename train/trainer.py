@@ -175,6 +175,12 @@ def _callbacks(cfg, tokenizer, items, embedder_ref, extra):
             if state.is_world_process_zero:
                 self.bar.stop()
 
+        def on_log(self, args, state, control, logs=None, **kw):
+            if state.is_world_process_zero and logs and ("loss" in logs or "eval_loss" in logs):
+                shown = {k: v for k, v in logs.items() if k in ("loss", "eval_loss", "learning_rate", "epoch")}
+                text = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items())
+                self.bar.console.print(f"step {state.global_step}: {text}", markup=False)
+
     class EpochMetric(TrainerCallback):
         """Competition metric at each epoch end, kept in the trainer state (so checkpoints keep it)."""
 
@@ -358,7 +364,7 @@ def run_training(
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.toml").write_text(dump_toml(cfg), encoding="utf-8")
-        if cfg.output.register and card["training_run_id"] is None:
+        if cfg.output.register_run and card["training_run_id"] is None:
             card["training_run_id"] = _register_start(cfg, card, (sweep or {}).get("sweep_id"))
         write_card(run_dir, card)
 
@@ -383,6 +389,9 @@ def run_training(
         processing_class=tokenizer,
         callbacks=_callbacks(cfg, tokenizer, items, embedder_ref, callbacks),
     )
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # RichProgress prints to stderr instead of raw dicts on stdout
     resume_from = last_ckpt if resume and last_ckpt else None
     if main:
         console.print(
@@ -394,7 +403,7 @@ def run_training(
     try:
         out = trainer.train(resume_from_checkpoint=resume_from)
     except BaseException as exc:
-        if main and card["training_run_id"] is not None and cfg.output.register:
+        if main and card["training_run_id"] is not None and cfg.output.register_run:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             _register_end(card["training_run_id"], status, {})
         raise
@@ -439,7 +448,7 @@ def run_training(
                 f.write(json.dumps(h, ensure_ascii=False) + "\n")
         card.update(status="finished", metrics=metrics, finished_at=_now())
         write_card(run_dir, card)
-        if cfg.output.register and card["training_run_id"] is not None:
+        if cfg.output.register_run and card["training_run_id"] is not None:
             _register_end(card["training_run_id"], "finished", metrics)
     return RunResult(run_dir, card, history)
 
