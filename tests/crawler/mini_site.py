@@ -2,7 +2,7 @@
 (request log, a 429 with Retry-After on the first list request, a login redirect, a 404).
 The full imitation is the sandbox (`crawler/sandbox/`); this one is written for these tests.
 
-Run: python tests/crawler/mini_site.py PORT LOGFILE
+Run: python tests/crawler/mini_site.py PORT LOGFILE [GENERATED_QUESTIONS DETAIL_DELAY_S]
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import html
 import json
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -69,6 +70,39 @@ QUESTIONS = {
     },
 }
 LISTED = ["11", "12", "13", "14", "15"]  # 14 is listed but gone (404)
+DELAY = 0.0
+
+WORDS = [
+    "벽지 들뜸",
+    "결로",
+    "곰팡이",
+    "몰딩 틈",
+    "석고보드 균열",
+    "합지 이음새",
+    "실크벽지 울음",
+    "장판 변색",
+]
+
+
+def add_generated(n: int) -> None:
+    """n more questions (ids 100…) with 0–3 comments each, for the resume test."""
+    for i in range(n):
+        qid = str(100 + i)
+        topic = WORDS[i % len(WORDS)]
+        QUESTIONS[qid] = {
+            "title": f"{topic} 문제 질문 {i}번",
+            "body_html": f"<p>{topic} 때문에 고민입니다.<br>어떻게 해야 할까요? ({i})</p>",
+            "created_at": f"2026-03-{1 + i % 28:02d}T09:00:00+09:00",
+            "keywords": [topic.split()[0]],
+            "writer": {"id": 1000 + i, "nickname": f"사용자{i}"},
+            "comments": [
+                {"id": 50000 + i * 10 + k, "body_html": f"{topic}은(는) 원인부터 확인하세요. 답변 {k}",
+                 "created_at": "2026-04-01T10:00:00+09:00", "like_count": k, "parent_id": None,
+                 "writer": {"id": 2000 + k, "nickname": f"전문가{k}"}}
+                for k in range(i % 4)
+            ],
+        }  # fmt: skip
+        LISTED.append(qid)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -114,6 +148,7 @@ class Handler(BaseHTTPRequestHandler):
                 200, json.dumps({"total_count": len(LISTED), "questions": items}), "application/json"
             )
         if path.startswith("/questions/"):
+            time.sleep(DELAY)
             qid = path.rsplit("/", 1)[-1]
             if qid == "15":  # members only: a redirect to the sign-in page
                 return self.send(302, "", headers={"Location": "/users/sign_in?return=/questions/15"})
@@ -138,7 +173,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main() -> None:
+    global DELAY
     port, log = int(sys.argv[1]), sys.argv[2]
+    if len(sys.argv) > 3:
+        add_generated(int(sys.argv[3]))
+        DELAY = float(sys.argv[4])
     Handler.log_path = log
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
