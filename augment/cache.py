@@ -15,10 +15,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, select
 
 from db.models import LLMCache
-from db.session import session_scope
+from db.session import get_engine, session_scope
 
 
 def cache_key(model: str, params: dict[str, Any], messages: list[dict[str, str]], seed: int | None) -> str:
@@ -73,7 +73,6 @@ class LLMCallCache:
     def __init__(self, url: str | None = None) -> None:
         self.url = url
         self._queue: list[_Pending] = []
-        self._flusher: asyncio.Task | None = None
 
     # -- reads ---------------------------------------------------------------------------
     def get_many(self, keys: list[str]) -> dict[str, CachedResponse]:
@@ -102,25 +101,46 @@ class LLMCallCache:
 
     # -- writes --------------------------------------------------------------------------
     def put_many(self, entries: list[_Pending]) -> None:
-        """Insert or complete rows in one transaction (a completed response is never overwritten)."""
+        """Insert or complete rows in one transaction; a stored response is never overwritten.
+
+        One Core `INSERT … ON CONFLICT (key) DO UPDATE … WHERE response IS NULL` (SQLite and
+        PostgreSQL): the ORM's per-row bookkeeping cost a fifth of the benchmark's time."""
         if not entries:
             return
-        with session_scope(self.url) as s:
-            existing = {
-                row.key: row
-                for row in s.scalars(select(LLMCache).where(LLMCache.key.in_([e.key for e in entries])))
+        from db.models import utcnow
+
+        engine = get_engine(self.url)
+        if engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif engine.dialect.name == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - other databases are not supported by the project
+            raise NotImplementedError(engine.dialect.name)
+        table = LLMCache.__table__
+        rows: dict[str, dict[str, Any]] = {}
+        now = utcnow()
+        for e in entries:  # one row per key (a later completed response wins over a pending one)
+            if e.key in rows and e.response is None:
+                continue
+            rows[e.key] = {
+                "key": e.key,
+                "model": e.model,
+                "request": e.request,
+                "response": e.response,
+                "tokens_in": e.tokens_in,
+                "tokens_out": e.tokens_out,
+                "latency_ms": e.latency_ms,
+                "created_at": now,
             }
-            for e in entries:
-                row = existing.get(e.key)
-                if row is None:
-                    row = LLMCache(key=e.key, model=e.model, request=e.request)
-                    s.add(row)
-                    existing[e.key] = row
-                if row.response is None and e.response is not None:
-                    row.response = e.response
-                    row.tokens_in = e.tokens_in
-                    row.tokens_out = e.tokens_out
-                    row.latency_ms = e.latency_ms
+        stmt = insert(table)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={c: stmt.excluded[c] for c in ("response", "tokens_in", "tokens_out", "latency_ms")},
+            # a pending row's response is SQL NULL or JSON null (how the JSON type stores None)
+            where=func.coalesce(cast(table.c.response, Text), "null") == "null",
+        )
+        with engine.begin() as conn:
+            conn.execute(stmt, list(rows.values()))
 
     def put_request(self, key: str, model: str, request: dict[str, Any]) -> None:
         """Record a request whose response will arrive later (Batch API)."""
@@ -154,20 +174,21 @@ class LLMCallCache:
             key, model, request, response, tokens_in, tokens_out, latency_ms, loop.create_future()
         )
         self._queue.append(entry)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
+        if len(self._queue) == 1:
+            loop.call_soon(self._flush)  # after the responses already read in this loop turn
         await entry.done
 
-    async def _flush(self) -> None:
-        while self._queue:
-            batch, self._queue = self._queue, []
-            try:
-                await asyncio.to_thread(self.put_many, batch)
-            except Exception as exc:  # every waiter learns about the failure; nothing is swallowed
-                for e in batch:
-                    if not e.done.done():
-                        e.done.set_exception(exc)
-                continue
+    def _flush(self) -> None:
+        """Write everything queued in one transaction, in the loop's thread (a worker thread's
+        GIL hand-offs cost more than the write), then release the waiters."""
+        batch, self._queue = self._queue, []
+        try:
+            self.put_many(batch)
+        except Exception as exc:  # every waiter learns about the failure; nothing is swallowed
             for e in batch:
                 if not e.done.done():
-                    e.done.set_result(None)
+                    e.done.set_exception(exc)
+            return
+        for e in batch:
+            if not e.done.done():
+                e.done.set_result(None)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
+import json
 import logging
 import random
 import time
@@ -97,6 +99,11 @@ def retry_after_seconds(headers: Any) -> float | None:
         return max(0.0, parsed.timestamp() - time.time())
 
 
+@functools.lru_cache(maxsize=64)
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema()
+
+
 def _http_client() -> Any:
     """aiohttp under the SDK when installed (httpx's pool is slow at high concurrency), else httpx."""
     try:
@@ -140,6 +147,7 @@ class LLMClient:
         self._sem = asyncio.Semaphore(llm.concurrency)
         self._client: openai.AsyncOpenAI | None = None
         self._prefetched: dict[str, Any] = {}
+        self._checked: set[str] = set()
 
     async def __aenter__(self) -> LLMClient:
         self._client = openai.AsyncOpenAI(
@@ -198,7 +206,7 @@ class LLMClient:
         if req.output is not None and use_schema:
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": req.output.__name__, "schema": req.output.model_json_schema()},
+                "json_schema": {"name": req.output.__name__, "schema": _schema(req.output)},
             }
         return body
 
@@ -212,18 +220,18 @@ class LLMClient:
         }
 
     # -- calls -----------------------------------------------------------------------------
-    def prefetch(self, reqs: Sequence[ChatRequest]) -> int:
-        """Load cached responses for `reqs` in one query; returns how many were found."""
-        if self.cache is None:
-            return 0
-        found = self.cache.get_many([self.key(r) for r in reqs])
-        self._prefetched.update(found)
-        return len(found)
+    def prefetch(self, reqs: Sequence[ChatRequest]) -> list[str]:
+        """Load cached responses for `reqs` in one query; returns their keys."""
+        keys = [self.key(r) for r in reqs]
+        if self.cache is not None:
+            self._prefetched.update(self.cache.get_many(keys))
+            self._checked.update(keys)  # misses too: no second lookup per request
+        return keys
 
-    async def complete(self, req: ChatRequest) -> Completion:
-        key = self.key(req)
+    async def complete(self, req: ChatRequest, key: str | None = None) -> Completion:
+        key = key or self.key(req)
         cached = self._prefetched.pop(key, None)
-        if cached is None and self.cache is not None:
+        if cached is None and self.cache is not None and key not in self._checked:
             cached = await asyncio.to_thread(self.cache.get, key)
         if cached is not None:
             self.stats.cache_hits += 1
@@ -258,17 +266,17 @@ class LLMClient:
         self, reqs: Sequence[ChatRequest], on_done: Callable[[Completion], Any] | None = None
     ) -> list[Completion]:
         """All `reqs` concurrently (bounded); `on_done` sees each completion as it finishes."""
-        self.prefetch(reqs)
+        keys = self.prefetch(reqs)
 
-        async def one(r: ChatRequest) -> Completion:
-            c = await self.complete(r)
+        async def one(r: ChatRequest, key: str) -> Completion:
+            c = await self.complete(r, key)
             if on_done is not None:
                 res = on_done(c)
                 if asyncio.iscoroutine(res):
                     await res
             return c
 
-        return list(await asyncio.gather(*(one(r) for r in reqs)))
+        return list(await asyncio.gather(*(one(r, k) for r, k in zip(reqs, keys, strict=True))))
 
     def _backoff(self, attempt: int) -> float:
         cap = min(self.augment.backoff_max_s, self.augment.backoff_base_s * (2**attempt))
@@ -285,10 +293,15 @@ class LLMClient:
             self.stats.requests += 1
             wait: float | None = None
             try:
-                # The body is posted as built (the same dict a Batch API line carries): the SDK's
-                # typed-parameter transform cost ~0.5 ms per request, a third of the budget at
-                # concurrency 64 (benchmarks/augment_bench.py).
-                resp = await self._client.post("/chat/completions", body=body, cast_to=object)
+                # The body goes out as built and serialised once (the same JSON a Batch API line
+                # carries): the SDK's typed-parameter transform and deep copies cost ~0.5 ms per
+                # request, a third of the budget at concurrency 64 (benchmarks/augment_bench.py).
+                resp = await self._client.post(
+                    "/chat/completions",
+                    content=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                    options={"headers": {"Content-Type": "application/json"}},
+                    cast_to=object,
+                )
             except openai.APITimeoutError as exc:
                 last_reason, last_detail = "timeout", f"no answer within {self.llm.timeout_s:g} s ({exc})"
             except openai.APIConnectionError as exc:
