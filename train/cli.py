@@ -8,16 +8,24 @@ import typer
 
 from dobae.console import console, out
 
-models_app = typer.Typer(help="Base models available offline (prepared once into the cache).", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Base models available offline (prepared once into the cache).", no_args_is_help=True
+)
 
 
 def train_cmd(
-    config: Path = typer.Option(..., "--config", "-c", help="training config (TOML), e.g. train/configs/cpu-smoke.toml"),
+    config: Path = typer.Option(
+        ..., "--config", "-c", help="training config (TOML), e.g. train/configs/cpu-smoke.toml"
+    ),
     set_: list[str] = typer.Option(
         [], "--set", help="override a config field: --set train.learning_rate=1e-4 (repeatable)"
     ),
-    sweep: bool = typer.Option(False, "--sweep", help="train every combination of the values in the config's sweep table"),
-    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from its last checkpoint"),
+    sweep: bool = typer.Option(
+        False, "--sweep", help="train every combination of the values in the config's sweep table"
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="continue an interrupted run from its last checkpoint"
+    ),
 ) -> None:
     """Fine-tune a causal LM with LoRA on an export of approved pairs.
 

@@ -23,8 +23,12 @@ class _Section(BaseModel):
 class DataConfig(_Section):
     export: Path = Field(..., description="JSONL export of approved pairs (`dobae export --format jsonl`)")
     val_fraction: float = Field(0.1, ge=0, lt=1, description="share of groups held out (grouped by group_id)")
-    min_val_groups: int = Field(1, ge=0, description="hold out at least this many groups when val_fraction > 0")
-    split_seed: int = Field(42, description="seed of the grouped split (fixed: sweeps compare on the same split)")
+    min_val_groups: int = Field(
+        1, ge=0, description="hold out at least this many groups when val_fraction > 0"
+    )
+    split_seed: int = Field(
+        42, description="seed of the grouped split (fixed: sweeps compare on the same split)"
+    )
     context_k: Literal[0] = Field(0, description="retrieved pairs in the prompt; 0 = no RAG (only 0 for now)")
 
 
@@ -45,8 +49,12 @@ class TrainSection(_Section):
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimiser step")
     warmup_ratio: float = Field(0.03, ge=0, lt=1, description="share of steps with linear warm-up")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
-    max_length: int = Field(256, ge=8, description="max tokens, prompt + answer + EOS (longer: truncated answer)")
-    packing: bool = Field(True, description="padding-free packing of a micro-batch into one row (no pad FLOPs)")
+    max_length: int = Field(
+        256, ge=8, description="max tokens, prompt + answer + EOS (longer: truncated answer)"
+    )
+    packing: bool = Field(
+        True, description="padding-free packing of a micro-batch into one row (no pad FLOPs)"
+    )
     group_by_length: bool = Field(True, description="batches of similar length when not packing")
     eval_steps: int = Field(50, ge=1, description="validation loss every N optimiser steps")
     save_steps: int = Field(50, ge=1, description="checkpoint every N optimiser steps (resume point)")
@@ -74,8 +82,16 @@ class OutputConfig(_Section):
 
 
 SWEEPABLE = {
-    "train.learning_rate", "train.epochs", "train.max_length", "train.batch_size", "train.grad_accum",
-    "train.warmup_ratio", "train.max_steps", "lora.r", "lora.alpha", "lora.dropout",
+    "train.learning_rate",
+    "train.epochs",
+    "train.max_length",
+    "train.batch_size",
+    "train.grad_accum",
+    "train.warmup_ratio",
+    "train.max_steps",
+    "lora.r",
+    "lora.alpha",
+    "lora.dropout",
 }
 
 
@@ -95,7 +111,9 @@ class TrainConfig(_Section):
     def _sweep_fields(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
         for key, values in v.items():
             if key not in SWEEPABLE:
-                raise ValueError(f"sweep field {key!r} is not sweepable; use one of {', '.join(sorted(SWEEPABLE))}")
+                raise ValueError(
+                    f"sweep field {key!r} is not sweepable; use one of {', '.join(sorted(SWEEPABLE))}"
+                )
             if not isinstance(values, list) or not values:
                 raise ValueError(f"sweep field {key!r} needs a non-empty list of values")
         return v
@@ -105,7 +123,9 @@ class TrainConfig(_Section):
 
     def sweep_combinations(self) -> list[dict[str, Any]]:
         keys = sorted(self.sweep)
-        return [dict(zip(keys, combo)) for combo in itertools.product(*(self.sweep[k] for k in keys))]
+        return [
+            dict(zip(keys, combo, strict=True)) for combo in itertools.product(*(self.sweep[k] for k in keys))
+        ]
 
     def with_values(self, values: dict[str, Any]) -> TrainConfig:
         data = self.model_dump(mode="python")

@@ -63,8 +63,7 @@ def resolve_base_model(spec: str) -> ResolvedModel:
         path = prepared_path(spec)
         if not (path / "config.json").exists():
             raise ConfigError(
-                f"base model {spec!r} is not prepared yet: run `dobae models prepare {spec}` "
-                f"(writes {path})"
+                f"base model {spec!r} is not prepared yet: run `dobae models prepare {spec}` (writes {path})"
             )
         return ResolvedModel(spec, str(path.resolve()), "prepared")
     path = Path(spec).expanduser()

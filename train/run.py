@@ -13,7 +13,9 @@ def read_card(run_dir: Path | str) -> dict[str, Any]:
     run_dir = Path(run_dir)
     path = run_dir / "run_card.json"
     if not path.is_file():
-        raise ConfigError(f"{run_dir} is not a training run folder (no run_card.json); train one with `dobae train`")
+        raise ConfigError(
+            f"{run_dir} is not a training run folder (no run_card.json); train one with `dobae train`"
+        )
     try:
         card = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -33,7 +33,9 @@ def run_sweep(cfg: TrainConfig, *, embedder=None, callbacks=None) -> list[dict[s
     from train.trainer import run_training
 
     if not cfg.sweep:
-        raise ConfigError("--sweep needs a [sweep] table in the config, e.g. \"train.learning_rate\" = [1e-4, 2e-4]")
+        raise ConfigError(
+            '--sweep needs a [sweep] table in the config, e.g. "train.learning_rate" = [1e-4, 2e-4]'
+        )
     sid = sweep_id(cfg)
     root = Path(cfg.output.dir) / cfg.run_name()
     rows = []
@@ -42,16 +44,29 @@ def run_sweep(cfg: TrainConfig, *, embedder=None, callbacks=None) -> list[dict[s
         member.output.dir = root
         member.output.name = member_name(values)
         member.sweep = {}
-        res = run_training(member, resume=True, sweep={"sweep_id": sid, "values": values},
-                           embedder=embedder, callbacks=callbacks)
+        res = run_training(
+            member,
+            resume=True,
+            sweep={"sweep_id": sid, "values": values},
+            embedder=embedder,
+            callbacks=callbacks,
+        )
         m = res.card.get("metrics", {})
-        rows.append({"run": member.output.name, "values": values, "metric": m.get("metric"),
-                     "eval_loss": m.get("eval_loss"), "run_dir": str(res.run_dir)})
+        rows.append(
+            {
+                "run": member.output.name,
+                "values": values,
+                "metric": m.get("metric"),
+                "eval_loss": m.get("eval_loss"),
+                "run_dir": str(res.run_dir),
+            }
+        )
     return rank_rows(rows)
 
 
 def rank_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Best first: higher metric; without a metric, lower eval loss."""
+
     def key(r):
         metric = r.get("metric")
         loss = r.get("eval_loss")
@@ -75,7 +90,8 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     table.add_column("run dir")
     for i, r in enumerate(rows, 1):
         table.add_row(
-            str(i), *[str(r["values"].get(k)) for k in keys],
+            str(i),
+            *[str(r["values"].get(k)) for k in keys],
             "-" if r["metric"] is None else f"{r['metric']:.4f}",
             "-" if r["eval_loss"] is None else f"{r['eval_loss']:.4f}",
             r["run_dir"],

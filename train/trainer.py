@@ -8,7 +8,6 @@ DDP under `torchrun`/`accelerate launch`); this module builds its inputs and wri
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -109,7 +108,9 @@ def _register_end(run_id: int, status: str, metrics: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- metric
 
 
-def generate_answers(model, tokenizer, questions: list[str], max_new_tokens: int, batch_size: int) -> list[str]:
+def generate_answers(
+    model, tokenizer, questions: list[str], max_new_tokens: int, batch_size: int
+) -> list[str]:
     """Greedy answers for `questions` with the shared prompt (left-padded batches)."""
     import torch
 
@@ -142,7 +143,9 @@ def generate_answers(model, tokenizer, questions: list[str], max_new_tokens: int
     return answers
 
 
-def competition_metric(model, tokenizer, items, embedder, max_new_tokens: int, batch_size: int) -> dict[str, Any]:
+def competition_metric(
+    model, tokenizer, items, embedder, max_new_tokens: int, batch_size: int
+) -> dict[str, Any]:
     """generate → embed → score (infer/scoring.py): mean clipped cosine over validation questions."""
     from infer.scoring import score_texts
 
@@ -177,8 +180,12 @@ def _callbacks(cfg, tokenizer, items, embedder_ref, extra):
 
         def on_log(self, args, state, control, logs=None, **kw):
             if state.is_world_process_zero and logs and ("loss" in logs or "eval_loss" in logs):
-                shown = {k: v for k, v in logs.items() if k in ("loss", "eval_loss", "learning_rate", "epoch")}
-                text = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items())
+                shown = {
+                    k: v for k, v in logs.items() if k in ("loss", "eval_loss", "learning_rate", "epoch")
+                }
+                text = ", ".join(
+                    f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()
+                )
                 self.bar.console.print(f"step {state.global_step}: {text}", markup=False)
 
     class EpochMetric(TrainerCallback):
@@ -188,11 +195,20 @@ def _callbacks(cfg, tokenizer, items, embedder_ref, extra):
             if not items or not state.is_world_process_zero:
                 return
             emb = embedder_ref()
-            res = competition_metric(model, tokenizer, items, emb, cfg.metric.max_new_tokens, cfg.metric.batch_size)
-            entry = {"epoch": round(state.epoch or 0, 4), "step": state.global_step, "val_metric": res["metric"]}
+            res = competition_metric(
+                model, tokenizer, items, emb, cfg.metric.max_new_tokens, cfg.metric.batch_size
+            )
+            entry = {
+                "epoch": round(state.epoch or 0, 4),
+                "step": state.global_step,
+                "val_metric": res["metric"],
+            }
             state.log_history.append(entry)
-            console.print(f"epoch {entry['epoch']}: metric {res['metric']:.4f} on {res['n']} questions "
-                          f"(e.g. {res['example'][:80]!r})", markup=False)
+            console.print(
+                f"epoch {entry['epoch']}: metric {res['metric']:.4f} on {res['n']} questions "
+                f"(e.g. {res['example'][:80]!r})",
+                markup=False,
+            )
 
     cbs = [RichProgress()]
     if items:
@@ -342,11 +358,18 @@ def run_training(
         "eos_token": tokenizer.eos_token,
         "max_length": t.max_length,
         "generation": {"max_new_tokens": cfg.metric.max_new_tokens},
-        "lora": {"r": cfg.lora.r, "alpha": cfg.lora.alpha, "dropout": cfg.lora.dropout,
-                 "target_modules": cfg.lora.target_modules},
+        "lora": {
+            "r": cfg.lora.r,
+            "alpha": cfg.lora.alpha,
+            "dropout": cfg.lora.dropout,
+            "target_modules": cfg.lora.target_modules,
+        },
         "data": {
-            "path": str(data.path.resolve()), "sha256": data.sha256, "rows": len(data.pairs),
-            "train_rows": len(train_pairs), "val_rows": len(val_pairs),
+            "path": str(data.path.resolve()),
+            "sha256": data.sha256,
+            "rows": len(data.pairs),
+            "train_rows": len(train_pairs),
+            "val_rows": len(val_pairs),
             "val_groups": len({p.group_id for p in val_pairs}),
         },
         "config": cfg.model_dump(mode="json"),
@@ -358,7 +381,8 @@ def run_training(
         "finished_at": None,
         "device": "cuda" if cuda else "cpu",
         "dtype": precision,
-        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "world_size": args.world_size,
+        "parallel_mode": args.parallel_mode.value,
     }
     main = rank() == 0
     if main:
@@ -409,17 +433,26 @@ def run_training(
         raise
 
     history = list(trainer.state.log_history)
-    metrics: dict[str, Any] = {"train_loss": round(float(out.training_loss), 6), "steps": out.global_step,
-                               "tokens_seen": int(trainer.state.num_input_tokens_seen or 0)}
+    metrics: dict[str, Any] = {
+        "train_loss": round(float(out.training_loss), 6),
+        "steps": out.global_step,
+        "tokens_seen": int(trainer.state.num_input_tokens_seen or 0),
+    }
     if val_ds is not None:
         ev = trainer.evaluate()
         metrics["eval_loss"] = round(float(ev["eval_loss"]), 6)
     epochs = [h for h in history if "val_metric" in h]
     if items and main and (not epochs or epochs[-1]["step"] != out.global_step):
-        res = competition_metric(model, tokenizer, items, embedder_ref(), cfg.metric.max_new_tokens,
-                                 cfg.metric.batch_size)
-        epochs.append({"epoch": round(trainer.state.epoch or 0, 4), "step": out.global_step,
-                       "val_metric": res["metric"]})
+        res = competition_metric(
+            model, tokenizer, items, embedder_ref(), cfg.metric.max_new_tokens, cfg.metric.batch_size
+        )
+        epochs.append(
+            {
+                "epoch": round(trainer.state.epoch or 0, 4),
+                "step": out.global_step,
+                "val_metric": res["metric"],
+            }
+        )
     if epochs:
         emb = embedder_ref()
         metrics["metric"] = epochs[-1]["val_metric"]
@@ -428,7 +461,12 @@ def run_training(
         metrics["metric_questions"] = len(items)
     evals = {round(h["epoch"], 4): h["eval_loss"] for h in history if "eval_loss" in h}
     metrics["epochs"] = [
-        {"epoch": e["epoch"], "step": e["step"], "metric": e["val_metric"], "eval_loss": evals.get(e["epoch"])}
+        {
+            "epoch": e["epoch"],
+            "step": e["step"],
+            "metric": e["val_metric"],
+            "eval_loss": evals.get(e["epoch"]),
+        }
         for e in epochs
     ]
 
@@ -457,7 +495,3 @@ def _template() -> dict[str, str]:
     from train import prompt
 
     return {"name": prompt.TEMPLATE_NAME, "version": prompt.TEMPLATE_VERSION}
-
-
-def steps_per_epoch(n_examples: int, batch_size: int, grad_accum: int, world: int = 1) -> int:
-    return max(1, math.ceil(n_examples / (batch_size * world)) // grad_accum)

@@ -10,18 +10,54 @@ import pytest
 
 # (group, question, answers) — short, realistic 도배 Q&A written for these tests
 ITEMS = [
-    ("g1", "벽지가 들뜨는 원인은 무엇인가요?", ["습기와 접착제 부족으로 벽지가 들뜰 수 있습니다.",
-                                         "벽면의 습기나 풀칠 불량이 들뜸의 주된 원인입니다."]),
-    ("g2", "곰팡이가 핀 벽지는 어떻게 처리하나요?", ["곰팡이 제거제로 닦고 충분히 말린 뒤 새로 도배합니다.",
-                                              "벽지를 떼어 곰팡이를 제거하고 방습 처리 후 다시 시공합니다."]),
-    ("g3", "실크벽지와 합지벽지의 차이는 무엇인가요?", ["실크벽지는 PVC 코팅으로 오염에 강하고 합지벽지는 종이라 저렴합니다.",
-                                                 "합지는 종이 벽지라 값이 싸고 실크는 코팅되어 물청소가 됩니다."]),
-    ("g4", "도배 후 벽지 이음새가 벌어졌어요.", ["건조 중 수축으로 이음새가 벌어질 수 있어 보수 시공이 필요합니다.",
-                                             "벽지가 마르며 줄어들면 이음매가 벌어지니 부분 보수를 합니다."]),
-    ("g5", "타일 줄눈이 갈라지는 이유가 뭔가요?", ["줄눈재 배합 불량이나 건물 진동으로 줄눈이 갈라집니다.",
-                                              "줄눈 시공 때 물 비율이 맞지 않으면 균열이 생깁니다."]),
-    ("g6", "장판이 들뜨면 어떻게 하나요?", ["바닥 습기를 말리고 전용 접착제로 다시 붙입니다.",
-                                         "장판 아래 습기를 제거한 뒤 재시공하는 것이 좋습니다."]),
+    (
+        "g1",
+        "벽지가 들뜨는 원인은 무엇인가요?",
+        [
+            "습기와 접착제 부족으로 벽지가 들뜰 수 있습니다.",
+            "벽면의 습기나 풀칠 불량이 들뜸의 주된 원인입니다.",
+        ],
+    ),
+    (
+        "g2",
+        "곰팡이가 핀 벽지는 어떻게 처리하나요?",
+        [
+            "곰팡이 제거제로 닦고 충분히 말린 뒤 새로 도배합니다.",
+            "벽지를 떼어 곰팡이를 제거하고 방습 처리 후 다시 시공합니다.",
+        ],
+    ),
+    (
+        "g3",
+        "실크벽지와 합지벽지의 차이는 무엇인가요?",
+        [
+            "실크벽지는 PVC 코팅으로 오염에 강하고 합지벽지는 종이라 저렴합니다.",
+            "합지는 종이 벽지라 값이 싸고 실크는 코팅되어 물청소가 됩니다.",
+        ],
+    ),
+    (
+        "g4",
+        "도배 후 벽지 이음새가 벌어졌어요.",
+        [
+            "건조 중 수축으로 이음새가 벌어질 수 있어 보수 시공이 필요합니다.",
+            "벽지가 마르며 줄어들면 이음매가 벌어지니 부분 보수를 합니다.",
+        ],
+    ),
+    (
+        "g5",
+        "타일 줄눈이 갈라지는 이유가 뭔가요?",
+        [
+            "줄눈재 배합 불량이나 건물 진동으로 줄눈이 갈라집니다.",
+            "줄눈 시공 때 물 비율이 맞지 않으면 균열이 생깁니다.",
+        ],
+    ),
+    (
+        "g6",
+        "장판이 들뜨면 어떻게 하나요?",
+        [
+            "바닥 습기를 말리고 전용 접착제로 다시 붙입니다.",
+            "장판 아래 습기를 제거한 뒤 재시공하는 것이 좋습니다.",
+        ],
+    ),
 ]
 
 
@@ -30,8 +66,18 @@ def export_rows() -> list[dict]:
     for gid, q, answers in ITEMS:
         for a in answers:
             n += 1
-            rows.append({"id": n, "key": f"k{n}", "group_id": gid, "question": q, "answer": a,
-                         "category": "마감하자", "origin": "dacon", "status": "approved"})
+            rows.append(
+                {
+                    "id": n,
+                    "key": f"k{n}",
+                    "group_id": gid,
+                    "question": q,
+                    "answer": a,
+                    "category": "마감하자",
+                    "origin": "dacon",
+                    "status": "approved",
+                }
+            )
     return rows
 
 
@@ -63,20 +109,30 @@ def tiny_model(tmp_path_factory) -> Path:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=600, special_tokens=["<|endoftext|>", "<|im_end|>"],
+        vocab_size=600,
+        special_tokens=["<|endoftext|>", "<|im_end|>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator(lines * 20, trainer)
     hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     hf_tok.save_pretrained(path)
     cfg = Qwen2Config(
-        vocab_size=len(hf_tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, tie_word_embeddings=False,
-        eos_token_id=hf_tok.eos_token_id, pad_token_id=hf_tok.pad_token_id, max_position_embeddings=256,
+        vocab_size=len(hf_tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+        eos_token_id=hf_tok.eos_token_id,
+        pad_token_id=hf_tok.pad_token_id,
+        max_position_embeddings=256,
         initializer_range=0.3,  # the default 0.02 bounds the logits of a random model: LoRA could barely move the loss
     )
     model = Qwen2ForCausalLM(cfg)
-    model.generation_config = GenerationConfig(eos_token_id=hf_tok.eos_token_id, pad_token_id=hf_tok.pad_token_id)
+    model.generation_config = GenerationConfig(
+        eos_token_id=hf_tok.eos_token_id, pad_token_id=hf_tok.pad_token_id
+    )
     model.save_pretrained(path)
     return path
 

@@ -33,8 +33,10 @@ def test_run_writes_adapter_card_and_db_row(tmp_path, tiny_model, export_file, i
     from train.run import load_run
     from train.trainer import run_training
 
-    cfg = load_config(write_config(tmp_path / "t.toml", model=tiny_model, export=export_file, out=tmp_path / "runs"),
-                      ["train.max_steps=8"])
+    cfg = load_config(
+        write_config(tmp_path / "t.toml", model=tiny_model, export=export_file, out=tmp_path / "runs"),
+        ["train.max_steps=8"],
+    )
     res = run_training(cfg, embedder=muse)
     run_dir = res.run_dir
     card = json.loads((run_dir / "run_card.json").read_text(encoding="utf-8"))
@@ -80,8 +82,16 @@ def test_loss_falls_on_toy_set(tmp_path, tiny_model, export_file, isolated_setti
 
     cfg = load_config(
         write_config(tmp_path / "t.toml", model=tiny_model, export=export_file, out=tmp_path / "runs"),
-        ["train.max_steps=40", "train.learning_rate=3e-2", "metric.enabled=false", "output.register_run=false", "data.val_fraction=0",
-         "train.warmup_ratio=0", "lora.r=8", "lora.alpha=16"],
+        [
+            "train.max_steps=40",
+            "train.learning_rate=3e-2",
+            "metric.enabled=false",
+            "output.register_run=false",
+            "data.val_fraction=0",
+            "train.warmup_ratio=0",
+            "lora.r=8",
+            "lora.alpha=16",
+        ],
     )
     res = run_training(cfg)
     losses = [h["loss"] for h in res.log_history if "loss" in h]
