@@ -126,12 +126,15 @@ def normalize_question(item: QuestionItem, author) -> dict:
         "scrap_count": item.scrap_count,
         "like_count": item.like_count,
         "is_deleted": item.is_deleted,
+        "raw": {"lastmod": item.lastmod} if item.lastmod else None,
     }
     hashed = {
         k: q[k]
         for k in ("title", "body", "category", "keywords", "author_pseudonym", "posted_at", "is_deleted")
     }
     hashed["answers"] = [a["content_hash"] for a in answers]
+    if item.lastmod:  # a new lastmod is stored even when the text did not change
+        hashed["lastmod"] = item.lastmod
     q["content_hash"] = content_hash(hashed)
     return {"kind": "question", "source": item.source, "question": q, "answers": answers}
 

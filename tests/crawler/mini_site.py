@@ -2,7 +2,7 @@
 (request log, a 429 with Retry-After on the first list request, a login redirect, a 404).
 The full imitation is the sandbox (`crawler/sandbox/`); this one is written for these tests.
 
-Run: python tests/crawler/mini_site.py PORT LOGFILE [GENERATED_QUESTIONS DETAIL_DELAY_S]
+Run: python tests/crawler/mini_site.py PORT LOGFILE [GENERATED_QUESTIONS DETAIL_DELAY_S [EDITED_ID]]
 """
 
 from __future__ import annotations
@@ -71,6 +71,14 @@ QUESTIONS = {
 }
 LISTED = ["11", "12", "13", "14", "15"]  # 14 is listed but gone (404)
 DELAY = 0.0
+LASTMOD: dict[str, str] = {}
+
+
+def edit(qid: str) -> None:
+    """Question `qid` was edited: new title and a newer sitemap lastmod."""
+    QUESTIONS[qid]["title"] += " (수정)"
+    LASTMOD[qid] = "2026-04-30T18:00:00+09:00"
+
 
 WORDS = [
     "벽지 들뜸",
@@ -137,6 +145,18 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(
                 200, "User-agent: *\nDisallow: /users/\nDisallow: /questions/new\n", "text/plain"
             )
+        if path == "/sitemap.xml":
+            return self.send(200, '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
+                             'sitemap/0.9"><sitemap><loc>http://sandbox.invalid/sitemaps/questions-1.xml</loc></sitemap>'
+                             "</sitemapindex>", "application/xml")  # fmt: skip
+        if path == "/sitemaps/questions-1.xml":
+            urls = "".join(
+                f"<url><loc>http://sandbox.invalid/questions/{i}</loc><lastmod>{LASTMOD.get(i, '2026-04-25T00:00:00+09:00')}"
+                "</lastmod></url>"
+                for i in LISTED
+            )
+            return self.send(200, '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/'
+                             f'schemas/sitemap/0.9">{urls}</urlset>', "application/xml")  # fmt: skip
         if path == "/questions.json":
             if hit == 1:  # the first list request is rate-limited
                 return self.send(429, '{"error":"slow down"}', "application/json", {"Retry-After": "1"})
@@ -178,6 +198,8 @@ def main() -> None:
     if len(sys.argv) > 3:
         add_generated(int(sys.argv[3]))
         DELAY = float(sys.argv[4])
+    if len(sys.argv) > 5:
+        edit(sys.argv[5])
     Handler.log_path = log
     ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
