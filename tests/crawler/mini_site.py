@@ -145,6 +145,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(
                 200, "User-agent: *\nDisallow: /users/\nDisallow: /questions/new\n", "text/plain"
             )
+        if path.startswith(("/kin/", "/82/")):
+            return self.board(path, q)
         if path == "/sitemap.xml":
             return self.send(200, '<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/'
                              'sitemap/0.9"><sitemap><loc>http://sandbox.invalid/sitemaps/questions-1.xml</loc></sitemap>'
@@ -176,6 +178,49 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(404, "<h1>페이지를 찾을 수 없습니다</h1>")
             return self.render(qid)
         return self.send(404, "not found")
+
+    def board(self, path: str, q: dict) -> None:
+        if path == "/kin/list":
+            rows = "".join(f'<li class="item"><a class="title" href="/kin/detail?dirId=7&docId={d}">{d}</a></li>'
+                           for d in ("5001", "5002", "5003"))  # fmt: skip
+            return self.send(200, f"<ul class='board'>{rows}</ul>")
+        if path == "/kin/detail":
+            doc = q["docId"][0]
+            if doc == "5003":
+                return self.send(200, "<div class='error'>삭제되었거나 존재하지 않는 게시물입니다.</div>")
+            answers = (
+                '<div class="_answer" data-answer-id="a1"><span class="badge">질문자 채택</span>'
+                '<a class="nick" href="/kin/users/u9">벽지박사</a><div class="answer-body">초배지부터 다시 시공하세요.<br>'
+                'ㅠㅠ 힘내세요</div><span class="date">2026.04.29.</span></div>'
+                '<div class="_answer" data-answer-id="a2"><a class="nick" href="/kin/users/u10">지나가다</a>'
+                '<div class="answer-body">저도 같은 문제 있었어요</div><span class="date">3시간 전</span></div>'
+            ) if doc == "5001" else ""  # fmt: skip
+            title = "베란다 벽지 곰팡이 제거" if doc == "5001" else "도배 후 몰딩 틈 보수"
+            body = (f"<h3 class='q-title'>{title}</h3><div class='q-body'>질문 본문입니다&nbsp;{doc}</div>"
+                    f"<span class='q-date'>2026.04.28.</span><span class='q-views'>조회수 1,204</span>{answers}")  # fmt: skip
+            return self.send(200, body)
+        if path == "/82/list.php":
+            rows = ('<tr class="noticeList"><td><a href="read.php?bn=15&num=1">공지</a></td></tr>'
+                    '<tr><td class="title"><a href="read.php?bn=15&num=301">합지벽지 이음새</a></td></tr>'
+                    '<tr><td class="title"><a href="read.php?bn=15&num=302">장판 들뜸</a></td></tr>')  # fmt: skip
+            return self.send_cp949(f"<table>{rows}</table>", header=True)
+        if path == "/82/read.php":
+            num = q["num"][0]
+            title = {"301": "합지벽지 이음새가 벌어졌어요", "302": "장판이 들떠요"}[num]
+            page = (f"<html><head><meta charset='euc-kr'></head><body><h4 class='title'>{title}</h4>"
+                    f"<div id='articleBody'>이음새가 벌어져서 속상해요 ㅠㅠ {num}</div><span class='date'>09:30:12</span>"
+                    "<ul class='reply'><li data-id='r1'><span class='who'>이웃</span><p>풀칠을 다시 하세요</p></li></ul></body></html>")  # fmt: skip
+            return self.send_cp949(page, header=num == "301")  # 302: only the meta tag says euc-kr
+        return self.send(404, "not found")
+
+    def send_cp949(self, body: str, header: bool) -> None:
+        data = body.encode("cp949")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=euc-kr" if header else "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Date", "Fri, 01 May 2026 03:00:00 GMT")
+        self.end_headers()
+        self.wfile.write(data)
 
     def render(self, qid: str) -> None:
         data = QUESTIONS[qid]
