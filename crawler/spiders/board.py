@@ -224,7 +224,7 @@ class BoardSpider(DobaeSpider):
                 link = _value(node, a.author_link) or ""
                 answers.append(
                     {
-                        "external_id": aid,
+                        "external_id": f"{qid}:{aid}",  # boards number answers per post
                         "body": None if deleted else body,
                         "author_id": _user_id(link),
                         "author_name": _value(node, a.author),
