@@ -84,7 +84,7 @@ def test_kin_like_board_from_yaml(db_url, site, tmp_path):
     assert q.posted_at.replace(tzinfo=None).isoformat() == "2026-04-27T15:00:00"
     a1, a2 = rows["5001"]["answers"]
     assert (a1.external_id, a1.is_adopted, a1.body) == (
-        "a1",
+        "5001:a1",
         True,
         "초배지부터 다시 시공하세요.\nㅠㅠ 힘내세요",
     )
