@@ -78,6 +78,23 @@ def build_tiny_model(path) -> str:
 
 
 @pytest.fixture(scope="session")
+def _vector_cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("vectors")
+
+
+@pytest.fixture(autouse=True)
+def _muse3_embedder(monkeypatch, _vector_cache_dir):
+    """The gates' embedder: mUSE v3 (packaged, offline), loaded once; its vector cache in a temp folder."""
+    from dobae.settings import reset_settings
+
+    monkeypatch.setenv("DOBAE_EMBEDDER", "muse3")
+    monkeypatch.setenv("DOBAE_CACHE_DIR", str(_vector_cache_dir))
+    reset_settings()
+    yield
+    reset_settings()
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-qwen2"))
 
