@@ -145,6 +145,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(
                 200, "User-agent: *\nDisallow: /users/\nDisallow: /questions/new\n", "text/plain"
             )
+        if path.startswith("/spa/"):
+            return self.spa(path)
         if path.startswith(("/kin/", "/82/")):
             return self.board(path, q)
         if path == "/sitemap.xml":
@@ -212,6 +214,45 @@ class Handler(BaseHTTPRequestHandler):
                     "<ul class='reply'><li data-id='r1'><span class='who'>이웃</span><p>풀칠을 다시 하세요</p></li></ul></body></html>")  # fmt: skip
             return self.send_cp949(page, header=num == "301")  # 302: only the meta tag says euc-kr
         return self.send(404, "not found")
+
+    def spa(self, path: str) -> None:
+        """JavaScript-only pages: an empty #root filled by script after a delay."""
+        head = "<html><head><meta charset='utf-8'></head><body><div id='root'></div><script>"
+        if path == "/spa/questions":
+            ids = json.dumps(
+                [i for i in LISTED if i in QUESTIONS and not QUESTIONS[i].get("deleted")] + ["13"]
+            )
+            script = (
+                f"const ids={ids}; let n=0; function more(){{const r=document.getElementById('root');"
+                "for(let k=0;k<2&&n<ids.length;k++,n++){const d=document.createElement('div');"
+                "d.className='css-1x-QuestionContainer'; d.setAttribute('data-question-id',ids[n]);"
+                "d.innerHTML='<a href=\"/spa/questions/'+ids[n]+'\">'+ids[n]+'</a>'; r.appendChild(d);}"
+                "let b=document.getElementById('more'); if(n<ids.length&&!b){b=document.createElement('button');"
+                "b.id='more'; b.textContent='더보기'; b.onclick=()=>setTimeout(more,150); document.body.appendChild(b);}"
+                "if(n>=ids.length&&b) b.remove();} setTimeout(more,300);"
+            )
+            return self.send(200, head + script + "</script></body></html>")
+        qid = path.rsplit("/", 1)[-1]
+        data = QUESTIONS.get(qid)
+        if data is None:
+            return self.send(404, "not found")
+        if data.get("deleted"):
+            script = "setTimeout(()=>{document.getElementById('root').innerHTML='<h1>삭제된 질문입니다</h1>'},200);"
+            return self.send(200, head + script + "</script></body></html>")
+        pages = [data["comments"][i : i + 1] for i in range(0, len(data["comments"]), 1)] or [[]]
+        q = {"title": data["title"], "body": data["body_html"], "at": data["created_at"], "pages": pages}
+        script = (
+            f"const q={json.dumps(q, ensure_ascii=False)}; let p=0; function render(){{"
+            "const r=document.getElementById('root');"
+            "r.innerHTML='<h1 class=\"css-9-QuestionTitle\">'+q.title+'</h1><div class=\"css-8-QuestionBody\">'+q.body+"
+            "'</div><time datetime=\"'+q.at+'\">어제</time>'+q.pages[p].map(c=>'<div data-comment-id=\"'+c.id+"
+            "'\" data-parent-id=\"'+(c.parent_id||'')+'\" data-writer-id=\"'+c.writer.id+'\"><span class=\"author\">'+"
+            "c.writer.nickname+'</span><div class=\"content\">'+c.body_html+'</div></div>').join('')+"
+            "(p<q.pages.length-1?'<button class=\"next\" data-comment-page=\"'+(p+2)+'\">다음</button>':'');"
+            "const b=r.querySelector('button.next'); if(b) b.onclick=()=>{p++; setTimeout(render,100);};}"
+            "setTimeout(render,300);"
+        )
+        return self.send(200, head + script + "</script></body></html>")
 
     def send_cp949(self, body: str, header: bool) -> None:
         data = body.encode("cp949")
