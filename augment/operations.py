@@ -176,8 +176,21 @@ class Operation:
         assert self.template is not None
         return OUTPUT_MODELS[self.template.output]
 
+    #: which text of a pair the operation rewrites: pairs of one group sharing it make one item
+    #: (a DACON item is 2 questions × 5 answers = 10 pairs; its question is paraphrased once, not 5×)
+    distinct_by: ClassVar[str | None] = None
+
     def items(self, session: Session, sel: Selection) -> list[WorkItem]:
         pairs = select_pairs(session, sel)
+        if self.distinct_by:
+            seen: set[tuple[str, str]] = set()
+            unique = []
+            for p in pairs:
+                k = (p.group_id, normalise(getattr(p, self.distinct_by)))
+                if k not in seen:
+                    seen.add(k)
+                    unique.append(p)
+            pairs = unique
         return [self.item_for(p) for p in pairs]
 
     def item_for(self, pair: PairRow) -> WorkItem:
@@ -202,6 +215,7 @@ class Operation:
 class ParaphraseQuestions(Operation):
     name = "paraphrase-questions"
     template_name = "question_paraphrase"
+    distinct_by = "question"
 
     def item_for(self, pair: PairRow) -> WorkItem:
         n = self.settings.augment.question_paraphrases
@@ -229,6 +243,7 @@ class ParaphraseQuestions(Operation):
 class ParaphraseAnswers(Operation):
     name = "paraphrase-answers"
     template_name = "answer_paraphrase"
+    distinct_by = "answer"
 
     def item_for(self, pair: PairRow) -> WorkItem:
         n = self.settings.augment.answer_paraphrases
