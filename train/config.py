@@ -57,6 +57,9 @@ class TrainSection(_Section):
     )
     group_by_length: bool = Field(True, description="batches of similar length when not packing")
     eval_steps: int = Field(50, ge=1, description="validation loss every N optimiser steps")
+    eval_max_examples: int | None = Field(
+        None, ge=1, description="cap the validation pairs used for the loss (CPU runs: eval is slow)"
+    )
     save_steps: int = Field(50, ge=1, description="checkpoint every N optimiser steps (resume point)")
     save_total_limit: int = Field(2, ge=1, description="checkpoints kept")
     logging_steps: int = Field(10, ge=1)

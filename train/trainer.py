@@ -302,7 +302,8 @@ def run_training(
             r["length"] = len(r["input_ids"])
         return Dataset.from_list(rows) if rows else None
 
-    train_ds, val_ds = encode(train_pairs), encode(val_pairs)
+    train_ds = encode(train_pairs)
+    val_ds = encode(val_pairs[: cfg.train.eval_max_examples] if cfg.train.eval_max_examples else val_pairs)
     if train_ds is None:
         raise ConfigError("no training pairs left after the validation split: lower data.val_fraction")
     if cfg.train.packing:
