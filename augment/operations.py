@@ -21,7 +21,7 @@ import random
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -181,7 +181,7 @@ class Operation:
     distinct_by: ClassVar[str | None] = None
 
     def items(self, session: Session, sel: Selection) -> list[WorkItem]:
-        pairs = select_pairs(session, sel)
+        pairs = select_pairs(session, replace(sel, limit=None) if self.distinct_by else sel)
         if self.distinct_by:
             seen: set[tuple[str, str]] = set()
             unique = []
@@ -190,7 +190,7 @@ class Operation:
                 if k not in seen:
                     seen.add(k)
                     unique.append(p)
-            pairs = unique
+            pairs = unique[: sel.limit] if sel.limit is not None else unique
         return [self.item_for(p) for p in pairs]
 
     def item_for(self, pair: PairRow) -> WorkItem:

@@ -120,8 +120,10 @@ def test_garbage_from_a_real_tiny_model_is_flagged_not_dropped(db_url, tiny_serv
 
 def test_a_question_shared_by_several_pairs_is_paraphrased_once(db_url, fault_server, monkeypatch):
     q = "실크벽지와 합지벽지의 차이는 무엇인가요?"
-    answers = ["실크벽지는 PVC 코팅이 되어 있어 물걸레 청소가 되고, 합지벽지는 종이라 저렴하지만 오염에 약합니다.",
-               "합지벽지는 종이 재질이라 값이 싸고 통기성이 좋으며, 실크벽지는 코팅층 덕분에 내구성이 좋습니다."]
+    answers = [
+        "실크벽지는 PVC 코팅이 되어 있어 물걸레 청소가 되고, 합지벽지는 종이라 저렴하지만 오염에 약합니다.",
+        "합지벽지는 종이 재질이라 값이 싸고 통기성이 좋으며, 실크벽지는 코팅층 덕분에 내구성이 좋습니다.",
+    ]
     insert_pairs(db_url, rows=[("d1", "마감재", q, a) for a in answers])
     llm_env(monkeypatch, fault_server.base_url)
     summary = run_operation("paraphrase-questions", Selection())
