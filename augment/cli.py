@@ -208,9 +208,15 @@ def serve(
 
     Example: `dobae augment serve --model data/cache/gemma-3-270m-hf --port 8011`
     """
+    import signal
     import time
 
     from augment.server import local_server
+
+    def _stop(signum, frame):  # SIGTERM (and SIGINT where a shell ignores it) stop the server cleanly
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _stop)
 
     with local_server(model, port=port, device=device) as srv:
         console.print(
