@@ -192,3 +192,29 @@ def test_shipped_configs_validate(tmp_path):
         cfg = load_config(p)
         assert cfg.base_model == "gemma3-270m" and cfg.sweep_combinations()
     assert json.dumps(load_config(root / "gpu-gemma3-270m.toml").model_dump(mode="json"))
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    """`dobae train` with a bad export: exit 1, one stderr line naming the file and line."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    export = tmp_path / "e.jsonl"
+    export.write_text('{"id": 1, "group_id": "g", "question": "벽지?"}\n', encoding="utf-8")
+    cfg = write_config(tmp_path / "c.toml", model=tmp_path, export=export, out=tmp_path / "runs")
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")  # passes the folder check; data fails first
+    env = dict(os.environ, DOBAE_DATA_DIR=str(tmp_path / "data"))
+    root = Path(__file__).resolve().parents[2]
+    res = subprocess.run(
+        [sys.executable, "-m", "dobae.cli", "train", "--config", str(cfg)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=120,
+    )
+    assert res.returncode == 1
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and f"{export}, line 1: missing field(s) answer" in lines[0].replace("\n", "")

@@ -35,7 +35,7 @@ def test_run_writes_adapter_card_and_db_row(tmp_path, tiny_model, export_file, i
 
     cfg = load_config(
         write_config(tmp_path / "t.toml", model=tiny_model, export=export_file, out=tmp_path / "runs"),
-        ["train.max_steps=8"],
+        ["train.max_steps=8", "output.merge=true"],
     )
     res = run_training(cfg, embedder=muse)
     run_dir = res.run_dir
@@ -68,6 +68,13 @@ def test_run_writes_adapter_card_and_db_row(tmp_path, tiny_model, export_file, i
     out = model.generate(**enc, max_new_tokens=5, do_sample=False)
     assert out.shape[1] > enc["input_ids"].shape[1]
     assert card2["name"] == card["name"]
+
+    # the merged folder gives the same greedy tokens as base + adapter
+    assert card["merged_dir"] == "merged" and (run_dir / "merged" / "config.json").exists()
+    merged, _, _ = load_run(run_dir, merge=True)
+    assert not hasattr(merged, "peft_config")
+    out2 = merged.generate(**enc, max_new_tokens=5, do_sample=False)
+    assert out2.tolist() == out.tolist()
 
     # a second run into the same folder is refused with a clear message
     from dobae.errors import ConfigError
