@@ -52,10 +52,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_sandbox(scale: int) -> tuple[subprocess.Popen, str]:
+def start_sandbox(scale: int, site: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
+    if site == "sandbox":
+        cmd = [
+            sys.executable,
+            "-m",
+            "crawler",
+            "sandbox",
+            "serve",
+            "--port",
+            str(port),
+            "--scale",
+            str(scale),
+        ]
+    else:  # the crawl tests' small ohouse-shaped site with `scale` generated questions
+        cmd = [sys.executable, "tests/crawler/mini_site.py", str(port), os.devnull, str(scale), "0"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler", "sandbox", "serve", "--port", str(port), "--scale", str(scale)],
+        cmd,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -76,7 +90,9 @@ def start_sandbox(scale: int) -> tuple[subprocess.Popen, str]:
 def crawl(base: str, discard: bool, db_url: str, workdir: Path) -> dict:
     out = workdir / f"stats-{int(discard)}.json"
     t0 = time.monotonic()
-    subprocess.run([sys.executable, "-c", CHILD, base, "1" if discard else "0", db_url, str(out)], check=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-c", CHILD, base, "1" if discard else "0", db_url, str(out)], check=True, cwd=ROOT
+    )
     wall = time.monotonic() - t0
     stats = json.loads(out.read_text())
     elapsed = stats["elapsed_s"]
@@ -96,21 +112,29 @@ def crawl(base: str, discard: bool, db_url: str, workdir: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=int, default=5000, help="sandbox questions (≥ 5000 for the README figure)")
+    parser.add_argument(
+        "--scale", type=int, default=5000, help="sandbox questions (≥ 5000 for the README figure)"
+    )
     parser.add_argument("--db-url", default=None, help="database (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--site", choices=["sandbox", "mini"], default="sandbox", help="which local site to crawl"
+    )
     ns = parser.parse_args()
     print(f"machine: {machine()}")
-    proc, base = start_sandbox(ns.scale)
+    proc, base = start_sandbox(ns.scale, ns.site)
     try:
         with tempfile.TemporaryDirectory(prefix="crawl-bench-") as tmp:
             work = Path(tmp)
             db_url = ns.db_url or f"sqlite:///{work / 'bench.db'}"
+            from db.migrate import upgrade
+
+            upgrade(db_url)  # schema creation is one-time setup, not crawl throughput
             base_run = crawl(base, True, db_url, work)
             db_run = crawl(base, False, db_url, work)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"sandbox: {ns.scale} questions at {base}; throttling off; database {db_url.split(':')[0]}")
+    print(f"{ns.site} site: {ns.scale} questions at {base}; throttling off; database {db_url.split(':')[0]}")
     print(f"{'run':<22}{'pages':>8}{'items':>8}{'seconds':>9}{'pages/s':>9}{'items/s':>9}{'peak MB':>9}")
     for name, r in (("items discarded", base_run), ("database pipeline", db_run)):
         print(

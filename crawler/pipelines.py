@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -173,6 +175,8 @@ class DatabasePipeline:
         self.pages: dict[str, dict] = {}
         self.source_ids: dict[str, int] = {}
         self.run_id: int | None = None
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dobae-db")
+        self.pending: Future | None = None
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -216,7 +220,10 @@ class DatabasePipeline:
         from db.models import CrawlRun, RunStatus
         from db.session import session_scope
 
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self.executor.shutdown(wait=True)
         reason = self.crawler.stats.get_value("finish_reason") or "finished"
         status = {"finished": RunStatus.finished, "shutdown": RunStatus.interrupted}.get(
             reason, RunStatus.failed
@@ -243,9 +250,15 @@ class DatabasePipeline:
         }
 
     async def process_item(self, item: dict, spider=None) -> dict:
+        """Buffer the item; a full batch is written by a worker thread while crawling goes on
+        (one batch in flight at a time, so memory stays bounded and writes stay ordered)."""
         self.buffer.append(item)
         if len(self.buffer) >= self.batch_size:
-            self.flush()
+            if self.pending is not None:
+                await asyncio.wrap_future(self.pending)
+                self.pending.result()  # a failed batch fails loudly here
+            items, pages = self._take()
+            self.pending = self.executor.submit(self._write, items, pages)
         return item
 
     # ------------------------------------------------------------------ writing
@@ -265,14 +278,23 @@ class DatabasePipeline:
         self.source_ids[name] = sid
         return sid
 
-    def flush(self) -> None:
-        """Write the buffered items and pages in one transaction."""
-        if not self.buffer and not self.pages:
-            return
-        from db.session import session_scope
-
+    def _take(self) -> tuple[list[dict], list[dict]]:
         items, self.buffer = self.buffer, []
         pages, self.pages = list(self.pages.values()), {}
+        return items, pages
+
+    def flush(self) -> None:
+        """Wait for the batch in flight, then write what is buffered (in this thread)."""
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+        if self.buffer or self.pages:
+            self._write(*self._take())
+
+    def _write(self, items: list[dict], pages: list[dict]) -> None:
+        """Write items and pages in one transaction (all or nothing)."""
+        from db.session import session_scope
+
         stats = self.crawler.stats
         with session_scope(self.db_url) as s:
             by_source: dict[str, list[dict]] = {}
