@@ -107,42 +107,69 @@ def test_loss_falls_on_toy_set(tmp_path, tiny_model, export_file, isolated_setti
     assert last < 0.7 * first, (first, last)
 
 
-class _Interrupt(Exception):
-    pass
+KILL_SCRIPT = """
+import os, signal, sys
+import torch
+torch.set_num_threads(1)
+from transformers import TrainerCallback
+from train.config import load_config
+from train.trainer import run_training
+
+class Kill(TrainerCallback):
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == int(sys.argv[2]):
+            os.kill(os.getpid(), signal.SIGKILL)  # a real kill: no exception handler, no cleanup
+
+run_training(load_config(sys.argv[1], sys.argv[3:]), callbacks=[Kill()])
+"""
 
 
-def _interrupt_after(step):
-    from transformers import TrainerCallback
+def test_killed_and_resumed_equals_uninterrupted(tmp_path, tiny_model, export_file, isolated_settings):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
 
-    class Stop(TrainerCallback):
-        def on_step_end(self, args, state, control, **kw):
-            if state.global_step == step:
-                raise _Interrupt(f"simulated kill after step {step}")
-
-    return Stop()
-
-
-def test_interrupted_and_resumed_equals_uninterrupted(tmp_path, tiny_model, export_file, isolated_settings):
     from train.config import load_config
     from train.trainer import run_training
 
     over = ["train.max_steps=6", "train.save_steps=3", "metric.enabled=false", "lora.dropout=0.1"]
     path = write_config(tmp_path / "t.toml", model=tiny_model, export=export_file, out=tmp_path / "runs")
-    full = run_training(load_config(path, over + ["output.name=full"]))
+    full = run_training(load_config(path, [*over, "output.name=full"]))
 
-    cfg = load_config(path, over + ["output.name=cut"])
-    with pytest.raises(_Interrupt):
-        run_training(cfg, callbacks=[_interrupt_after(4)])  # checkpoint-3 exists, step 4 is lost
-    assert (tmp_path / "runs" / "cut" / "checkpoints" / "checkpoint-3").is_dir()
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    res = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(path), "4", *over, "output.name=cut"],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == -signal.SIGKILL, res.stderr[-2000:]
+    assert (tmp_path / "runs" / "cut" / "checkpoints" / "checkpoint-3").is_dir()  # step 4 was lost
     card = json.loads((tmp_path / "runs" / "cut" / "run_card.json").read_text(encoding="utf-8"))
     assert card["status"] == "running"
 
     from dobae.errors import ConfigError
 
+    cfg = load_config(path, [*over, "output.name=cut"])
     with pytest.raises(ConfigError, match="--resume"):
         run_training(cfg)
-    resumed = run_training(cfg, resume=True)
+    from transformers import TrainerCallback
+
+    steps_run: list[int] = []
+
+    class Record(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            steps_run.append(state.global_step)
+
+    resumed = run_training(cfg, resume=True, callbacks=[Record()])
+    assert steps_run == [4, 5, 6]  # continued from checkpoint-3, did not start over
     assert resumed.card["status"] == "finished"
+    assert resumed.card["training_run_id"] == card["training_run_id"]  # the same database row
     a, b = _lora_state(full.run_dir), _lora_state(resumed.run_dir)
     assert a.keys() == b.keys()
     for k in a:
