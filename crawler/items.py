@@ -23,6 +23,14 @@ def _text(value: object) -> str | None:
     return clean_text(str(value)) or None
 
 
+def _line(value: object) -> str | None:
+    """One-line text (titles): markup and entities decoded, even double-escaped ones; breaks → spaces."""
+    if value is None:
+        return None
+    text = html_to_text(str(value)) or ""
+    return " ".join(text.split()) or None
+
+
 def _html(value: object) -> str | None:
     if value is None:
         return None
@@ -45,6 +53,7 @@ def _datetime(value: object) -> datetime | None:
 
 
 Text = Annotated[str | None, BeforeValidator(_text)]
+Line = Annotated[str | None, BeforeValidator(_line)]
 HtmlText = Annotated[str | None, BeforeValidator(_html)]
 Count = Annotated[Annotated[int, Field(ge=0)] | None, BeforeValidator(_count)]
 When = Annotated[datetime | None, BeforeValidator(_datetime)]
@@ -86,7 +95,7 @@ class QuestionItem(BaseModel):
         min_length=1, max_length=200
     )
     url: str = Field(min_length=1)
-    title: Text = None
+    title: Line = None
     body: HtmlText = None
     category: Text = None
     keywords: list[str] = Field(default_factory=list)
