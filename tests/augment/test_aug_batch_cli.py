@@ -8,7 +8,7 @@ import random
 
 import pytest
 from aug_fault_server import good_answer
-from conftest import PAIRS, insert_pairs, llm_env
+from aug_helpers import PAIRS, insert_pairs, llm_env
 from sqlalchemy import func, select
 
 from augment.batch import read_batch, write_batch

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from aug_fault_server import Fault
-from conftest import insert_pairs, llm_env
+from aug_helpers import insert_pairs, llm_env
 from sqlalchemy import select
 
 from augment.cache import LLMCallCache

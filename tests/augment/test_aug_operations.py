@@ -3,7 +3,7 @@ JSON (approved path) and `transformers serve` with a tiny random model (garbage 
 
 from __future__ import annotations
 
-from conftest import PAIRS, insert_pairs, llm_env
+from aug_helpers import PAIRS, insert_pairs, llm_env
 from sqlalchemy import func, select
 
 from augment.operations import Selection, run_operation

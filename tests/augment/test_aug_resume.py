@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from aug_fault_server import FaultServer
-from conftest import PAIRS, insert_pairs, llm_env
+from aug_helpers import PAIRS, insert_pairs, llm_env
 from sqlalchemy import func, select
 
 from augment.operations import Selection, run_operation
