@@ -1,5 +1,6 @@
-"""The config-driven `board` spider: a 지식iN-like board and a CP949 82cook-like table board, each
-described by a selector file the test writes (YAML and TOML), crawled in a real subprocess."""
+"""The config-driven `board` spider with the shipped configs (`crawler/boards/kin.yaml`,
+`crawler/boards/82cook.toml`): a 지식iN-like board and a CP949 82cook-like table board, crawled in a
+real subprocess."""
 
 from __future__ import annotations
 
@@ -10,50 +11,9 @@ from pathlib import Path
 import pytest
 from crawl_helpers import db_questions, free_port, run_scrapy, wait_http
 
+from crawler.spiders.board import BOARDS_DIR
+
 HERE = Path(__file__).parent
-
-KIN_YAML = """
-source: kin_test
-start: ["/kin/list"]
-list: {rows: "ul.board li.item", link: "a.title::attr(href)"}
-question:
-  id: {url_param: docId}
-  url: "/kin/detail?docId={id}"
-  title: "h3.q-title"
-  body: "div.q-body"
-  posted_at: "span.q-date::text"
-  view_count: "span.q-views::text"
-  deleted_text: "삭제되었거나 존재하지 않"
-answers:
-  each: "div._answer"
-  id: "::attr(data-answer-id)"
-  body: "div.answer-body"
-  author: "a.nick::text"
-  author_link: "a.nick::attr(href)"
-  adopted: "span.badge"
-  posted_at: "span.date::text"
-"""
-
-COOK_TOML = """
-source = "cook_test"
-start = ["/82/list.php?bn=15"]
-encoding = "cp949"
-[list]
-rows = "table tr"
-link = "a::attr(href)"
-skip = "tr.noticeList"
-[question]
-id = { regex = "num=(\\\\d+)" }
-url = "/82/read.php?bn=15&num={id}"
-title = "h4.title"
-body = "#articleBody"
-posted_at = "span.date::text"
-[answers]
-each = "ul.reply li"
-id = "::attr(data-id)"
-body = "p"
-author = "span.who::text"
-"""
 
 
 @pytest.fixture
@@ -71,11 +31,9 @@ def site(tmp_path):
         proc.wait(timeout=10)
 
 
-def test_kin_like_board_from_yaml(db_url, site, tmp_path):
-    cfg = tmp_path / "kin.yaml"
-    cfg.write_text(KIN_YAML, encoding="utf-8")
-    run_scrapy("board", site, db_url, "-a", f"config={cfg}")
-    rows = db_questions(db_url, "kin_test")
+def test_kin_like_board_with_shipped_yaml(db_url, site):
+    run_scrapy("board", site, db_url, "-a", "config=kin")
+    rows = db_questions(db_url, "kin")
     assert set(rows) == {"5001", "5002", "5003"}
     assert rows["5003"]["q"].is_deleted and rows["5003"]["q"].title is None
     q = rows["5001"]["q"]
@@ -94,11 +52,12 @@ def test_kin_like_board_from_yaml(db_url, site, tmp_path):
     )  # 3시간 전
 
 
-def test_cp949_table_board_from_toml(db_url, site, tmp_path):
-    cfg = tmp_path / "cook.toml"
-    cfg.write_text(COOK_TOML, encoding="utf-8")
+def test_cp949_table_board_with_shipped_toml(db_url, site, tmp_path):
+    # a config is all a new site needs: here the shipped one, copied to a file of the user's
+    cfg = tmp_path / "my-board.toml"
+    cfg.write_text(BOARDS_DIR.joinpath("82cook.toml").read_text(encoding="utf-8"), encoding="utf-8")
     proc = run_scrapy("board", site, db_url, "-a", f"config={cfg}")
-    rows = db_questions(db_url, "cook_test")
+    rows = db_questions(db_url, "82cook")
     assert set(rows) == {"301", "302"}  # the notice row is skipped
     assert rows["301"]["q"].title == "합지벽지 이음새가 벌어졌어요"
     assert rows["302"]["q"].body == "이음새가 벌어져서 속상해요 ㅠㅠ 302"  # charset only in <meta>
