@@ -156,7 +156,8 @@ def run_mode(args) -> dict:
         pass  # tied lm_head is an nn.Linear sharing the embedding matrix: counted once above
     cfgm = model.config
     model = get_peft_model(
-        model, LoraConfig(task_type="CAUSAL_LM", r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear")
+        model,
+        LoraConfig(task_type="CAUSAL_LM", r=16, lora_alpha=32, lora_dropout=0.0, target_modules="all-linear"),
     )
     n_lora = sum(p.numel() for p in model.parameters() if p.requires_grad)
     ds = Dataset.from_list(rows)
@@ -215,7 +216,9 @@ def run_mode(args) -> dict:
     flops_tok = 4 * n_matmul + 6 * n_lora + 12 * L * d * (mean_len / 2)
     tps = real["tokens"] / elapsed
     peak_mem = (
-        torch.cuda.max_memory_allocated() if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        torch.cuda.max_memory_allocated()
+        if cuda
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     )
     return {
         "mode": args.mode,
@@ -234,7 +237,9 @@ def run_mode(args) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="small", help="'small' (built here), 'gemma3-270m' (prepared), or a folder")
+    p.add_argument(
+        "--model", default="small", help="'small' (built here), 'gemma3-270m' (prepared), or a folder"
+    )
     p.add_argument("--steps", type=int, default=None, help="timed steps per mode")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     p.add_argument("--batch-size", type=int, default=None)
@@ -256,7 +261,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     cuda = torch.cuda.is_available()
-    steps = args.steps or (30 if cuda else 12)
+    steps = args.steps or (30 if cuda else 20)
     bs = args.batch_size or (32 if cuda else 8)
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -280,14 +285,35 @@ def main() -> None:
         peak_src = f"fp32 2048² matmul measured now, {args.threads} thread(s)"
 
     print(f"machine: {machine()}")
-    print(f"model: {args.model} ({model_path}), LoRA r=16 all-linear, batch {bs}, max_length {args.max_length}, "
-          f"{steps} timed steps after {args.warmup} warm-up, {'bf16 GPU' if cuda else 'fp32 CPU'}")
+    print(
+        f"model: {args.model} ({model_path}), LoRA r=16 all-linear, batch {bs}, max_length {args.max_length}, "
+        f"{steps} timed steps after {args.warmup} warm-up, {'bf16 GPU' if cuda else 'fp32 CPU'}"
+    )
     print(f"peak for MFU: {peak / 1e9:.1f} GFLOP/s ({peak_src})")
     results = {}
     for mode in ("padded", "grouped", "packed"):
-        cmd = [sys.executable, __file__, "--mode", mode, "--model-path", str(model_path), "--steps", str(steps),
-               "--warmup", str(args.warmup), "--batch-size", str(bs), "--max-length", str(args.max_length),
-               "--examples", str(args.examples), "--threads", str(args.threads), "--work", str(work)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--mode",
+            mode,
+            "--model-path",
+            str(model_path),
+            "--steps",
+            str(steps),
+            "--warmup",
+            str(args.warmup),
+            "--batch-size",
+            str(bs),
+            "--max-length",
+            str(args.max_length),
+            "--examples",
+            str(args.examples),
+            "--threads",
+            str(args.threads),
+            "--work",
+            str(work),
+        ]
         env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
         res = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
         line = next((ln for ln in res.stdout.splitlines() if ln.startswith("RESULT ")), None)
@@ -295,12 +321,16 @@ def main() -> None:
             sys.exit(f"mode {mode} failed:\n{res.stderr[-3000:]}")
         results[mode] = json.loads(line[7:])
     first = results["padded"]
-    print(f"N (matmul params) {first['n_matmul'] / 1e6:.1f} M, N_lora {first['n_lora'] / 1e6:.2f} M, "
-          f"mean sequence {first['mean_len']:.1f} tokens, FLOPs/token ≈ {first['flops_per_token'] / 1e6:.1f} M")
+    print(
+        f"N (matmul params) {first['n_matmul'] / 1e6:.1f} M, N_lora {first['n_lora'] / 1e6:.2f} M, "
+        f"mean sequence {first['mean_len']:.1f} tokens, FLOPs/token ≈ {first['flops_per_token'] / 1e6:.1f} M"
+    )
     print(f"{'mode':8} {'tokens/s':>10} {'vs padded':>10} {'real/slots':>11} {'MFU':>7} {'peak mem':>10}")
     for mode, r in results.items():
-        print(f"{mode:8} {r['tokens_per_s']:10.0f} {r['tokens_per_s'] / first['tokens_per_s']:9.2f}x "
-              f"{r['slot_fill']:10.0%} {r['achieved_flops'] / peak:7.1%} {r['peak_mem_bytes'] / 2**20:8.0f} MiB")
+        print(
+            f"{mode:8} {r['tokens_per_s']:10.0f} {r['tokens_per_s'] / first['tokens_per_s']:9.2f}x "
+            f"{r['slot_fill']:10.0%} {r['achieved_flops'] / peak:7.1%} {r['peak_mem_bytes'] / 2**20:8.0f} MiB"
+        )
 
 
 if __name__ == "__main__":

@@ -440,8 +440,11 @@ def run_training(
         "tokens_seen": int(trainer.state.num_input_tokens_seen or 0),
     }
     if val_ds is not None:
-        ev = trainer.evaluate()
-        metrics["eval_loss"] = round(float(ev["eval_loss"]), 6)
+        last = [h for h in history if "eval_loss" in h]
+        if last and last[-1].get("step") == out.global_step:  # evaluated at the final step already
+            metrics["eval_loss"] = round(float(last[-1]["eval_loss"]), 6)
+        else:
+            metrics["eval_loss"] = round(float(trainer.evaluate()["eval_loss"]), 6)
     epochs = [h for h in history if "val_metric" in h]
     if items and main and (not epochs or epochs[-1]["step"] != out.global_step):
         res = competition_metric(
