@@ -84,14 +84,22 @@ class _FieldIndex:
         self.texts: list[str] = []
         self.groups: list[str] = []
         self._vecs: np.ndarray | None = None
+        self._seen: set[tuple[str, str]] = set()
 
     def add_many(self, items: Sequence[tuple[str, str]]) -> None:
-        start = len(self.texts)
+        """Index (text, group) rows; a text repeated within its group is indexed once (a DACON item
+        repeats each question 5× and each answer 2×)."""
+        fresh: list[tuple[int, str]] = []
         for text, group in items:
-            self.exact.setdefault(normalise(text), group)
+            norm = normalise(text)
+            if (norm, group) in self._seen:
+                continue
+            self._seen.add((norm, group))
+            self.exact.setdefault(norm, group)
+            fresh.append((len(self.texts), text))
             self.texts.append(text)
             self.groups.append(group)
-        self.near.add_many((start + i, text) for i, (text, _) in enumerate(items))
+        self.near.add_many(fresh)
 
     def vectors(self, embedder: Embedder) -> np.ndarray:
         """Embeddings of all texts, computed on first use and extended as texts are added."""
