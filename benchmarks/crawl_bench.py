@@ -110,6 +110,17 @@ def crawl(base: str, discard: bool, db_url: str, workdir: Path) -> dict:
     }
 
 
+def _fresh(db_url: str, work: Path, i: int) -> str:
+    """Each database run starts from an empty, migrated database (no incremental skipping)."""
+    if not db_url.startswith("sqlite"):
+        return db_url
+    from db.migrate import upgrade
+
+    url = f"sqlite:///{work / f'bench-{i}.db'}"
+    upgrade(url)
+    return url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -129,12 +140,19 @@ def main() -> None:
             from db.migrate import upgrade
 
             upgrade(db_url)  # schema creation is one-time setup, not crawl throughput
-            base_run = crawl(base, True, db_url, work)
-            db_run = crawl(base, False, db_url, work)
+            base_runs, db_runs = [], []
+            for i in range(ns.repeat):
+                base_runs.append(crawl(base, True, db_url, work))
+                db_runs.append(crawl(base, False, f"{db_url}" if i == 0 else _fresh(db_url, work, i), work))
+            base_run = max(base_runs, key=lambda r: r["items_per_s"])
+            db_run = max(db_runs, key=lambda r: r["items_per_s"])
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    print(f"{ns.site} site: {ns.scale} questions at {base}; throttling off; database {db_url.split(':')[0]}")
+    print(
+        f"{ns.site} site: {ns.scale} questions at {base}; throttling off; database {db_url.split(':')[0]}; "
+        f"best of {ns.repeat} alternating run(s) each"
+    )
     print(f"{'run':<22}{'pages':>8}{'items':>8}{'seconds':>9}{'pages/s':>9}{'items/s':>9}{'peak MB':>9}")
     for name, r in (("items discarded", base_run), ("database pipeline", db_run)):
         print(
