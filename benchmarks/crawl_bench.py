@@ -128,6 +128,9 @@ def main() -> None:
     )
     parser.add_argument("--db-url", default=None, help="database (default: a fresh SQLite file)")
     parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each variant, alternating; the best counts"
+    )
+    parser.add_argument(
         "--site", choices=["sandbox", "mini"], default="sandbox", help="which local site to crawl"
     )
     ns = parser.parse_args()
