@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from crawl_helpers import db_questions, free_port, run_scrapy, wait_http
+from crawl_helpers import ROOT, db_questions, env_for, free_port, run_scrapy, wait_http
 
 from db.models import CrawlRun, QAPair
 from db.session import session_scope
@@ -78,3 +78,21 @@ def test_crawl_mini_site(db_url, mini_site):
     assert {k: v["q"].content_hash for k, v in db_questions(db_url).items()} == {
         k: v["q"].content_hash for k, v in rows.items()
     }
+
+
+def test_dobae_crawl_run_in_process_with_summary(sqlite_url, mini_site):
+    base, _log = mini_site
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler", "crawl", "run", "ohouse", "--base-url", base, "--no-throttle",
+         "--arg", "per=2", "--set", "LOG_LEVEL=WARNING"],
+        capture_output=True, text=True, timeout=120, env=env_for(sqlite_url), cwd=ROOT,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "crawl ohouse: finished" in proc.stdout
+    assert "db/questions_inserted" in proc.stdout and "item_scraped_count" in proc.stdout
+    assert set(db_questions(sqlite_url)) == {"11", "12", "13", "14"}
+    runs = subprocess.run(
+        [sys.executable, "-m", "crawler", "crawl", "runs"], capture_output=True, text=True, timeout=60,
+        env=env_for(sqlite_url), cwd=ROOT,
+    )  # fmt: skip
+    assert runs.returncode == 0 and "finished" in runs.stdout
