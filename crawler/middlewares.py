@@ -75,6 +75,19 @@ class RetryAfterMiddleware(RetryMiddleware):
             await asyncio.sleep(delay)
         return retry
 
+    async def process_exception(self, request, exception, spider=None):
+        """Timeouts, refused connections, bodies cut short: retried after an exponential backoff."""
+        if request.meta.get("dont_retry", False) or not isinstance(exception, self.exceptions_to_retry):
+            return None
+        retry = self._retry(request, exception)
+        if retry is None:
+            return None
+        delay = min(self.backoff_base * (2 ** request.meta.get("retry_times", 0)), self.backoff_max)
+        self.crawler.stats.inc_value("retry_after/exception")
+        if delay > 0:
+            await asyncio.sleep(delay)
+        return retry
+
 
 class LoginRedirectMiddleware:
     """Never follow a redirect into a login page: the request is dropped and counted."""

@@ -79,3 +79,15 @@ def test_redirect_into_login_is_not_followed():
     assert c.stats.get_value("login_redirect/blocked") == 1
     moved = resp(req.url + "/", 301, {"Location": "/questions/77"})
     assert mw.process_response(req, moved) is moved
+
+
+def test_timeouts_are_retried_after_backoff():
+    from twisted.internet.error import TimeoutError as TxTimeout
+
+    c = crawler(RETRY_BACKOFF_BASE=0.3)
+    mw = RetryAfterMiddleware.from_crawler(c)
+    req = Request("http://127.0.0.1:1/slow")
+    t0 = time.monotonic()
+    out = asyncio.run(mw.process_exception(req, TxTimeout()))
+    assert isinstance(out, Request) and out.meta["retry_times"] == 1 and time.monotonic() - t0 >= 0.3
+    assert asyncio.run(mw.process_exception(req, ValueError("not a network error"))) is None
