@@ -151,6 +151,7 @@ def run_mode(args) -> dict:
     for r in rows:
         r["length"] = len(r["input_ids"])
     model = AutoModelForCausalLM.from_pretrained(args.model_path, dtype=torch.float32)
+    model.config.use_cache = False  # as the trainer does: packed rows are detected only without a cache
     n_matmul = sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
     if model.get_output_embeddings() is not None and model.config.tie_word_embeddings:
         pass  # tied lm_head is an nn.Linear sharing the embedding matrix: counted once above

@@ -131,6 +131,7 @@ def generate_answers(
                     **enc,
                     max_new_tokens=max_new_tokens,
                     do_sample=False,
+                    use_cache=True,
                     eos_token_id=tokenizer.eos_token_id,
                     pad_token_id=tokenizer.pad_token_id,
                 )
@@ -216,6 +217,23 @@ def _callbacks(cfg, tokenizer, items, embedder_ref, extra):
     return cbs + list(extra or [])
 
 
+def load_base_for_training(path: str, gradient_checkpointing: bool = False):
+    """The base model in fp32 (the Trainer's AMP casts to bf16 on GPU), ready for packed batches.
+
+    The KV cache is switched off: with a cache object present, transformers does not detect packed
+    rows from restarting position_ids and examples of one pack would attend to each other.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
+    model.config.use_cache = False
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    return model
+
+
 def run_training(
     cfg: TrainConfig,
     *,
@@ -266,7 +284,6 @@ def run_training(
 
     from peft import LoraConfig, get_peft_model
     from transformers import (
-        AutoModelForCausalLM,
         AutoTokenizer,
         DataCollatorForSeq2Seq,
         DataCollatorWithFlattening,
@@ -279,12 +296,7 @@ def run_training(
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        base.path, dtype=torch.float32, attn_implementation="sdpa" if not cuda else None
-    )
-    if cfg.train.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
+    model = load_base_for_training(base.path, cfg.train.gradient_checkpointing)
     lora = LoraConfig(
         task_type="CAUSAL_LM",
         r=cfg.lora.r,
@@ -475,6 +487,7 @@ def run_training(
     ]
 
     if main:
+        model.base_model.model.config.use_cache = True  # saved configs serve with the cache on
         model.save_pretrained(run_dir / "adapter")
         tokenizer.save_pretrained(run_dir / "tokenizer")
         if cfg.output.merge:

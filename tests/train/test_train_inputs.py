@@ -218,3 +218,27 @@ def test_cli_errors_are_one_line(tmp_path):
     assert res.returncode == 1
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and f"{export}, line 1: missing field(s) answer" in lines[0].replace("\n", "")
+
+
+def test_packed_examples_do_not_see_each_other(tiny_model):
+    """Packed rows (position_ids restarting at 0) give the same logits as each example alone.
+
+    (With transformers' default KV cache on, they did not: the trainer's loader must switch it off.)
+    """
+    import torch
+    from transformers import AutoTokenizer, DataCollatorWithFlattening
+
+    from train.trainer import load_base_for_training
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    model = load_base_for_training(str(tiny_model))  # the trainer's own loader, in train mode
+    exs = [
+        encode_example(tok, "장판이 들떠요", "다시 붙입니다.", 64),
+        encode_example(tok, "줄눈 균열?", "배합 불량입니다.", 64),
+    ]
+    batch = DataCollatorWithFlattening()(exs)
+    with torch.no_grad():
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+        alone = model(input_ids=torch.tensor([exs[1]["input_ids"]])).logits[0]
+    n0 = len(exs[0]["input_ids"])
+    torch.testing.assert_close(packed[n0:], alone, rtol=1e-4, atol=1e-4)
