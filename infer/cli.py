@@ -195,3 +195,6 @@ def register(app: typer.Typer) -> None:
     app.command("evaluate")(evaluate_cmd)
     app.command("score")(score_cmd)
     app.command("submit")(submit_cmd)
+    from infer.generate_cli import infer_cmd
+
+    app.command("infer")(infer_cmd)

@@ -1,0 +1,524 @@
+"""Batched answer generation with a trained run (train/RUN_DIR.md): the engine behind `dobae infer`
+and the `llm` answerer.
+
+Pipeline per question: split a compound question (`infer.splitting`) → for each part, optionally
+retrieve the top-k training pairs into the shared prompt (`train.prompt.build_prompt`) → generate
+`n` candidates (greedy first, then samples) → post-process (`infer.postprocess`) → select one
+(`infer.select`) → join the parts' answers with a space.
+
+Backends:
+- `transformers`: left-padded batches of prompts sorted by token length, greedy or sampling,
+  stopping on the tokenizer's EOS;
+- `vllm` (used by `auto` when the `vllm` package is installed): the adapter is merged into the
+  base weights first (LoRA serving costs throughput), then `vllm.LLM.generate`. NOTE: vLLM cannot
+  be installed on the CPU machines this was written on; that path is untested here.
+
+`run_infer` is resumable: finished chunks of questions are appended to `OUT.partial.jsonl`
+(one JSON line per question id, flushed and fsynced per chunk); a killed job started again with
+the same arguments skips the ids already there. At the end `OUT` (id, 질문, answer) is written
+atomically and the partial file becomes `OUT` with suffix `.jsonl` (parts, candidates, scores).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dobae.errors import ConfigError, InputError
+from infer.postprocess import postprocess
+from infer.select import needs_references, parse_weights, select
+from infer.splitting import clean_question, split_question
+from train.prompt import build_prompt
+
+
+class InferOptions(BaseModel):
+    """How answers are generated (CLI flags / `-o key=value` answerer options map onto these)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["auto", "transformers", "vllm"] = Field(
+        "auto", description="auto: vLLM when installed, else transformers"
+    )
+    batch_size: int = Field(8, ge=1, description="prompts per generate() call (sorted by length)")
+    max_new_tokens: int | None = Field(
+        None, ge=1, description="answer length in tokens; None: the run card's suggestion (else 120)"
+    )
+    n: int = Field(1, ge=1, le=64, description="candidates per question part: greedy + n-1 samples")
+    temperature: float = Field(0.8, gt=0, le=2, description="sampling temperature of candidates 2..n")
+    top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling of candidates 2..n")
+    seed: int = Field(42, description="sampling seed (per chunk: seed + chunk number)")
+    context_k: int | None = Field(
+        None, ge=0, description="retrieved pairs in the prompt; None: what the run was trained with"
+    )
+    select: str = Field(
+        "reference", description="candidate selection: first|reference|question|mbr|reference+mbr|term=w,…"
+    )
+    select_k: int = Field(3, ge=1, description="retrieved answers whose centroid the reference term uses")
+    split: bool = Field(True, description="split compound questions at 또한/그리고 and answer each part")
+    postprocess: bool = Field(True, description="drop prompt echo and repeats, fit the 128-piece window")
+    chunk_size: int = Field(32, ge=1, description="questions per resumable chunk of `dobae infer`")
+
+
+# --------------------------------------------------------------------------- generators
+
+
+@dataclass
+class GenStats:
+    prompts: int = 0
+    new_tokens: int = 0
+    seconds: float = 0.0
+
+
+class TransformersGenerator:
+    """`model.generate` on left-padded, length-sorted batches; candidate 1 greedy, the rest sampled."""
+
+    backend = "transformers"
+
+    def __init__(self, model, tokenizer) -> None:
+        self.model, self.tokenizer = model, tokenizer
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.eos_id = tokenizer.eos_token_id
+        if self.eos_id is None:
+            raise ConfigError("the run's tokenizer has no EOS token: generation could not stop")
+        self.stats = GenStats()
+
+    def _decode(self, row) -> tuple[str, int]:
+        ids = row.tolist()
+        if self.eos_id in ids:
+            ids = ids[: ids.index(self.eos_id) + 1]
+        n = len(ids)
+        while ids and ids[-1] in (self.eos_id, self.tokenizer.pad_token_id):
+            ids = ids[:-1]
+        return self.tokenizer.decode(ids, skip_special_tokens=True).strip(), n
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        n: int,
+        max_new_tokens: int,
+        batch_size: int,
+        temperature: float = 0.8,
+        top_p: float = 0.95,
+        seed: int = 0,
+    ) -> list[list[str]]:
+        """`n` texts per prompt, in prompt order (candidate 0 greedy)."""
+        import torch
+
+        tok = self.tokenizer
+        side = tok.padding_side
+        tok.padding_side = "left"
+        device = next(self.model.parameters()).device
+        lengths = [len(ids) for ids in tok(list(prompts))["input_ids"]]
+        order = sorted(range(len(prompts)), key=lambda i: (lengths[i], i))
+        out: list[list[str]] = [[] for _ in prompts]
+        t0 = time.perf_counter()
+        try:
+            for b, start in enumerate(range(0, len(order), batch_size)):
+                idx = order[start : start + batch_size]
+                enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
+                width = enc["input_ids"].shape[1]
+                common = dict(
+                    max_new_tokens=max_new_tokens, eos_token_id=self.eos_id, pad_token_id=tok.pad_token_id
+                )
+                with torch.inference_mode():
+                    greedy = self.model.generate(**enc, do_sample=False, **common)
+                    for j, i in enumerate(idx):
+                        text, k = self._decode(greedy[j, width:])
+                        out[i].append(text)
+                        self.stats.new_tokens += k
+                    if n > 1:
+                        torch.manual_seed(seed + b)
+                        sampled = self.model.generate(
+                            **enc,
+                            do_sample=True,
+                            temperature=temperature,
+                            top_p=top_p,
+                            num_return_sequences=n - 1,
+                            **common,
+                        )
+                        for j, i in enumerate(idx):
+                            for r in range(n - 1):
+                                text, k = self._decode(sampled[j * (n - 1) + r, width:])
+                                out[i].append(text)
+                                self.stats.new_tokens += k
+        finally:
+            tok.padding_side = side
+        self.stats.prompts += len(prompts)
+        self.stats.seconds += time.perf_counter() - t0
+        return out
+
+
+class VLLMGenerator:
+    """vLLM on the merged model. UNTESTED here: vLLM needs a GPU build that this machine lacks."""
+
+    backend = "vllm"
+
+    def __init__(self, run_dir: Path, card: dict[str, Any]) -> None:
+        from vllm import LLM
+
+        merged = merged_model_dir(run_dir, card)
+        self.llm = LLM(model=str(merged), tokenizer=str(merged), dtype="auto")
+        self.tokenizer = self.llm.get_tokenizer()
+        self.stats = GenStats()
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        n: int,
+        max_new_tokens: int,
+        batch_size: int,
+        temperature: float = 0.8,
+        top_p: float = 0.95,
+        seed: int = 0,
+    ) -> list[list[str]]:
+        from vllm import SamplingParams
+
+        eos = [self.tokenizer.eos_token_id]
+        t0 = time.perf_counter()
+        greedy = self.llm.generate(
+            list(prompts),
+            SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop_token_ids=eos),
+            use_tqdm=False,
+        )
+        out = [[o.outputs[0].text.strip()] for o in greedy]
+        self.stats.new_tokens += sum(len(o.outputs[0].token_ids) for o in greedy)
+        if n > 1:
+            sampled = self.llm.generate(
+                list(prompts),
+                SamplingParams(
+                    n=n - 1,
+                    temperature=temperature,
+                    top_p=top_p,
+                    seed=seed,
+                    max_tokens=max_new_tokens,
+                    stop_token_ids=eos,
+                ),
+                use_tqdm=False,
+            )
+            for texts, o in zip(out, sampled, strict=True):
+                texts.extend(c.text.strip() for c in o.outputs)
+                self.stats.new_tokens += sum(len(c.token_ids) for c in o.outputs)
+        self.stats.prompts += len(prompts)
+        self.stats.seconds += time.perf_counter() - t0
+        return out
+
+
+def merged_model_dir(run_dir: Path, card: dict[str, Any]) -> Path:
+    """RUN_DIR/merged when the trainer saved it, else the adapter merged once into RUN_DIR/merged-infer."""
+    run_dir = Path(run_dir)
+    if card.get("merged_dir") and (run_dir / card["merged_dir"] / "config.json").exists():
+        return run_dir / card["merged_dir"]
+    target = run_dir / "merged-infer"
+    if not (target / "config.json").exists():
+        from train.run import load_run
+
+        model, tokenizer, _ = load_run(run_dir, merge=True, device="cpu")
+        tmp = run_dir / "merged-infer.tmp"
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.replace(tmp, target)
+    return target
+
+
+def vllm_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("vllm") is not None
+
+
+_LOADED: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
+
+
+def load_generator(run_dir: Path | str, backend: str = "auto"):
+    """(generator, run card); loaded once per process and run folder."""
+    from train.run import read_card
+
+    run_dir = Path(run_dir)
+    if backend == "auto":
+        backend = "vllm" if vllm_available() else "transformers"
+    if backend == "vllm" and not vllm_available():
+        raise ConfigError(
+            "backend vllm: the vllm package is not installed (pip install vllm, on a GPU machine)"
+        )
+    key = (str(run_dir.resolve()), backend)
+    if key not in _LOADED:
+        card = read_card(run_dir)
+        if backend == "vllm":
+            gen = VLLMGenerator(run_dir, card)
+        else:
+            from train.run import load_run
+
+            model, tokenizer, card = load_run(run_dir)
+            gen = TransformersGenerator(model, tokenizer)
+        _LOADED[key] = (gen, card)
+    return _LOADED[key]
+
+
+# --------------------------------------------------------------------------- the answering pipeline
+
+
+@dataclass
+class Answered:
+    question: str
+    answer: str
+    parts: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_context_k(card: dict[str, Any]) -> int:
+    return int((card.get("context") or {}).get("k", 0))
+
+
+class Pipeline:
+    """split → retrieve → prompt → generate candidates → post-process → select → join."""
+
+    def __init__(
+        self, generator, card: dict[str, Any], options: InferOptions, *, retriever=None, embedder=None
+    ):
+        self.gen, self.card, self.opt = generator, card, options
+        self.weights = parse_weights(options.select) if options.n > 1 else {}
+        self.context_k = run_context_k(card) if options.context_k is None else options.context_k
+        self.max_new_tokens = options.max_new_tokens or int(
+            (card.get("generation") or {}).get("max_new_tokens") or 120
+        )
+        if (self.context_k or needs_references(self.weights)) and retriever is None:
+            raise ConfigError(
+                "retrieved context or reference selection needs training pairs to retrieve from"
+            )
+        if self.weights and embedder is None:
+            raise ConfigError("candidate selection needs an embedder")
+        self.retriever, self.embedder = retriever, embedder
+
+    def answer(self, questions: Sequence[str], *, seed_offset: int = 0) -> list[Answered]:
+        opt = self.opt
+        parts = [split_question(q) if opt.split else [clean_question(q)] for q in questions]
+        flat = [p for ps in parts for p in ps]
+        if not flat:
+            return []
+        k_ret = max(self.context_k, opt.select_k if needs_references(self.weights) else 0)
+        retrieved = self.retriever.retrieve_many(flat, k_ret) if k_ret else [[] for _ in flat]
+        prompts = [
+            build_prompt(p, [(q, a) for q, a, _ in r[: self.context_k]])
+            for p, r in zip(flat, retrieved, strict=True)
+        ]
+        cands = self.gen.generate(
+            prompts,
+            n=opt.n,
+            max_new_tokens=self.max_new_tokens,
+            batch_size=opt.batch_size,
+            temperature=opt.temperature,
+            top_p=opt.top_p,
+            seed=opt.seed + seed_offset,
+        )
+        raw = cands
+        if opt.postprocess:
+            cands = [[postprocess(c, p) for c in cs] for p, cs in zip(flat, cands, strict=True)]
+        chosen, scores = self._select(flat, cands, retrieved)
+        fallback = [None] * len(flat)
+        for j, cs in enumerate(cands):
+            if not cs[chosen[j]].strip():  # nothing left: the raw text, else the nearest training answer
+                if raw[j][chosen[j]].strip():
+                    cs[chosen[j]], fallback[j] = raw[j][chosen[j]].strip(), "raw"
+                elif retrieved[j]:
+                    cs[chosen[j]], fallback[j] = retrieved[j][0][1], "retrieved"
+        out, pos = [], 0
+        for q, ps in zip(questions, parts, strict=True):
+            recs = []
+            for j in range(pos, pos + len(ps)):
+                recs.append(
+                    {
+                        "part": flat[j],
+                        "answer": cands[j][chosen[j]],
+                        "chosen": chosen[j],
+                        "candidates": cands[j],
+                        "scores": scores[j],
+                        "context": [q for q, _, _ in retrieved[j][: self.context_k]],
+                        "fallback": fallback[j],
+                    }
+                )
+            pos += len(ps)
+            answer = " ".join(r["answer"] for r in recs if r["answer"]).strip()
+            out.append(Answered(q, answer, recs))
+        return out
+
+    def _select(self, flat, cands, retrieved) -> tuple[list[int], list[list[float] | None]]:
+        if not self.weights:
+            return [0] * len(flat), [None] * len(flat)
+        from infer.select import selection_scores
+
+        texts = [c for cs in cands for c in cs]
+        refs = [[a for _, a, _ in r[: self.opt.select_k]] for r in retrieved]
+        need_q = bool(self.weights.get("question"))
+        vecs = self.embedder.encode(
+            [t if t.strip() else "." for t in texts]
+            + (list(flat) if need_q else [])
+            + [a for rs in refs for a in rs]
+        )
+        cand_vecs, rest = vecs[: len(texts)], vecs[len(texts) :]
+        q_vecs = rest[: len(flat)] if need_q else None
+        ref_vecs = rest[len(flat) :] if need_q else rest
+        chosen, scores, pos, rpos = [], [], 0, 0
+        for j, cs in enumerate(cands):
+            cv = cand_vecs[pos : pos + len(cs)]
+            rv = ref_vecs[rpos : rpos + len(refs[j])]
+            qv = q_vecs[j] if q_vecs is not None else None
+            pos += len(cs)
+            rpos += len(refs[j])
+            chosen.append(select(cs, cv, self.weights, question=qv, references=rv))
+            scores.append(
+                [round(float(s), 4) for s in selection_scores(cv, self.weights, question=qv, references=rv)]
+            )
+        return chosen, scores
+
+
+def pairs_from_export(path: Path | str):
+    """TrainPair rows of a `dobae export` JSONL file (the retrieval corpus of a run)."""
+    from infer.answerer import TrainPair
+    from train.data import read_export
+
+    return [
+        TrainPair(question=p.question, answer=p.answer, group_id=p.group_id, category=p.category)
+        for p in read_export(path).pairs
+    ]
+
+
+def make_retriever(pairs, embedder):
+    from infer.retrieval import RetrievalAnswerer
+
+    r = RetrievalAnswerer(embedder=embedder)
+    r.fit(pairs)
+    return r
+
+
+# --------------------------------------------------------------------------- `dobae infer`
+
+
+@dataclass
+class InferSummary:
+    out: Path
+    details: Path
+    questions: int
+    resumed: int
+    seconds: float
+    new_tokens: int
+    backend: str
+
+
+def partial_path(out: Path) -> Path:
+    return out.with_name(out.name + ".partial.jsonl")
+
+
+def read_partial(path: Path) -> dict[str, dict[str, Any]]:
+    """Finished records by id; a torn last line (killed mid-write) is ignored."""
+    done: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return done
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        done[str(rec["id"])] = rec
+    return done
+
+
+def run_infer(
+    run_dir: Path | str,
+    questions_path: Path | str,
+    out: Path | str,
+    options: InferOptions,
+    *,
+    pairs_path: Path | str | None = None,
+    embedder_spec: str | None = None,
+    force: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> InferSummary:
+    """Answer every question of `questions_path` (id, 질문) into `out`; resumable (module docstring)."""
+    from db.dacon import read_test
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise InputError(f"{out} already exists; pass --force to overwrite it or choose another --out")
+    tests = read_test(questions_path)
+    ids = [t.id for t in tests]
+    if len(set(ids)) != len(ids):
+        dup = next(i for i in ids if ids.count(i) > 1)
+        raise InputError(f"{questions_path}: question id {dup!r} appears twice")
+    generator, card = load_generator(run_dir, options.backend)
+    weights = parse_weights(options.select) if options.n > 1 else {}
+    context_k = run_context_k(card) if options.context_k is None else options.context_k
+    retriever = embedder = None
+    if weights or context_k:
+        from infer.embedders import load_embedder
+
+        embedder = load_embedder(embedder_spec)
+    if context_k or needs_references(weights):
+        src = Path(pairs_path) if pairs_path else Path((card.get("data") or {}).get("path", ""))
+        if not src.is_file():
+            raise InputError(
+                f"retrieval corpus {src} not found: pass --pairs EXPORT.jsonl (the run's training data)"
+            )
+        retriever = make_retriever(pairs_from_export(src), embedder)
+    pipe = Pipeline(generator, card, options, retriever=retriever, embedder=embedder)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ppath = partial_path(out)
+    if force and out.exists():
+        out.unlink()
+    done = read_partial(ppath)
+    resumed = sum(1 for i in ids if i in done)
+    todo = sorted((t for t in tests if t.id not in done), key=lambda t: (len(t.question), t.id))
+    t0 = time.perf_counter()
+    tokens0 = generator.stats.new_tokens
+    if on_progress:
+        on_progress(resumed, len(tests))
+    with ppath.open("a", encoding="utf-8") as fh:
+        for c, start in enumerate(range(0, len(todo), options.chunk_size)):
+            chunk = todo[start : start + options.chunk_size]
+            answered = pipe.answer([t.question for t in chunk], seed_offset=c)
+            for t, a in zip(chunk, answered, strict=True):
+                rec = {"id": t.id, "question": t.question, "answer": a.answer, "parts": a.parts}
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                done[t.id] = rec
+            fh.flush()
+            os.fsync(fh.fileno())
+            if on_progress:
+                on_progress(len(done), len(tests))
+    empty = [i for i in ids if not done[i]["answer"].strip()]
+    tmp = out.with_name(f".{out.name}.tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "질문", "answer"])
+        for t in tests:
+            w.writerow([t.id, t.question, done[t.id]["answer"]])
+    os.replace(tmp, out)
+    details = out.with_suffix(".jsonl")
+    with details.open("w", encoding="utf-8") as fh:
+        for t in tests:
+            fh.write(json.dumps(done[t.id], ensure_ascii=False) + "\n")
+    ppath.unlink()
+    if empty:
+        from dobae.console import console
+
+        console.print(f"[yellow]warning:[/yellow] {len(empty)} empty answers (e.g. id {empty[0]})")
+    return InferSummary(
+        out,
+        details,
+        len(tests),
+        resumed,
+        time.perf_counter() - t0,
+        generator.stats.new_tokens - tokens0,
+        generator.backend,
+    )

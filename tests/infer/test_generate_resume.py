@@ -1,0 +1,127 @@
+"""`dobae infer` in a real subprocess: SIGKILL mid-job, start again, end with exactly the answers of
+an uninterrupted run (greedy), each question once; plus its one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROWS
+from llm_helpers import tiny_base, untrained_run  # noqa: F401 (fixtures)
+
+from infer.generate import partial_path, read_partial
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _questions(path: Path, n: int) -> Path:
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "질문"])
+        for i in range(n):
+            r = ROWS[i % len(ROWS)]
+            w.writerow([f"TEST_{i:03d}", f"{r[2 + i % 2]} ({i}번)"])
+    return path
+
+
+def _cmd(run: Path, questions: Path, out: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "dobae.cli",
+        "infer",
+        "--run",
+        str(run),
+        "--questions",
+        str(questions),
+        "--out",
+        str(out),
+        "--batch-size",
+        "2",
+        "--chunk-size",
+        "2",
+        "--max-new-tokens",
+        "60",
+        "--select",
+        "first",
+    ]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "DOBAE_DATA_DIR": str(tmp_path / "data"), "OMP_NUM_THREADS": "1"}
+
+
+def _answers(path: Path) -> dict[str, str]:
+    return {r["id"]: r["answer"] for r in csv.DictReader(path.open(encoding="utf-8"))}
+
+
+def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, tmp_path):  # noqa: F811
+    questions = _questions(tmp_path / "q.csv", 24)
+    ref = tmp_path / "ref" / "answers.csv"
+    subprocess.run(
+        _cmd(untrained_run, questions, ref),
+        check=True,
+        env=_env(tmp_path),
+        cwd=ROOT,
+        capture_output=True,
+        timeout=300,
+    )
+
+    out = tmp_path / "out" / "answers.csv"
+    proc = subprocess.Popen(
+        _cmd(untrained_run, questions, out),
+        env=_env(tmp_path),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    partial = partial_path(out)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if partial.exists() and len(read_partial(partial)) >= 4:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the job finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    done_before = read_partial(partial)
+    assert 4 <= len(done_before) < 24 and not out.exists()
+
+    res = subprocess.run(
+        _cmd(untrained_run, questions, out),
+        env=_env(tmp_path),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr
+    assert f"{len(done_before)} resumed" in res.stdout
+    got = _answers(out)
+    assert got == _answers(ref)  # same answers, every id once, in file order
+    assert list(got) == [f"TEST_{i:03d}" for i in range(24)]
+    assert not partial.exists() and out.with_suffix(".jsonl").exists()
+
+
+def test_infer_cli_errors_are_one_line(untrained_run, tmp_path, capsys):  # noqa: F811
+    from dobae.cli import main
+
+    questions = _questions(tmp_path / "q.csv", 2)
+    out = tmp_path / "a.csv"
+    out.write_text("x", encoding="utf-8")
+    for args, msg in (
+        (["--out", str(out)], "--force"),
+        (["--out", str(tmp_path / "b.csv"), "--select", "length=1"], "select"),
+        (["--out", str(tmp_path / "c.csv"), "--run", str(tmp_path)], "run_card.json"),
+    ):
+        argv = ["infer", "--run", str(untrained_run), "--questions", str(questions), *args]
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 1 and msg in err and len(err.strip().splitlines()) == 1
