@@ -7,8 +7,8 @@ Data: question/answer pairs of ../shared/data/dacon/dev.csv, encoded exactly as 
 does (shared prompt, answer-only labels, EOS). Each mode runs the transformers Trainer with the
 same collators as the trainer, in its own subprocess (so peak memory is per mode):
 - `padded`: random batches padded to the longest member (DataCollatorForSeq2Seq);
-- `grouped`: padded, but length-grouped batches (train.packing=false, group_by_length=true);
-- `packed`:  padding-free packing of each micro-batch into one row (train.packing=true, default).
+- `grouped`: padded, but length-grouped batches (the trainer's default: packing=false, group_by_length=true);
+- `packed`:  padding-free packing of each micro-batch into one row (train.packing=true).
 Tokens/s counts real (non-pad) tokens only, so the ratio packed/padded is the useful work gained.
 
 FLOP accounting (per real token, LoRA, frozen base):

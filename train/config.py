@@ -53,7 +53,9 @@ class TrainSection(_Section):
         256, ge=8, description="max tokens, prompt + answer + EOS (longer: truncated answer)"
     )
     packing: bool = Field(
-        True, description="padding-free packing of a micro-batch into one row (no pad FLOPs)"
+        False,
+        description="padding-free packing of a micro-batch into one row; off: length-grouped batches "
+        "were faster on CPU (benchmarks/train_bench.py)",
     )
     group_by_length: bool = Field(True, description="batches of similar length when not packing")
     eval_steps: int = Field(50, ge=1, description="validation loss every N optimiser steps")

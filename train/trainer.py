@@ -217,6 +217,43 @@ def _callbacks(cfg, tokenizer, items, embedder_ref, extra):
     return cbs + list(extra or [])
 
 
+def _seeded_trainer_class():
+    """transformers.Trainer whose length-grouped order depends only on (seed, epoch).
+
+    The stock LengthGroupedSampler draws from the global RNG when an epoch starts, so a run resumed
+    mid-epoch would see another order than the uninterrupted run; seeding per epoch makes resume exact.
+    """
+    import torch
+    from transformers import Trainer
+    from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
+
+    class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+        def __init__(self, *args, seed: int, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.seed, self.epoch = seed, 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = int(epoch)
+
+        def __iter__(self):
+            g = torch.Generator()
+            g.manual_seed(self.seed * 1_000_003 + self.epoch)
+            return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=g))
+
+    class SeededTrainer(Trainer):
+        def _get_train_sampler(self, train_dataset=None):
+            ds = train_dataset if train_dataset is not None else self.train_dataset
+            if self.args.train_sampling_strategy != "group_by_length" or ds is None:
+                return super()._get_train_sampler(train_dataset)
+            return EpochSeededLengthGroupedSampler(
+                self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                lengths=list(ds[self.args.length_column_name]),
+                seed=self.args.data_seed if self.args.data_seed is not None else self.args.seed,
+            )
+
+    return SeededTrainer
+
+
 def load_base_for_training(path: str, gradient_checkpointing: bool = False):
     """The base model in fp32 (the Trainer's AMP casts to bf16 on GPU), ready for packed batches.
 
@@ -287,7 +324,6 @@ def run_training(
         AutoTokenizer,
         DataCollatorForSeq2Seq,
         DataCollatorWithFlattening,
-        Trainer,
         TrainingArguments,
         set_seed,
     )
@@ -323,7 +359,10 @@ def run_training(
         train_ds = train_ds.remove_columns("length")
         val_ds = val_ds.remove_columns("length") if val_ds is not None else None
     else:
-        collator = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+        pad = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100)
+
+        def collator(features):  # `length` feeds the length-grouped sampler, not the model
+            return pad([{k: v for k, v in f.items() if k != "length"} for f in features])
 
     t = cfg.train
     args = TrainingArguments(
@@ -417,7 +456,7 @@ def run_training(
                 emb_cache["e"] = load_embedder(cfg.metric.embedder)
         return emb_cache["e"]
 
-    trainer = Trainer(
+    trainer = _seeded_trainer_class()(
         model=model,
         args=args,
         train_dataset=train_ds,
