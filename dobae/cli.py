@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import typer
 
@@ -35,6 +36,57 @@ def config_cmd() -> None:
     from dobae.settings import get_settings
 
     out.print_json(json.dumps(get_settings().redacted(), ensure_ascii=False))
+
+
+@app.command("demo")
+def demo_cmd(
+    train: Path = typer.Option(None, "--train", help="DACON train.csv (default: the shipped sample)"),
+    test: Path = typer.Option(None, "--test", help="DACON test.csv (default: the shipped sample)"),
+    step: list[str] = typer.Option(None, "--step", help="run only this step (repeatable): crawl, import, …"),
+) -> None:
+    """Run the main job end to end: sandbox → crawl → import → augment → review → export → train →
+    infer → submit + proxy score. Re-running skips what is already done.
+
+    Example: `dobae demo --train ../shared/data/dacon/dev.csv --test ../shared/data/dacon/test.csv`
+    """
+    import time
+
+    from dobae.demo import print_summary, run_demo
+
+    t0 = time.perf_counter()
+    results = run_demo(train, test, only=step or None)
+    print_summary(results, time.perf_counter() - t0)
+    if any(r.status in ("failed", "blocked") for r in results):
+        raise typer.Exit(1)
+
+
+@app.command("status")
+def status_cmd() -> None:
+    """Summarise every stage from the database: questions, pairs by origin/status, crawl runs, augment
+    jobs, training/inference runs, last scores.
+
+    Example: `dobae status`
+    """
+    from dobae.status import print_status
+
+    print_status()
+
+
+@app.command("report")
+def report_cmd(
+    out_path: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write"),
+    embedder: str = typer.Option(
+        None, "--embedder", help="similarity plots: auto|muse3|none (default settings)"
+    ),
+) -> None:
+    """Write one self-contained HTML report (embedded PNG plots + the tables behind them).
+
+    Example: `dobae report --out report.html`
+    """
+    from dobae.report import write_report
+
+    path = write_report(out_path, embedder=embedder)
+    out.print(str(path), markup=False)
 
 
 def _register_stages() -> None:

@@ -1,0 +1,462 @@
+"""`dobae demo`: the main job end to end, each step through its stage's Python API or CLI.
+
+sandbox site → `scrapy crawl ohouse` → DACON import → augmentation through a local
+OpenAI-compatible server → review flags → export of approved pairs → a short CPU LoRA run →
+batch inference → submission + proxy score. Every step first checks the database / the run
+folders and skips work that is already done, so a second run reuses the first. A stage that is
+missing fails its step loudly ("stage X not available: …"); steps that depend on it are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from dobae.console import console
+from dobae.errors import ConfigError, DobaeError
+from dobae.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class StageUnavailable(DobaeError):
+    """A stage this step needs has not landed (module or command missing)."""
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str = "pending"  # done | skipped | failed | blocked
+    detail: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class DemoContext:
+    settings: Settings
+    train_csv: Path | None
+    test_csv: Path | None
+    work: Path
+    base_url: str | None = None
+    state: dict = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.settings.db_url
+
+
+def _need(module: str, stage: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise StageUnavailable(f"stage {stage} not available: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _crawl_done(ctx: DemoContext) -> int | None:
+    from db.models import CrawlRun, RunStatus
+    from db.session import session_scope
+
+    with session_scope(ctx.url) as s:
+        return s.scalar(
+            select(CrawlRun.id)
+            .where(CrawlRun.spider == "ohouse", CrawlRun.status == RunStatus.finished)
+            .order_by(CrawlRun.id.desc())
+            .limit(1)
+        )
+
+
+@contextmanager
+def sandbox_site(ctx: DemoContext):
+    """Start `dobae sandbox serve` on 127.0.0.1 (a free port) for the crawl step, stop it after."""
+    if _crawl_done(ctx):
+        yield None
+        return
+    _need("crawler.sandbox", "sandbox (crawler/sandbox)")
+    port = _free_port()
+    log = ctx.work / "sandbox.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dobae.cli", "sandbox", "serve", "--port", str(port)],
+            cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise StageUnavailable(
+                    f"stage sandbox not available: `dobae sandbox serve` exited with {proc.returncode}; see {log}"
+                )
+            try:
+                urllib.request.urlopen(base + "/robots.txt", timeout=1).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise ConfigError(f"the sandbox site did not answer within 60 s; see {log}") from None
+                time.sleep(0.3)
+        ctx.base_url = base
+        yield base
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def step_crawl(ctx: DemoContext) -> str:
+    done = _crawl_done(ctx)
+    if done:
+        return f"skip: crawl run #{done} (ohouse) already finished"
+    _need("crawler.spiders.ohouse", "crawler")
+    if not ctx.base_url:
+        raise StageUnavailable("stage sandbox not available: no sandbox site was started")
+    cmd = ["scrapy", "crawl", "ohouse", "-a", f"base_url={ctx.base_url}", "-s", f"DOBAE_DATABASE_URL={ctx.url}",
+           "-s", "LOG_LEVEL=WARNING", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]  # fmt: skip
+    scrapy = Path(sys.executable).with_name("scrapy")
+    cmd[0] = str(scrapy) if scrapy.exists() else "scrapy"
+    console.print("  $ " + " ".join(cmd[:4]) + " …", markup=False)
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise DobaeError(f"scrapy crawl ohouse exited with {res.returncode}: {res.stderr.strip()[-500:]}")
+    from db.models import Origin, QAPair, Question
+    from db.session import session_scope
+
+    with session_scope(ctx.url) as s:
+        q = s.scalar(select(func.count()).select_from(Question).where(Question.split.is_(None)))
+        p = s.scalar(select(func.count()).select_from(QAPair).where(QAPair.origin == Origin.crawl))
+    return f"crawled: {q} questions, {p} crawl pairs in the database"
+
+
+def step_import(ctx: DemoContext) -> str:
+    dacon = _need("db.dacon", "foundation (db/dacon)")
+    if ctx.train_csv or ctx.test_csv:
+        s = dacon.import_dacon(ctx.train_csv, ctx.test_csv, url=ctx.url)
+    else:
+        s = dacon.import_sample(url=ctx.url)
+    fields = {k: v for k, v in vars(s).items() if isinstance(v, int | float) and not isinstance(v, bool)}
+    added = sum(v for k, v in fields.items() if k.endswith("added"))
+    what = ", ".join(f"{k} {v}" for k, v in fields.items() if k != "seconds")
+    return ("skip: already imported (" if not added else "imported (") + f"source {s.source}: {what})"
+
+
+def _test_csv(ctx: DemoContext) -> Path:
+    if ctx.test_csv:
+        return ctx.test_csv
+    from db.dacon import SAMPLE_TEST
+
+    return Path(SAMPLE_TEST)
+
+
+def _llm_model_dir(ctx: DemoContext) -> Path:
+    models = _need("train.models", "train (models prepare)")
+    path = models.prepared_path("gemma3-270m")
+    if (path / "config.json").exists():
+        return path
+    console.print("  preparing gemma3-270m offline (once) …")
+    return models.prepare("gemma3-270m", log=lambda m: console.print("  " + m, markup=False))
+
+
+# Gemma 3's turn format (system text goes before the first user turn, as Gemma has no system role).
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% set sys = namespace(text='') %}"
+    "{% for m in messages %}{% if m['role'] == 'system' %}{% set sys.text = sys.text + m['content'] + '\\n\\n' %}"
+    "{% else %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{% if m['role'] == 'user' and sys.text %}{{ sys.text }}{% set sys.text = '' %}{% endif %}"
+    "{{ m['content'] | trim }}<end_of_turn>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+
+def _chat_ready(ctx: DemoContext, model: Path) -> Path:
+    """The model folder as the server needs it: with a chat template. A prepared GGUF conversion
+    may lack one; then a sibling folder of links to the same files plus Gemma's template is used."""
+    import json
+
+    cfg = json.loads((model / "tokenizer_config.json").read_text(encoding="utf-8"))
+    if cfg.get("chat_template") or (model / "chat_template.jinja").exists():
+        return model
+    chat = ctx.work / f"{model.name}-chat"
+    chat.mkdir(exist_ok=True)
+    for f in model.iterdir():
+        link = chat / f.name
+        if not link.exists():
+            link.symlink_to(f.resolve())
+    (chat / "chat_template.jinja").write_text(GEMMA_CHAT_TEMPLATE, encoding="utf-8")
+    return chat
+
+
+def step_augment(ctx: DemoContext) -> str:
+    ops = _need("augment.operations", "augment")
+    server = _need("augment.server", "augment (local server)")
+    from db.models import AugmentJob, RunStatus
+    from db.session import session_scope
+
+    limit = ctx.state.get("augment_limit", 2)
+    plan = [("compound", False), ("paraphrase-questions", True)]
+    parts = []
+    with session_scope(ctx.url) as s:
+        finished = set(
+            s.scalars(select(AugmentJob.operation).where(AugmentJob.status == RunStatus.finished)).all()
+        )
+    todo_llm = [n for n, llm in plan if llm and n not in finished]
+    for name, llm in plan:
+        if not llm and name in finished:
+            parts.append(f"{name}: skip (done)")
+        elif not llm:
+            summ = ops.run_operation(
+                name, ops.Selection(source="dacon", limit=limit), url=ctx.url, progress=True
+            )
+            parts.append(f"{name}: {dict(summ.statuses)}")
+    if not todo_llm:
+        parts.append("paraphrase-questions: skip (done)")
+        return "; ".join(parts)
+    model = _chat_ready(ctx, _llm_model_dir(ctx))
+    console.print(f"  starting a local OpenAI-compatible server (transformers serve {model.name}) …")
+    with server.local_server(model, log_path=ctx.work / "llm-server.log", startup_timeout_s=300) as srv:
+        llm = ctx.settings.llm.model_copy(update={"base_url": srv.base_url, "model": srv.model, "max_tokens": 256,
+                                                   "concurrency": 2, "timeout_s": 300})  # fmt: skip
+        settings = ctx.settings.model_copy(update={"llm": llm})
+        for name in todo_llm:
+            summ = ops.run_operation(
+                name,
+                ops.Selection(source="dacon", limit=limit),
+                url=ctx.url,
+                settings=settings,
+                progress=True,
+            )
+            parts.append(
+                f"{name}: {summ.calls} calls, {summ.cache_hits} cached, {dict(summ.statuses)}"
+                + (
+                    f", {summ.errors} failed {dict(summ.failures)} (re-run retries them)"
+                    if summ.errors
+                    else ""
+                )
+            )
+    return "; ".join(parts)
+
+
+def step_review(ctx: DemoContext) -> str:
+    from db.models import Origin, QAPair, Review
+    from db.session import session_scope
+
+    jobs = _need("augment.jobs", "augment")
+    with session_scope(ctx.url) as s:
+        rows = s.execute(
+            select(QAPair.origin, Review.status, func.count())
+            .outerjoin(Review, Review.pair_id == QAPair.id)
+            .where(QAPair.origin == Origin.augment)
+            .group_by(QAPair.origin, Review.status)
+        ).all()
+    by_status = {str(st.value if st else "none"): n for _o, st, n in rows}
+    reasons = jobs.reasons_histogram(ctx.url)
+    return (
+        f"augmented pairs by review status {by_status or '{}'}; machine reasons {reasons or '{}'} "
+        "(humans: the review_queue view, `dobae export` → edit → `dobae review import`)"
+    )
+
+
+def step_export(ctx: DemoContext) -> str:
+    export = _need("db.export", "foundation (db/export)")
+    out = ctx.work / "approved.jsonl"
+    from db.models import Export
+    from db.session import session_scope
+
+    with session_scope(ctx.url) as s:
+        rec = s.execute(
+            select(Export.rows, Export.sha256)
+            .where(Export.path == str(out.resolve()))
+            .order_by(Export.id.desc())
+        ).first()
+    if out.exists() and rec and export.sha256_file(out) == rec.sha256:
+        ctx.state["export"] = out
+        return f"skip: {out} already exported ({rec.rows} approved pairs, sha256 {rec.sha256[:12]})"
+    res = export.export_pairs(out, "jsonl", statuses=["approved"], url=ctx.url)
+    ctx.state["export"] = out
+    return f"exported {res.rows} approved pairs to {out} (sha256 {res.sha256[:12]})"
+
+
+def _run_dir(ctx: DemoContext) -> Path:
+    return ctx.work / "runs" / "demo"
+
+
+def step_train(ctx: DemoContext) -> str:
+    config = _need("train.config", "train")
+    trainer = _need("train.trainer", "train")
+    run_dir = _run_dir(ctx)
+    card = run_dir / "run_card.json"
+    if card.exists():
+        import json
+
+        c = json.loads(card.read_text(encoding="utf-8"))
+        if c.get("status") == "finished":
+            return f"skip: {run_dir} already trained (train_loss {c.get('metrics', {}).get('train_loss')})"
+    _llm_model_dir(ctx)
+    cfg = config.load_config(
+        ROOT / "train/configs/cpu-smoke.toml",
+        [
+            f"data.export={ctx.work / 'approved.jsonl'}",
+            f"output.dir={run_dir.parent}",
+            "output.name=demo",
+            f"train.max_steps={ctx.state.get('train_steps', 12)}",
+        ],
+    )
+    res = trainer.run_training(cfg, resume=(run_dir / "checkpoints").is_dir())
+    m = res.card.get("metrics", {})
+    return (
+        "trained "
+        + ", ".join(
+            f"{k} {m[k]:.4f}"
+            for k in ("train_loss", "eval_loss", "metric")
+            if isinstance(m.get(k), int | float)
+        )
+        + f" → {res.run_dir}"
+    )
+
+
+def step_infer(ctx: DemoContext) -> str:
+    gen = _need("infer.generate", "infer (batch inference)")
+    out = ctx.work / "answers.csv"
+    if out.exists():
+        return f"skip: {out} already written"
+    opts = gen.InferOptions(max_new_tokens=64, n=1, batch_size=8)
+    s = gen.run_infer(_run_dir(ctx), _test_csv(ctx), out, opts, pairs_path=ctx.work / "approved.jsonl")
+    fields = {k: v for k, v in vars(s).items() if isinstance(v, int | float | str | Path)}
+    return f"answered → {out} ({', '.join(f'{k} {v}' for k, v in fields.items() if k != 'out')})"
+
+
+def step_submit(ctx: DemoContext) -> str:
+    sub = _need("infer.submission", "infer (submission)")
+    cv = _need("infer.cv", "infer (evaluation)")
+    out_dir = ctx.work / "submission"
+    parts = []
+    if (out_dir / sub.SUBMISSION_FILE).exists():
+        parts.append(f"skip: {out_dir / sub.SUBMISSION_FILE} already written")
+    else:
+        s = sub.make_submission(
+            _test_csv(ctx), out_dir, "llm", options={"run_dir": str(_run_dir(ctx)), "max_new_tokens": 64},
+            embedder_spec="muse3", force=True, url=ctx.url,
+        )  # fmt: skip
+        parts.append(f"submission {out_dir / sub.SUBMISSION_FILE} ({s.rows} rows)")
+    from db.models import Evaluation
+    from db.session import session_scope
+
+    with session_scope(ctx.url) as s:
+        evs = s.execute(
+            select(Evaluation.id, Evaluation.mean, Evaluation.embedder, Evaluation.config)
+            .where(Evaluation.answerer == "llm")
+            .order_by(Evaluation.id.desc())
+        ).all()
+    ev = next((e for e in evs if (e.config or {}).get("run_dir") == str(_run_dir(ctx))), None)
+    if ev:
+        parts.append(
+            f"skip: proxy score already stored (evaluation #{ev.id}: {ev.mean:.4f} via {ev.embedder})"
+        )
+        return "; ".join(parts)
+    from infer.answerer import make_answerer
+    from infer.embedders import load_embedder
+
+    emb = load_embedder("muse3")
+    items = cv.load_items(ctx.url)
+    opts = {"run_dir": str(_run_dir(ctx)), "max_new_tokens": 64}
+    res = cv.cross_validate(items, lambda: make_answerer("llm", embedder=emb, **opts), emb, k=2,
+                            seed=ctx.settings.seed)  # fmt: skip
+    eid = cv.store_evaluation(res, ctx.url)
+    parts.append(f"proxy score (2-fold CV, {res.embedder}) {res.mean:.4f}, stored as evaluation #{eid}")
+    return "; ".join(parts)
+
+
+STEPS: list[tuple[str, Callable[[DemoContext], str], tuple[str, ...]]] = [
+    ("crawl", step_crawl, ()),
+    ("import", step_import, ()),
+    ("augment", step_augment, ("import",)),
+    ("review", step_review, ("augment",)),
+    ("export", step_export, ("import",)),
+    ("train", step_train, ("export",)),
+    ("infer", step_infer, ("train",)),
+    ("submit", step_submit, ("train",)),
+]
+
+
+def run_demo(
+    train_csv: Path | None = None,
+    test_csv: Path | None = None,
+    *,
+    settings: Settings | None = None,
+    only: list[str] | None = None,
+) -> list[StepResult]:
+    """Run the demo steps (all, or `only` these); returns one result per step."""
+    from db.migrate import ensure_schema
+
+    settings = settings or get_settings()
+    work = settings.data_dir / "demo"
+    work.mkdir(parents=True, exist_ok=True)
+    ensure_schema(settings.db_url)
+    os.environ.setdefault("DOBAE_DATABASE_URL", settings.db_url)  # the crawl subprocess uses the same DB
+    ctx = DemoContext(settings, train_csv, test_csv, work)
+    results: dict[str, StepResult] = {}
+    names = [n for n, _f, _d in STEPS if not only or n in only]
+    for i, (name, fn, deps) in enumerate(STEPS, 1):
+        if name not in names:
+            continue
+        r = results[name] = StepResult(name)
+        console.rule(f"[bold]step {i}/{len(STEPS)}: {name}")
+        bad = [d for d in deps if d in results and results[d].status in ("failed", "blocked")]
+        if bad:
+            r.status, r.detail = "blocked", f"needs {', '.join(bad)}"
+            console.print(f"[yellow]blocked[/yellow]: {r.detail}")
+            continue
+        t0 = time.perf_counter()
+        try:
+            if name == "crawl":
+                with sandbox_site(ctx) as base:
+                    if base:
+                        console.print(f"  sandbox site at {base}")
+                    detail = fn(ctx)
+            else:
+                detail = fn(ctx)
+            r.status = "skipped" if detail.startswith("skip") else "done"
+            r.detail = detail
+            console.print(f"[green]{r.status}[/green] {detail}", markup=True, soft_wrap=True)
+        except DobaeError as exc:
+            r.status, r.detail = "failed", str(exc)
+            console.print(f"[red]FAILED[/red] {name}: {exc}", soft_wrap=True)
+        r.seconds = time.perf_counter() - t0
+    return list(results.values())
+
+
+def print_summary(results: list[StepResult], total_s: float) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"dobae demo — {total_s:.0f} s")
+    t.add_column("step")
+    t.add_column("status")
+    t.add_column("seconds", justify="right")
+    t.add_column("what happened", overflow="fold")
+    colour = {"done": "green", "skipped": "cyan", "failed": "red", "blocked": "yellow"}
+    for r in results:
+        t.add_row(r.name, f"[{colour.get(r.status, 'white')}]{r.status}", f"{r.seconds:.1f}", r.detail[:300])
+    console.print(t)

@@ -1,0 +1,142 @@
+"""`dobae status`: every stage summarised from the database as rich tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from sqlalchemy import func, select
+
+from dobae.console import out
+
+
+def _v(x: Any) -> str:
+    return "-" if x is None else str(getattr(x, "value", x))
+
+
+def _when(dt) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M") if dt else "-"
+
+
+def collect(url: str | None = None) -> dict[str, list[tuple]]:
+    """The rows behind each table (plain tuples; tests and the report read them)."""
+    from db.migrate import ensure_schema
+    from db.models import (
+        AugmentJob,
+        CrawlRun,
+        Evaluation,
+        Export,
+        InferenceRun,
+        QAPair,
+        Question,
+        Review,
+        Source,
+        TrainingRun,
+    )
+    from db.session import session_scope
+    from dobae.settings import get_settings
+
+    url = url or get_settings().db_url
+    ensure_schema(url)
+    with session_scope(url) as s:
+        data: dict[str, list[tuple]] = {}
+        data["questions"] = [
+            (src, _v(split), n, deleted or 0)
+            for src, split, n, deleted in s.execute(
+                select(
+                    Source.name,
+                    Question.split,
+                    func.count(),
+                    func.sum(func.cast(Question.is_deleted, Integer_())),
+                )
+                .join(Source, Source.id == Question.source_id)
+                .group_by(Source.name, Question.split)
+                .order_by(Source.name)
+            )
+        ]
+        data["pairs"] = [
+            (_v(o), _v(st), n)
+            for o, st, n in s.execute(
+                select(QAPair.origin, Review.status, func.count())
+                .outerjoin(Review, Review.pair_id == QAPair.id)
+                .group_by(QAPair.origin, Review.status)
+                .order_by(QAPair.origin)
+            )
+        ]
+        data["crawl_runs"] = [
+            (r.id, r.spider, _v(r.status), _when(r.started_at), _when(r.finished_at),
+             (r.stats or {}).get("item_scraped_count", (r.stats or {}).get("items", "-")))
+            for r in s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(5))
+        ]  # fmt: skip
+        data["augment_jobs"] = [
+            (op, n, _v(st), done or 0, total or 0, errors or 0)
+            for op, st, n, done, total, errors in s.execute(
+                select(AugmentJob.operation, AugmentJob.status, func.count(), func.sum(AugmentJob.done),
+                       func.sum(AugmentJob.total), func.sum(AugmentJob.errors))
+                .group_by(AugmentJob.operation, AugmentJob.status)
+                .order_by(AugmentJob.operation)
+            )
+        ]  # fmt: skip
+        data["exports"] = [
+            (e.id, e.path, e.format, e.rows, e.sha256[:12], _when(e.created_at))
+            for e in s.scalars(select(Export).order_by(Export.id.desc()).limit(3))
+        ]
+        data["training_runs"] = [
+            (r.id, r.name, _v(r.status), r.base_model, _fmt((r.metrics or {}).get("train_loss")),
+             _fmt((r.metrics or {}).get("eval_loss")), _fmt((r.metrics or {}).get("metric")))
+            for r in s.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(5))
+        ]  # fmt: skip
+        data["inference_runs"] = [
+            (r.id, r.backend, _v(r.status), r.n_questions, r.out_path, _when(r.started_at))
+            for r in s.scalars(select(InferenceRun).order_by(InferenceRun.id.desc()).limit(5))
+        ]
+        data["evaluations"] = [
+            (e.id, e.answerer, e.embedder, e.folds, f"{e.mean:.4f}", f"{e.std:.4f}", _when(e.created_at))
+            for e in s.scalars(select(Evaluation).order_by(Evaluation.id.desc()).limit(5))
+        ]
+    return data
+
+
+def Integer_():  # noqa: N802 - a type for the cast above
+    from sqlalchemy import Integer
+
+    return Integer
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.4f}" if isinstance(x, int | float) else "-"
+
+
+TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "questions": ("Questions (crawled and DACON test)", ("source", "split", "count", "deleted")),
+    "pairs": ("Q&A pairs by origin and review status", ("origin", "review status", "count")),
+    "crawl_runs": ("Crawl runs (latest 5)", ("id", "spider", "status", "started", "finished", "items")),
+    "augment_jobs": ("Augment jobs", ("operation", "jobs", "status", "done", "total", "errors")),
+    "exports": ("Exports (latest 3)", ("id", "path", "format", "rows", "sha256", "at")),
+    "training_runs": (
+        "Training runs (latest 5)",
+        ("id", "name", "status", "base model", "train loss", "eval loss", "metric"),
+    ),  # fmt: skip
+    "inference_runs": (
+        "Inference runs (latest 5)",
+        ("id", "backend", "status", "questions", "out", "started"),
+    ),
+    "evaluations": (
+        "Scores (latest 5 evaluations)",
+        ("id", "answerer", "embedder", "folds", "mean", "std", "at"),
+    ),
+}
+
+
+def print_status(url: str | None = None) -> dict[str, list[tuple]]:
+    data = collect(url)
+    for key, (title, cols) in TABLES.items():
+        t = Table(title=title, title_justify="left")
+        for c in cols:
+            t.add_column(c, overflow="fold")
+        for row in data[key]:
+            t.add_row(*(str(x) for x in row))
+        if not data[key]:
+            t.add_row(*(["(none yet)"] + [""] * (len(cols) - 1)))
+        out.print(t)
+    return data
