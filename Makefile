@@ -23,6 +23,9 @@ setup: $(BIN)/.installed
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; fi
+	@# a Hangul font for `dobae report`'s plots (matplotlib picks NanumGothic)
+	@if [ "$$(id -u)" = 0 ] && ! fc-list :lang=ko 2>/dev/null | grep -q .; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; fi
 
 # PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS=tests/db`. PostgreSQL is started for every run
 # (CI=true makes a missing one an error, never a skip); pytest's exit code is make's exit code.
@@ -31,8 +34,11 @@ test: setup system-deps
 	source .ci/pg.sh && { pg_start || { echo "make test: could not start PostgreSQL (see above)" >&2; exit 1; }; } && \
 	  trap pg_stop EXIT && CI=$${CI:-true} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
+# DEMO_ARGS, e.g. `make demo DEMO_ARGS="--train ../shared/data/dacon/dev.csv --test ../shared/data/dacon/test.csv"`
+DEMO_ARGS ?=
 demo: setup system-deps
-	$(BIN)/dobae demo
+	rc=0; $(BIN)/dobae demo $(DEMO_ARGS) || rc=$$?; \
+	  $(BIN)/dobae status && $(BIN)/dobae report --out data/report.html && exit $$rc
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
