@@ -349,43 +349,63 @@ def step_infer(ctx: DemoContext) -> str:
 
 
 def step_submit(ctx: DemoContext) -> str:
+    """submission.csv from the batch-inference answers (embedded with the scorer's embedder), and
+    the proxy scores: the run's held-out validation metric (its card) and a grouped CV of the
+    retrieval baseline (stored in `evaluations` with its breakdown by category and single/double)."""
     sub = _need("infer.submission", "infer (submission)")
     cv = _need("infer.cv", "infer (evaluation)")
+    embedders = _need("infer.embedders", "infer (embedders)")
+    from db.dacon import read_test
+
     out_dir = ctx.work / "submission"
     parts = []
+    emb = None
     if (out_dir / sub.SUBMISSION_FILE).exists():
         parts.append(f"skip: {out_dir / sub.SUBMISSION_FILE} already written")
     else:
-        s = sub.make_submission(
-            _test_csv(ctx), out_dir, "llm", options={"run_dir": str(_run_dir(ctx)), "max_new_tokens": 64},
-            embedder_spec="muse3", force=True, url=ctx.url,
-        )  # fmt: skip
-        parts.append(f"submission {out_dir / sub.SUBMISSION_FILE} ({s.rows} rows)")
+        import pandas as pd
+
+        df = pd.read_csv(ctx.work / "answers.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        emb = embedders.load_embedder(ctx.settings.embedder)
+        vecs = emb.encode(list(df["answer"]))
+        sub.write_submission(out_dir, list(df["id"]), list(df["질문"]), list(df["answer"]), vecs)
+        sub.check_submission_file(out_dir / sub.SUBMISSION_FILE, [t.id for t in read_test(_test_csv(ctx))])
+        parts.append(f"submission {out_dir / sub.SUBMISSION_FILE} ({len(df)} rows, {emb.name})")
+    import json
+
+    m = json.loads((_run_dir(ctx) / "run_card.json").read_text(encoding="utf-8")).get("metrics", {})
+    if isinstance(m.get("metric"), int | float):
+        parts.append(
+            f"LLM held-out validation metric {m['metric']:.4f} ({m.get('metric_embedder')}, "
+            f"{m.get('metric_questions')} questions{', proxy' if m.get('metric_is_proxy') else ''})"
+        )
     from db.models import Evaluation
     from db.session import session_scope
 
+    items = cv.load_items(ctx.url)
+    sha = cv.data_sha256(items)
     with session_scope(ctx.url) as s:
-        evs = s.execute(
-            select(Evaluation.id, Evaluation.mean, Evaluation.embedder, Evaluation.config)
-            .where(Evaluation.answerer == "llm")
+        ev = s.execute(
+            select(Evaluation.id, Evaluation.mean, Evaluation.embedder)
+            .where(Evaluation.answerer == "retrieval", Evaluation.data_sha256 == sha)
             .order_by(Evaluation.id.desc())
-        ).all()
-    ev = next((e for e in evs if (e.config or {}).get("run_dir") == str(_run_dir(ctx))), None)
+        ).first()
     if ev:
         parts.append(
-            f"skip: proxy score already stored (evaluation #{ev.id}: {ev.mean:.4f} via {ev.embedder})"
+            f"skip: retrieval CV already stored (evaluation #{ev.id}: {ev.mean:.4f} via {ev.embedder})"
         )
         return "; ".join(parts)
     from infer.answerer import make_answerer
-    from infer.embedders import load_embedder
 
-    emb = load_embedder("muse3")
-    items = cv.load_items(ctx.url)
-    opts = {"run_dir": str(_run_dir(ctx)), "max_new_tokens": 64}
-    res = cv.cross_validate(items, lambda: make_answerer("llm", embedder=emb, **opts), emb, k=2,
-                            seed=ctx.settings.seed)  # fmt: skip
+    emb = emb or embedders.load_embedder(ctx.settings.embedder)
+    k = max(2, min(5, len(items) // 2))
+    res = cv.cross_validate(
+        items, lambda: make_answerer("retrieval", embedder=emb), emb, k=k, seed=ctx.settings.seed
+    )
     eid = cv.store_evaluation(res, ctx.url)
-    parts.append(f"proxy score (2-fold CV, {res.embedder}) {res.mean:.4f}, stored as evaluation #{eid}")
+    parts.append(
+        f"retrieval baseline {k}-fold CV {res.mean:.4f} ± {res.std:.4f} ({res.embedder}), evaluation #{eid}"
+    )
     return "; ".join(parts)
 
 
