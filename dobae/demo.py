@@ -233,7 +233,7 @@ def step_augment(ctx: DemoContext) -> str:
             parts.append(f"{name}: {dict(summ.statuses)}")
     if not todo_llm:
         parts.append("paraphrase-questions: skip (done)")
-        return "; ".join(parts)
+        return ("skip: " if all("skip" in p for p in parts) else "") + "; ".join(parts)
     model = _chat_ready(ctx, _llm_model_dir(ctx))
     console.print(f"  starting a local OpenAI-compatible server (transformers serve {model.name}) …")
     with server.local_server(model, log_path=ctx.work / "llm-server.log", startup_timeout_s=300) as srv:
