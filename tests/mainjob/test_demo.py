@@ -50,3 +50,48 @@ def test_missing_stage_fails_its_step_and_blocks_dependants(db_url, dacon_files,
         and "stage foundation (db/export) not available" in res["export"].detail
     )
     assert res["train"].status == "blocked"
+
+
+def test_crawl_step_runs_scrapy_once(db_url, tmp_path):
+    """The crawl step's real `scrapy crawl ohouse` subprocess into the database; a second run skips.
+    The site is the crawler tests' small ohouse-shaped site (tests/crawler/mini_site.py): the
+    sandbox is started by `sandbox_site`, which this test does not cover."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from db.models import CrawlRun, Question
+    from db.session import session_scope
+    from dobae.demo import DemoContext, step_crawl
+    from dobae.settings import get_settings
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    site = Path(__file__).resolve().parents[1] / "crawler" / "mini_site.py"
+    proc = subprocess.Popen([sys.executable, str(site), str(port), str(tmp_path / "req.log"), "3", "0"])
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/robots.txt", timeout=1).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        ctx = DemoContext(get_settings(), None, None, tmp_path, base_url=f"http://127.0.0.1:{port}")
+        first = step_crawl(ctx)
+        assert first.startswith("crawled:")
+        with session_scope(db_url) as s:
+            questions = s.scalar(select(func.count()).select_from(Question))
+            runs = s.scalar(select(func.count()).select_from(CrawlRun))
+        assert questions > 0 and runs == 1
+        second = step_crawl(ctx)
+        assert second.startswith("skip: crawl run")
+        with session_scope(db_url) as s:
+            assert s.scalar(select(func.count()).select_from(Question)) == questions
+            assert s.scalar(select(func.count()).select_from(CrawlRun)) == 1
+    finally:
+        proc.terminate()
+        proc.wait(10)
