@@ -22,7 +22,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from dobae.console import console
-from dobae.errors import ConfigError, DobaeError
+from dobae.errors import ConfigError, DobaeError, InputError
 from dobae.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -431,6 +431,10 @@ def run_demo(
     """Run the demo steps (all, or `only` these); returns one result per step."""
     from db.migrate import ensure_schema
 
+    known = [n for n, _f, _d in STEPS]
+    for name in only or []:
+        if name not in known:
+            raise InputError(f"--step {name!r}: use one of {', '.join(known)}")
     settings = settings or get_settings()
     work = settings.data_dir / "demo"
     work.mkdir(parents=True, exist_ok=True)

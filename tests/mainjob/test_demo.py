@@ -95,3 +95,13 @@ def test_crawl_step_runs_scrapy_once(db_url, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_unknown_step_is_a_clear_error(db_url):
+    import pytest
+
+    from dobae.demo import run_demo
+    from dobae.errors import InputError
+
+    with pytest.raises(InputError, match="--step 'trian': use one of crawl, import"):
+        run_demo(only=["trian"])
