@@ -131,9 +131,16 @@ def main() -> None:
         "--repeat", type=int, default=1, help="runs of each variant, alternating; the best counts"
     )
     parser.add_argument(
-        "--site", choices=["sandbox", "mini"], default="sandbox", help="which local site to crawl"
+        "--site",
+        choices=["auto", "sandbox", "mini"],
+        default="auto",
+        help="local site to crawl; auto: the sandbox when crawler.sandbox exists, else the tests' mini site",
     )
     ns = parser.parse_args()
+    if ns.site == "auto":
+        import importlib.util
+
+        ns.site = "sandbox" if importlib.util.find_spec("crawler.sandbox") else "mini"
     print(f"machine: {machine()}")
     proc, base = start_sandbox(ns.scale, ns.site)
     try:
