@@ -42,7 +42,7 @@ def test_generation_stops_on_eos(gen):
     before = g.stats.new_tokens
     [[answer]] = g.generate([build_prompt(Q0)], n=1, max_new_tokens=80, batch_size=1)
     used = g.stats.new_tokens - before
-    assert answer == answers_for(ROWS[0][4])[0]  # the trained answer, nothing after it
+    assert answer in answers_for(ROWS[0][4])  # one of the trained answers, nothing after it
     assert used < 80  # stopped on EOS, not on the length limit
     assert "<|im_end|>" not in answer and "<|endoftext|>" not in answer
 
