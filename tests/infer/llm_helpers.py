@@ -1,6 +1,6 @@
 """Tiny model and tiny training runs for the generation tests, built at test time (no hub, seconds).
 
-A byte-level BPE tokenizer trained on the test rows (tests/infer/conftest.py ROWS) wrapped in
+A byte-level BPE tokenizer trained on the test rows (the `items` fixture of tests/infer/conftest.py) wrapped in
 PreTrainedTokenizerFast, a 2-layer Qwen2 (hidden 64), and runs trained on those rows with the real
 trainer (`train.trainer.run_training`), so the run folder is exactly what `dobae train` writes.
 """
@@ -11,16 +11,9 @@ import json
 from pathlib import Path
 
 
-def rows_texts(rows) -> list[tuple[str, str, str]]:
-    """(group, question, answer) for every phrasing × wording of the test rows."""
-    from conftest import answers_for
-
-    out = []
-    for rid, _cat, q1, q2, core in rows:
-        for q in (q1, q2):
-            for a in answers_for(core):
-                out.append((rid, q, a))
-    return out
+def rows_texts(items) -> list[tuple[str, str, str]]:
+    """(group, question, answer) for every phrasing × answer of the test items (`items` fixture)."""
+    return [(it.id, q, a) for it in items for q in it.questions for a in it.answers]
 
 
 def build_tiny_model(path: Path, rows) -> Path:
@@ -115,23 +108,17 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory) -> Path:
-    from conftest import ROWS
-
-    return build_tiny_model(tmp_path_factory.mktemp("tiny-base"), ROWS)
+def tiny_base(items, tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-base"), items)
 
 
 @pytest.fixture(scope="session")
-def trained_run(tiny_base, tmp_path_factory) -> Path:
+def trained_run(tiny_base, items, tmp_path_factory) -> Path:
     """Trained until it answers the test rows' questions with their answers and stops on EOS."""
-    from conftest import ROWS
-
-    return train_tiny_run(tiny_base, ROWS, tmp_path_factory.mktemp("runs"), "trained", steps=80, lr=1e-2)
+    return train_tiny_run(tiny_base, items, tmp_path_factory.mktemp("runs"), "trained", steps=80, lr=1e-2)
 
 
 @pytest.fixture(scope="session")
-def untrained_run(tiny_base, tmp_path_factory) -> Path:
+def untrained_run(tiny_base, items, tmp_path_factory) -> Path:
     """One step at a tiny rate: a random model that never stops early (slow enough to be killed)."""
-    from conftest import ROWS
-
-    return train_tiny_run(tiny_base, ROWS, tmp_path_factory.mktemp("runs"), "untrained", steps=1, lr=1e-6)
+    return train_tiny_run(tiny_base, items, tmp_path_factory.mktemp("runs"), "untrained", steps=1, lr=1e-6)

@@ -9,13 +9,21 @@ import json
 
 import numpy as np
 import pytest
-from conftest import ROWS, answers_for
 from llm_helpers import tiny_base, trained_run  # noqa: F401 (fixtures)
 
 from infer.generate import InferOptions, Pipeline, load_generator
 from train.prompt import build_prompt
 
-Q0, Q3, Q5 = ROWS[0][2], ROWS[3][2], ROWS[5][3]
+
+@pytest.fixture(scope="module")
+def q(items):
+    """Questions of the test rows: q[0] = row 0's first phrasing, q[3], q[5] (second), q[8] (second)."""
+    return {
+        0: items[0].questions[0],
+        3: items[3].questions[0],
+        5: items[5].questions[1],
+        8: items[8].questions[1],
+    }
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +32,9 @@ def gen(trained_run):  # noqa: F811
     return g, card
 
 
-def test_batched_greedy_equals_one_at_a_time_with_left_padding(gen):
+def test_batched_greedy_equals_one_at_a_time_with_left_padding(gen, q):
     g, _ = gen
-    prompts = [build_prompt(q) for q in (Q0, "짧은 질문", Q3 + " " + Q5, Q5, ROWS[8][3])]
+    prompts = [build_prompt(x) for x in (q[0], "짧은 질문", q[3] + " " + q[5], q[5], q[8])]
     lengths = {len(g.tokenizer(p)["input_ids"]) for p in prompts}
     assert len(lengths) >= 3  # really different lengths: padding matters
     side = g.tokenizer.padding_side
@@ -37,23 +45,23 @@ def test_batched_greedy_equals_one_at_a_time_with_left_padding(gen):
     assert all(b[0] for b in batched)
 
 
-def test_generation_stops_on_eos(gen):
+def test_generation_stops_on_eos(gen, q, items):
     g, _ = gen
     before = g.stats.new_tokens
-    [[answer]] = g.generate([build_prompt(Q0)], n=1, max_new_tokens=80, batch_size=1)
+    [[answer]] = g.generate([build_prompt(q[0])], n=1, max_new_tokens=80, batch_size=1)
     used = g.stats.new_tokens - before
-    assert answer in answers_for(ROWS[0][4])  # one of the trained answers, nothing after it
+    assert answer in items[0].answers  # one of the trained answers, nothing after it
     assert used < 80  # stopped on EOS, not on the length limit
     assert "<|im_end|>" not in answer and "<|endoftext|>" not in answer
 
 
-def test_candidates_greedy_first_then_samples(gen):
+def test_candidates_greedy_first_then_samples(gen, q):
     g, _ = gen
-    [cands] = g.generate([build_prompt(Q3)], n=4, max_new_tokens=20, batch_size=1, temperature=1.5, seed=1)
-    [[greedy]] = g.generate([build_prompt(Q3)], n=1, max_new_tokens=20, batch_size=1)
+    [cands] = g.generate([build_prompt(q[3])], n=4, max_new_tokens=20, batch_size=1, temperature=1.5, seed=1)
+    [[greedy]] = g.generate([build_prompt(q[3])], n=1, max_new_tokens=20, batch_size=1)
     assert len(cands) == 4 and cands[0] == greedy
     assert len(set(cands[1:])) > 1  # sampled, seeded
-    again = g.generate([build_prompt(Q3)], n=4, max_new_tokens=20, batch_size=1, temperature=1.5, seed=1)
+    again = g.generate([build_prompt(q[3])], n=4, max_new_tokens=20, batch_size=1, temperature=1.5, seed=1)
     assert again == [cands]
 
 
@@ -68,47 +76,45 @@ class Recording:
         return self.inner.generate(prompts, **kw)
 
 
-def test_compound_questions_are_split_answered_and_joined(gen):
+def test_compound_questions_are_split_answered_and_joined(gen, q):
     g, card = gen
     pipe = Pipeline(g, card, InferOptions(n=1, batch_size=4))
-    single_a, single_b = pipe.answer([Q0, Q3])
-    [both] = pipe.answer([f"{Q0} 또한, {Q3}"])
-    assert [p["part"] for p in both.parts] == [Q0, Q3]
+    single_a, single_b = pipe.answer([q[0], q[3]])
+    [both] = pipe.answer([f"{q[0]} 또한, {q[3]}"])
+    assert [p["part"] for p in both.parts] == [q[0], q[3]]
     assert both.answer == f"{single_a.answer} {single_b.answer}"
-    [unsplit] = Pipeline(g, card, InferOptions(n=1, split=False)).answer([f"{Q0} 또한, {Q3}"])
+    [unsplit] = Pipeline(g, card, InferOptions(n=1, split=False)).answer([f"{q[0]} 또한, {q[3]}"])
     assert len(unsplit.parts) == 1
 
 
-def test_retrieved_context_goes_into_the_shared_prompt(gen, muse):
-    from infer.cv import Item, train_pairs
+def test_retrieved_context_goes_into_the_shared_prompt(gen, muse, items):
+    from infer.cv import train_pairs
     from infer.generate import make_retriever
 
     g, card = gen
-    items = [Item(r[0], (r[2], r[3]), answers_for(r[4]), r[1]) for r in ROWS]
     retriever = make_retriever(train_pairs(items), muse)
     rec = Recording(g)
     pipe = Pipeline(rec, card, InferOptions(n=1, context_k=2), retriever=retriever, embedder=muse)
     question = "벽지에 곰팡이가 피는 원인이 뭔가요?"
     [a] = pipe.answer([question])
-    context = [(q, ans) for q, ans, _ in retriever.retrieve(question, 2)]
+    context = [(cq, ans) for cq, ans, _ in retriever.retrieve(question, 2)]
     assert rec.prompts == [[build_prompt(question, context)]]
-    assert "참고 자료" in rec.prompts[0][0] and a.parts[0]["context"] == [q for q, _ in context]
-    assert context[0][0] in (ROWS[0][2], ROWS[0][3])  # the 곰팡이 row is the nearest
+    assert "참고 자료" in rec.prompts[0][0] and a.parts[0]["context"] == [cq for cq, _ in context]
+    assert context[0][0] in items[0].questions  # the 곰팡이 row is the nearest
 
 
-def test_selection_picks_the_best_scored_candidate(gen, muse):
-    from infer.cv import Item, train_pairs
+def test_selection_picks_the_best_scored_candidate(gen, muse, items, q):
+    from infer.cv import train_pairs
     from infer.generate import make_retriever
 
     g, card = gen
-    items = [Item(r[0], (r[2], r[3]), answers_for(r[4]), r[1]) for r in ROWS]
     retriever = make_retriever(train_pairs(items), muse)
     opts = InferOptions(n=4, temperature=1.5, select="reference", select_k=3)
-    [a] = Pipeline(g, card, opts, retriever=retriever, embedder=muse).answer([Q5])
+    [a] = Pipeline(g, card, opts, retriever=retriever, embedder=muse).answer([q[5]])
     part = a.parts[0]
     assert len(part["candidates"]) == 4 and len(part["scores"]) == 4
     assert part["chosen"] == int(np.argmax(part["scores"]))
-    refs = [ans for _, ans, _ in retriever.retrieve(Q5, 3)]
+    refs = [ans for _, ans, _ in retriever.retrieve(q[5], 3)]
     vecs = muse.encode(part["candidates"] + refs)
     centroid = vecs[4:].mean(axis=0)
     want = vecs[:4] @ (centroid / np.linalg.norm(centroid))

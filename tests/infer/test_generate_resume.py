@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROWS
 from llm_helpers import tiny_base, untrained_run  # noqa: F401 (fixtures)
 
 from infer.generate import partial_path, read_partial
@@ -20,13 +19,12 @@ from infer.generate import partial_path, read_partial
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _questions(path: Path, n: int) -> Path:
+def _questions(path: Path, n: int, items) -> Path:
     with path.open("w", encoding="utf-8-sig", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "질문"])
         for i in range(n):
-            r = ROWS[i % len(ROWS)]
-            w.writerow([f"TEST_{i:03d}", f"{r[2 + i % 2]} ({i}번)"])
+            w.writerow([f"TEST_{i:03d}", f"{items[i % len(items)].questions[i % 2]} ({i}번)"])
     return path
 
 
@@ -61,8 +59,8 @@ def _answers(path: Path) -> dict[str, str]:
     return {r["id"]: r["answer"] for r in csv.DictReader(path.open(encoding="utf-8"))}
 
 
-def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, tmp_path):  # noqa: F811
-    questions = _questions(tmp_path / "q.csv", 24)
+def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, items, tmp_path):  # noqa: F811
+    questions = _questions(tmp_path / "q.csv", 24, items)
     ref = tmp_path / "ref" / "answers.csv"
     subprocess.run(
         _cmd(untrained_run, questions, ref),
@@ -109,10 +107,10 @@ def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, tmp_pa
     assert not partial.exists() and out.with_suffix(".jsonl").exists()
 
 
-def test_infer_cli_errors_are_one_line(untrained_run, tmp_path, capsys):  # noqa: F811
+def test_infer_cli_errors_are_one_line(untrained_run, items, tmp_path, capsys):  # noqa: F811
     from dobae.cli import main
 
-    questions = _questions(tmp_path / "q.csv", 2)
+    questions = _questions(tmp_path / "q.csv", 2, items)
     out = tmp_path / "a.csv"
     out.write_text("x", encoding="utf-8")
     for args, msg in (
