@@ -108,6 +108,74 @@ def runs_cmd(limit: int = typer.Option(10, "--limit", min=1, help="how many rece
     out.print(table)
 
 
+# ----------------------------------------------------------------------------- dobae sandbox
+
+sandbox_app = typer.Typer(
+    help="The sandbox site: a local imitation of 오늘의집 질문과답변 for tests, benchmarks and the demo.",
+    no_args_is_help=True,
+)
+
+
+@sandbox_app.command("serve")
+def sandbox_serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (keep it local)"),
+    port: int = typer.Option(8800, "--port", min=0, max=65535, help="port; 0 picks a free one"),
+    scale: int = typer.Option(None, "--scale", min=0, help="total questions: the seed plus generated ones"),
+    seed: int = typer.Option(0, "--seed", help="seed of the generated (--scale) questions"),
+    churn: int = typer.Option(0, "--churn", help="markup churn level: changes every emotion class hash"),
+    rate_limit: float = typer.Option(
+        None, "--rate-limit", min=0.1, help="requests/s per client before 429 + Retry-After (token bucket)"
+    ),
+    burst: int = typer.Option(20, "--burst", min=1, help="token bucket size for --rate-limit"),
+    slow: float = typer.Option(2.0, "--slow", min=0, help="seconds the slow question (1018) takes"),
+    no_late_post: bool = typer.Option(
+        False, "--no-late-post", help="publish the late post (1066) from the start: no page shift"
+    ),
+) -> None:
+    """Serve the sandbox site until Ctrl-C; prints its URL first.
+
+    Example: `dobae sandbox serve --port 8800 --scale 5000`
+    """
+    from crawler.sandbox.server import SandboxServer
+    from dobae.console import console, out
+
+    with console.status("loading the sandbox content…"):
+        server = SandboxServer(
+            host=host, port=port, scale=scale, seed=seed, churn=churn, rate_limit=rate_limit, burst=burst,
+            slow_s=slow, late_post=not no_late_post,
+        )  # fmt: skip
+    out.print(server.base_url, markup=False, highlight=False)
+    console.print(
+        f"sandbox: {len(server.site.questions)} questions, {len(server.site.live_questions())} live; "
+        f"robots {server.base_url}/robots.txt; Ctrl-C stops",
+        markup=False,
+    )
+    server.run()
+
+
+@sandbox_app.command("golden")
+def sandbox_golden_cmd(
+    check: bool = typer.Option(False, "--check", help="only check that the committed files are current"),
+) -> None:
+    """Rewrite (or --check) the golden JSONL files of crawler/sandbox/golden/.
+
+    Example: `dobae sandbox golden --check`
+    """
+    from crawler.sandbox.golden import stale_files, write_golden
+    from dobae.console import out
+    from dobae.errors import InputError
+
+    if check:
+        stale = stale_files()
+        if stale:
+            raise InputError(f"golden files out of date: {', '.join(stale)}; run `dobae sandbox golden`")
+        out.print("golden files are up to date")
+        return
+    for path in write_golden():
+        out.print(str(path), markup=False)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root `dobae` app."""
     app.add_typer(crawl_app, name="crawl")
+    app.add_typer(sandbox_app, name="sandbox")
