@@ -223,7 +223,8 @@ class ShortBodyResponse(Response):
             "headers": [(b"content-type", b"text/html; charset=utf-8"), (b"date", HTTP_DATE.encode()),
                         (b"content-length", str(len(body)).encode())],
         })  # fmt: skip
-        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": False})
+        # more_body and then nothing: the server closes the connection mid-body
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
 
 
 def _int(value: str | None, default: int, name: str) -> int:

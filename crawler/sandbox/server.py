@@ -3,6 +3,7 @@ or in the foreground (`dobae sandbox serve`). uvicorn serves the Starlette app."
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -14,6 +15,16 @@ import uvicorn
 from crawler.sandbox.app import create_app
 from crawler.sandbox.site import Site
 from dobae.errors import ConfigError
+
+
+class _IntendedShortBody(logging.Filter):
+    """The short-body fault ends responses early on purpose: not an error worth a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_IntendedShortBody())
 
 
 def bind(host: str, port: int) -> socket.socket:

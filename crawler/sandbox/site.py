@@ -313,7 +313,11 @@ def generate(n: int, seed: int = 0) -> list[Question]:
 def emotion_hash(name: str, churn: int) -> str:
     """`css-<hash>-<Name> e<hash><n>`-style class for component `name` under churn level `churn`."""
     h = hashlib.sha1(f"{churn}:{name}".encode()).hexdigest()
-    return f"css-{int(h[:8], 16) % 36**7:07x}-{name} e{h[8:13]}{len(name) % 10}"
+    n, digits = int(h[:12], 16), ""
+    for _ in range(7):
+        n, d = divmod(n, 36)
+        digits += "0123456789abcdefghijklmnopqrstuvwxyz"[d]
+    return f"css-{digits}-{name} e{h[12:17]}{len(name) % 10}"
 
 
 class Site:
