@@ -21,7 +21,7 @@ app = typer.Typer(
     "export → train → infer → submit. Run `dobae COMMAND --help` for each stage.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
