@@ -11,8 +11,8 @@ Also times the re-import (idempotent: adds nothing) and an export of all pairs.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,16 +21,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data" / "dacon"
+sys.path.insert(0, str(ROOT))
 
-
-def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from benchmarks.machine import describe  # noqa: E402
 
 
 def data(tmp: Path) -> tuple[Path, Path | None, str]:
@@ -124,7 +117,7 @@ def main() -> None:
 
         backends.append(("postgresql", fresh_pg))
 
-    print(f"machine: {cpu()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"machine: {describe()}")
     print(f"data: {label}")
     for name, fresh in backends:
         fast = best_of(3, fresh, lambda u: import_dacon(train, test, url=u))

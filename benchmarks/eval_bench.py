@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -23,6 +22,9 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import describe  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "dacon" / "dev.csv"
 
 VARIANTS = [
@@ -36,16 +38,6 @@ VARIANTS = [
     ("retrieval combined 0.7, centroid top-5 (default)", "retrieval", {}),
     ("retrieval default, compound questions not split", "retrieval", {"split": False}),
 ]
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:
@@ -115,7 +107,7 @@ def main() -> None:
     ceiling = score_texts([it.answers[0] for it in items], [it.answers[1:] for it in items], emb).mean
     out.print(f"  reference: 답변_1 against the row's other four answers (a human paraphrase): {ceiling:.4f}")
 
-    machine = f"{cpu_model()}, {os.cpu_count()} cores, 1 thread, Python {platform.python_version()}"
+    machine = describe()
     proxy = "PROXY metric, " if getattr(emb, "is_proxy", False) else ""
     base = results[0][1].mean
     t = Table(

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -24,22 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "data" / "dacon" / "dev.csv"
 sys.path.insert(0, str(ROOT))
 
-
-def machine() -> str:
-    import torch
-
-    cpu = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    s = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}"
-    if torch.cuda.is_available():
-        s += f", GPU {torch.cuda.get_device_name(0)}"
-    return s
+from benchmarks.machine import describe  # noqa: E402
 
 
 def questions(n: int) -> list[str]:
@@ -75,7 +58,7 @@ def main() -> None:
     batched, tb, kb = timed(gen, prompts, args.batch_size, args.max_new_tokens)
     same = sum(a == b for a, b in zip(single, batched, strict=True))
     n = len(prompts)
-    print(f"machine: {machine()}")
+    print(f"machine: {describe(torch=True)}")
     print(
         f"run: {card['name']} (base {card['base_model']['spec']}), {n} questions, greedy, "
         f"max_new_tokens {args.max_new_tokens}, device {next(gen.model.parameters()).device}"

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -37,24 +36,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "data" / "dacon" / "dev.csv"
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.machine import describe  # noqa: E402
+
 GPU_PEAKS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
-
-
-def machine() -> str:
-    import torch
-
-    cpu = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    s = f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__}, threads {torch.get_num_threads()}"
-    if torch.cuda.is_available():
-        s += f", GPU {torch.cuda.get_device_name(0)}"
-    return s
 
 
 def load_pairs(limit: int) -> list[tuple[str, str]]:
@@ -285,7 +269,7 @@ def main() -> None:
         peak = matmul_peak("cpu", torch.float32)
         peak_src = f"fp32 2048² matmul measured now, {args.threads} thread(s)"
 
-    print(f"machine: {machine()}")
+    print(f"machine: {describe(torch=True)}")
     print(
         f"model: {args.model} ({model_path}), LoRA r=16 all-linear, batch {bs}, max_length {args.max_length}, "
         f"{steps} timed steps after {args.warmup} warm-up, {'bf16 GPU' if cuda else 'fp32 CPU'}"
