@@ -6,7 +6,8 @@ TRAINING side of dev.csv, without and with augmented pairs.
 Writes two `dobae export`-style JSONL files (id, group_id, question, answer, category, origin):
 - `fold{F}-train.jsonl`: every (phrasing × answer) pair of the rows outside fold F
   (`infer.cv.train_pairs`, the same pairs the retrieval answerer is fitted on), group = row id;
-- `fold{F}-train+compound.jsonl`: those pairs plus `compound_per_pair` compound pairs per pair,
+- `fold{F}-train+compound.jsonl`: those pairs plus `compound_per_pair` compound pairs per pair
+  (`source_groups`: both halves' groups, as augment/ exports them),
   built exactly like augment/'s `compound` operation (`augment.operations.join_compound`: a
   partner of a different group, same category when possible, seeded; answer = both answers), with
   partners drawn ONLY from the training side. The script asserts that no augmented pair touches a
@@ -63,6 +64,7 @@ def main() -> None:
             "answer": p.answer,
             "category": p.category or "",
             "origin": "dacon",
+            "source_groups": [p.group_id],
         }
         for i, p in enumerate(pairs)
     ]
@@ -87,6 +89,7 @@ def main() -> None:
                     "answer": f"{a['answer'].strip()} {b['answer'].strip()}",
                     "category": a["category"],
                     "origin": f"compound:{b['id']}",
+                    "source_groups": [a["group_id"], b["group_id"]],
                 }
             )
     args.out.mkdir(parents=True, exist_ok=True)
