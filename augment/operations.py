@@ -80,6 +80,10 @@ class PairRow:
     category: str | None
     group_id: str
     split: Split | None
+    groups: tuple[str, ...] = ()  # every group the pair was built from, own group first
+
+    def all_groups(self) -> tuple[str, ...]:
+        return self.groups or (self.group_id,)
 
 
 @dataclass
@@ -95,6 +99,12 @@ class Derived:
     candidate: Candidate
     parent: PairRow
     tag: str  # e.g. "formal:0", part of the derived pair's key
+    sources: tuple[PairRow, ...] = ()  # every pair the text was built from (default: the parent)
+
+    def source_groups(self) -> list[str]:
+        """The derived pair's groups: its own first, then every group of every source pair."""
+        rows = self.sources or (self.parent,)
+        return list(dict.fromkeys([self.candidate.group_id, *(g for r in rows for g in r.all_groups())]))
 
 
 @dataclass
@@ -151,7 +161,7 @@ def select_pairs(session: Session, sel: Selection) -> list[PairRow]:
     if sel.limit is not None:
         q = q.limit(sel.limit)
     return [
-        PairRow(p.id, p.question_text, p.answer_text, p.category, p.group_id, p.split)
+        PairRow(p.id, p.question_text, p.answer_text, p.category, p.group_id, p.split, tuple(p.groups))
         for p in session.scalars(q)
     ]
 
@@ -363,6 +373,7 @@ class SeededGeneration(Operation):
                 ),
                 top,
                 f"seed:{i}",
+                tuple(item.pairs),
             )
             for i, sp in enumerate(parsed.pairs[: self.settings.augment.seeded_per_keyword])
         ]
@@ -376,7 +387,7 @@ class SeededGeneration(Operation):
             fields=("question", "answer"),
             parse_error=error,
         )
-        return [Derived(c, top, "parse_error")]
+        return [Derived(c, top, "parse_error", tuple(item.pairs))]
 
 
 _END = re.compile(r"[?？.!。]\s*$")
@@ -394,8 +405,9 @@ class CompoundQuestions(Operation):
     """Two pairs of different groups (same category when possible) joined like DACON's test
     questions; the answer is both answers in order. Rule-based: no LLM, deterministic by seed.
 
-    The pair keeps the first pair's group and parent; the partner's id and group are in the
-    generation's params (`partner_id`, `partner_group`)."""
+    The pair keeps the first pair's group and parent; `source_groups` holds both pairs' groups
+    (grouped splits hold it out with either), and the generation's params the partner's id and
+    group (`partner_id`, `partner_group`)."""
 
     name = "compound"
     uses_llm = False
@@ -411,8 +423,9 @@ class CompoundQuestions(Operation):
         items = []
         for p in pairs:
             for k in range(self.settings.augment.compound_per_pair):
-                same = [x for x in by_cat.get(p.category, []) if x.group_id != p.group_id]
-                others = same or [x for x in pool if x.group_id != p.group_id]
+                mine = set(p.all_groups())
+                same = [x for x in by_cat.get(p.category, []) if mine.isdisjoint(x.all_groups())]
+                others = same or [x for x in pool if mine.isdisjoint(x.all_groups())]
                 if not others:
                     continue
                 partner = others[rng.randrange(len(others))]
@@ -429,7 +442,7 @@ class CompoundQuestions(Operation):
             fields=("question",),
             untrusted=(a.question, a.answer, b.question, b.answer),
         )
-        return [Derived(c, a, f"compound:{b.id}")]
+        return [Derived(c, a, f"compound:{b.id}", (a, b))]
 
 
 OPERATIONS: dict[str, type[Operation]] = {
@@ -619,6 +632,7 @@ class Runner:
             category=d.parent.category,
             origin=Origin.augment,
             group_id=d.candidate.group_id,
+            source_groups=d.source_groups(),
             parent_id=d.parent.id,
             split=d.parent.split,
             generation_id=gen.id,

@@ -1,7 +1,8 @@
 """Export curated pairs for training or for review: JSONL, CSV or Parquet, byte-for-byte reproducible.
 
 Rows are ordered by pair id (stable database ids), columns are fixed (`EXPORT_COLUMNS`), text is
-UTF-8. The file's sha256 and the filter are recorded in the `exports` table, so a training run can
+UTF-8. `source_groups` lists every group a pair was built from (its own first; a compound pair
+has two): grouped splits must hold a pair out when ANY of them is held out. The file's sha256 and the filter are recorded in the `exports` table, so a training run can
 name exactly the data it used. The same file, edited, goes back in with `dobae review import`.
 """
 
@@ -31,6 +32,7 @@ EXPORT_COLUMNS = [
     "category",
     "origin",
     "parent_id",
+    "source_groups",
     "split",
     "status",
     "reasons",
@@ -100,6 +102,7 @@ def select_rows(
                 "category": pair.category,
                 "origin": pair.origin.value,
                 "parent_id": pair.parent_id,
+                "source_groups": pair.groups,
                 "split": pair.split.value if pair.split else None,
                 "status": review.status.value if review else ReviewStatus.pending.value,
                 "reasons": [str(r) for r in (review.reasons or [])] if review else [],
@@ -122,7 +125,8 @@ def _write(rows: list[dict[str, Any]], path: Path, fmt: str) -> None:
     for col in ("id", "parent_id", "version"):
         df[col] = df[col].astype("Int64")
     if fmt == "csv":
-        df["reasons"] = [json.dumps(r, ensure_ascii=False) for r in df["reasons"]]
+        for col in ("source_groups", "reasons"):
+            df[col] = [json.dumps(r, ensure_ascii=False) for r in df[col]]
         df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
     else:
         import pyarrow as pa
@@ -138,6 +142,7 @@ def _write(rows: list[dict[str, Any]], path: Path, fmt: str) -> None:
                 ("category", pa.string()),
                 ("origin", pa.string()),
                 ("parent_id", pa.int64()),
+                ("source_groups", pa.list_(pa.string())),
                 ("split", pa.string()),
                 ("status", pa.string()),
                 ("reasons", pa.list_(pa.string())),

@@ -224,6 +224,10 @@ class QAPair(Base):
     origin: Mapped[Origin] = mapped_column(_enum(Origin, "origin"), index=True)
     group_id: Mapped[str] = mapped_column(String(200), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("qa_pairs.id"), index=True)
+    # every group the pair's text was built from, its own group first (a compound joins two groups,
+    # a seeded pair is grounded on several); NULL = its own group only. Grouped splits hold a pair
+    # out with ANY of these groups (see `groups`), so a derived pair never straddles folds.
+    source_groups: Mapped[list[Any] | None] = mapped_column(JSON)
     split: Mapped[Split | None] = mapped_column(_enum(Split, "split"))
     question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"), index=True)
     answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id"), index=True)
@@ -234,6 +238,11 @@ class QAPair(Base):
 
     parent: Mapped[QAPair | None] = relationship(remote_side=[id])
     review: Mapped[Review | None] = relationship(back_populates="pair", uselist=False)
+
+    @property
+    def groups(self) -> list[str]:
+        """Own group first, then the other source groups (no repeats)."""
+        return list(dict.fromkeys([self.group_id, *(self.source_groups or [])]))
 
 
 class LLMCache(Base):

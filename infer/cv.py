@@ -1,7 +1,10 @@
 """Grouped k-fold cross-validation of an answerer on the imported DACON rows.
 
 - Folds are made of whole rows: a row's two questions and five answers are never split across
-  folds (the answerer is fitted on the other folds' 10 pairs per row).
+  folds (the answerer is fitted on the other folds' 10 pairs per row). Augmented pairs never
+  enter these folds; a model trained on an export is held out from a fold only if its export
+  was cut with `fold_training_rows` (a derived pair is dropped when ANY of its source groups is
+  a held-out row, so a compound never straddles folds).
 - Evaluation questions are test-like: a seeded share (`double_ratio`, default 0.47 = 61 of the 130
   test.csv questions, counted with `infer.splitting`) are two held-out rows' questions joined with
   " 또한, " or " 그리고 ", whose references are the two rows' answers joined pairwise (answer j of
@@ -83,6 +86,25 @@ def make_folds(items: Sequence[Item], k: int = 5, seed: int = 42) -> list[list[I
     for it in sorted(items, key=lambda it: it.id):
         folds[fold_of[it.id]].append(it)
     return folds
+
+
+def item_id_of_group(group_id: str) -> str:
+    """The DACON row id of a DACON pair's group (`db.dacon.group_id`: "<source>:<row id>")."""
+    return group_id.rsplit(":", 1)[-1]
+
+
+def touches_rows(groups: Sequence[str], row_ids: set[str]) -> bool:
+    """Whether a pair built from `groups` (all its source groups, e.g. both halves of a compound
+    question) holds text of any of the DACON rows `row_ids`."""
+    return any(item_id_of_group(g) in row_ids for g in groups)
+
+
+def fold_training_rows(rows: Sequence[dict[str, Any]], held: Sequence[Item]) -> list[dict[str, Any]]:
+    """The rows of a `dobae export` (dicts with `group_id` and optional `source_groups`) that may
+    train a model evaluated on the held-out rows `held`: a row built from ANY held-out row's group
+    (a paraphrase of it, a compound half-made of it, a seeded pair grounded on it) is left out."""
+    ids = {it.id for it in held}
+    return [r for r in rows if not touches_rows([r["group_id"], *(r.get("source_groups") or [])], ids)]
 
 
 def train_pairs(items: Sequence[Item]) -> list[TrainPair]:

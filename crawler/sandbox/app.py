@@ -628,7 +628,8 @@ def create_app(site: Site) -> Starlette:
 
     app = Starlette(routes=routes, exception_handlers={404: fallback})
     app.state.site = site
-    return RateLimit(app, site) if site.rate_limit else app
+    wrapped = RateLimit(app, site) if site.rate_limit else app
+    return RequestLog(wrapped, site) if site.request_log is not None else wrapped
 
 
 class _Markup(str):
@@ -636,6 +637,30 @@ class _Markup(str):
 
     def __html__(self) -> str:
         return self
+
+
+class RequestLog:
+    """ASGI middleware: every request's method, path?query and status into `site.request_log`."""
+
+    def __init__(self, app, site: Site) -> None:
+        self.app = app
+        self.site = site
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = scope["path"] + (f"?{query}" if query else "")
+        status = [0]
+
+        async def logged_send(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                self.site.log_request(scope["method"], target, status[0])
+            await send(message)
+
+        await self.app(scope, receive, logged_send)
 
 
 class RateLimit:

@@ -13,6 +13,7 @@ import hashlib
 import html
 import random
 import threading
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
@@ -333,8 +334,11 @@ class Site:
         slow_s: float = 2.0,
         rate_limit: float | None = None,
         burst: int = 20,
+        log_requests: bool = False,
     ) -> None:
         self.seed = seed
+        # every request as (monotonic time, method, path?query, status) when asked for (tests)
+        self.request_log: list[tuple[float, str, str, int]] | None = [] if log_requests else None
         self.lock = threading.Lock()
         questions = load_seed()
         if scale is not None:
@@ -397,6 +401,18 @@ class Site:
         with self.lock:
             self.churn = churn
             self.__dict__.pop("_classes", None)
+
+    def log_request(self, method: str, target: str, status: int) -> None:
+        if self.request_log is not None:
+            with self.lock:
+                self.request_log.append((time.monotonic(), method, target, status))
+
+    def requested(self) -> list[str]:
+        """Paths (with query) requested so far, in order (`Site(log_requests=True)`)."""
+        if self.request_log is None:
+            raise ConfigError("the request log is off: Site(log_requests=True)")
+        with self.lock:
+            return [target for _t, _m, target, _s in self.request_log]
 
     # -- rate limiting (deterministic token bucket per client)
 

@@ -11,6 +11,7 @@ Example: `scrapy crawl ohouse -a base_url=http://127.0.0.1:8800 -a query=도배,
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -24,6 +25,8 @@ from crawler.normalize import parse_count, parse_korean_datetime
 from crawler.spiders.base import DobaeSpider, SpiderArgs
 
 QUESTION_PATH = re.compile(r"/questions/(\d+)(?:[/?#]|$)")
+HTML_LIST_PER = 20  # cards per HTML list page (fixed by the site; the JSON endpoint takes `per`)
+MAX_LIST_REREADS = 20  # per keyword: re-reads of the list head after the list grew mid-crawl
 
 
 class OhouseArgs(SpiderArgs):
@@ -70,35 +73,38 @@ def question_from_json(q: dict, comments: list[dict], source: str, url: str, now
         "comment_count": _first(q, "comment_count", "commentCount", default=len(comments)),
         "scrap_count": _first(q, "scrap_count", "scrapCount"),
         "like_count": _first(q, "like_count", "likeCount"),
-        "is_deleted": bool(_first(q, "is_deleted", "deleted", default=False)),
+        "is_deleted": bool(_first(q, "is_deleted", "isDeleted", "deleted", default=False)),
         "comments": [comment_from_json(c, now) for c in comments],
     }
 
 
 def _components(q: dict) -> str | None:
+    """Next.js `components`: plain-text TEXT paragraphs (line breaks inside) → paragraph HTML."""
     parts = q.get("components")
     if not parts:
         return None
-    return "\n".join(
-        f"<p>{p.get('text') or p.get('content') or ''}</p>"
+    return "".join(
+        "<p>" + html.escape(p.get("text") or p.get("content") or "", quote=False).replace("\n", "<br>") + "</p>"
         for p in parts
         if p.get("componentType", "TEXT") == "TEXT"
     )
 
 
 def comment_from_json(c: dict, now) -> dict:
+    """A comment in the Rails shape (`parent_id`, `is_adopted`) or the Next.js one (`parentId`, …)."""
     writer = _first(c, "writer", "user", "author", default={}) or {}
+    parent = _first(c, "parent_id", "parentId")
     return {
         "external_id": str(c["id"]),
-        "parent_external_id": None if c.get("parent_id") is None else str(c["parent_id"]),
+        "parent_external_id": None if parent is None else str(parent),
         "body": _first(c, "body_html", "body", "content"),
         "author_id": None if writer.get("id") is None else str(writer["id"]),
         "author_name": _first(writer, "nickname", "name"),
         "author_badge": writer.get("badge"),
-        "is_adopted": bool(c.get("is_adopted", False)),
+        "is_adopted": bool(_first(c, "is_adopted", "isAdopted", default=False)),
         "like_count": _first(c, "like_count", "likeCount"),
         "posted_at": parse_korean_datetime(_first(c, "created_at", "createdAt"), now),
-        "is_deleted": bool(c.get("is_deleted", False)),
+        "is_deleted": bool(_first(c, "is_deleted", "isDeleted", default=False)),
     }
 
 
@@ -108,12 +114,25 @@ class OhouseSpider(DobaeSpider):
     handle_httpstatus_list = [404, 410]
 
     # ------------------------------------------------------------------ list
+    #
+    # Lists change while they are read: a question published mid-crawl becomes the newest card and
+    # shifts every later page by one (the last card of page 1 is also the first of page 2). The
+    # JSON list says so through a larger `total_count`, the HTML list through a card already seen
+    # on an earlier page; either way the head of the list is read again, and pages past the old
+    # last page are added.
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.list_total: dict[str, int] = {}  # keyword → largest total_count seen
+        self.list_last: dict[str, int] = {}  # keyword → last JSON page scheduled
+        self.list_rereads: dict[str, int] = {}
+        self.list_cards: dict[str, set[str]] = {}  # keyword → ids seen on HTML list pages
 
     async def start(self):
         for query in self.args.query or [""]:
             yield self.list_json_request(query, 1)
 
-    def list_json_request(self, query: str, page: int) -> scrapy.Request:
+    def list_json_request(self, query: str, page: int, reread: bool = False) -> scrapy.Request:
         params = {"page": page, "per": self.args.per}
         if query:
             params["query"] = query
@@ -121,52 +140,84 @@ class OhouseSpider(DobaeSpider):
             self.url(f"/questions.json?{urlencode(params)}"),
             callback=self.parse_question_list_json,
             errback=self.list_json_failed,
-            cb_kwargs={"query": query, "page": page},
+            cb_kwargs={"query": query, "page": page, "reread": reread},
             dont_filter=True,  # lists change: always refetched (also after a restart)
         )
 
-    def list_html_request(self, query: str, page: int) -> scrapy.Request:
+    def list_html_request(self, query: str, page: int, follow: bool = True) -> scrapy.Request:
         params: dict[str, Any] = {"page": page}
         if query:
             params["query"] = query
         return scrapy.Request(
             self.url(f"/questions?{urlencode(params)}"),
             callback=self.parse_question_list,
-            cb_kwargs={"query": query, "page": page},
+            cb_kwargs={"query": query, "page": page, "follow": follow},
             dont_filter=True,
         )
 
-    def parse_question_list_json(self, response, query: str, page: int):
+    def html_fallback(self, query: str, page: int):
+        """The HTML list pages that hold JSON page `page` (they have 20 cards, JSON pages `per`).
+        Page 1 walks the paginator on; later pages only cover their own range."""
+        if page == 1:
+            yield self.list_html_request(query, 1, follow=True)
+            return
+        first = (page - 1) * self.args.per // HTML_LIST_PER + 1
+        last = math.ceil(page * self.args.per / HTML_LIST_PER)
+        for p in range(first, last + 1):
+            yield self.list_html_request(query, p, follow=False)
+
+    def reread_head(self, query: str, pages: int, json_list: bool):
+        """The list grew while it was read: read its first `pages` pages again (bounded)."""
+        done = self.list_rereads.get(query, 0)
+        if done >= MAX_LIST_REREADS:
+            return
+        self.list_rereads[query] = done + 1
+        self.crawler.stats.inc_value("ohouse/list_reread")
+        self.logger.info("the list %r grew during the crawl: reading its first %d page(s) again", query, pages)
+        for p in range(1, pages + 1):
+            if json_list:
+                yield self.list_json_request(query, p, reread=True)
+            else:
+                yield self.list_html_request(query, p, follow=False)
+
+    def parse_question_list_json(self, response, query: str, page: int, reread: bool = False):
         if response.status >= 400:
-            yield self.list_html_request(query, page)
+            yield from self.html_fallback(query, page)
             return
         try:
             data = json.loads(response.text)
             questions = data["questions"]
+            total = int(data.get("total_count") or 0)
         except (ValueError, KeyError, TypeError):
             self.crawler.stats.inc_value("ohouse/list_json_broken")
             self.logger.warning("broken list JSON at %s: falling back to the HTML list", response.url)
-            yield self.list_html_request(query, page)
+            yield from self.html_fallback(query, page)
             return
         for q in questions:
             yield from self.follow_question(str(q["id"]), parse_count(q.get("comment_count")))
-        if page == 1:
-            total = int(data.get("total_count") or 0)
-            last = math.ceil(total / self.args.per) if total else 1
+        known = self.list_total.get(query)
+        if known is not None and total > known:
+            yield from self.reread_head(query, math.ceil((total - known) / self.args.per), json_list=True)
+        if known is None or total > known:
+            self.list_total[query] = total
+            last = max(1, math.ceil(total / self.args.per))
             if self.args.max_pages:
                 last = min(last, self.args.max_pages)
-            for p in range(2, last + 1):
+            for p in range(self.list_last.get(query, 1) + 1, last + 1):
                 yield self.list_json_request(query, p)
+            self.list_last[query] = max(last, self.list_last.get(query, 1))
 
     def list_json_failed(self, failure):
         request = failure.request
         self.crawler.stats.inc_value("ohouse/list_json_failed")
         self.logger.warning("list JSON failed (%s): falling back to the HTML list", failure.value)
-        return self.list_html_request(request.cb_kwargs["query"], request.cb_kwargs["page"])
+        return list(self.html_fallback(request.cb_kwargs["query"], request.cb_kwargs["page"]))
 
-    def parse_question_list(self, response, query: str, page: int):
+    def parse_question_list(self, response, query: str, page: int, follow: bool = True):
         """The 2021-style HTML list: cards, pinned notices (skipped), paginator."""
         cards = response.css('[class*="QuestionContainer"]')
+        seen_here = self.list_cards.setdefault(query, set())
+        shifted = False
         for card in cards:
             if card.css('[class*="Notice"]') or "Notice" in (card.attrib.get("class") or ""):
                 continue
@@ -174,11 +225,16 @@ class OhouseSpider(DobaeSpider):
             m = QUESTION_PATH.search(href or "")
             if not m:
                 continue
+            qid = m.group(1)
+            shifted = shifted or (page > 1 and follow and qid in seen_here)
+            seen_here.add(qid)
             stats = card.css('[class*="QuestionStatsItem"] ::text').getall()
             comments = next((parse_count(s) for s in stats if "댓글" in s), None)
-            yield from self.follow_question(m.group(1), comments)
-        if not cards:
-            return  # past the last page: "검색 결과가 없습니다"
+            yield from self.follow_question(qid, comments)
+        if shifted:  # a card of an earlier page again: something new pushed the list down
+            yield from self.reread_head(query, 1, json_list=False)
+        if not cards or not follow:
+            return  # past the last page ("검색 결과가 없습니다"), or a page standing in for a JSON page
         if self.args.max_pages and page >= self.args.max_pages:
             return
         pages = [

@@ -89,7 +89,7 @@ def test_keywords_go_to_the_keyword_tables(db_url, fault_server, monkeypatch):
 
 
 def test_seeded_pairs_are_grounded_and_keep_a_group(db_url, fault_server, monkeypatch):
-    insert_pairs(db_url)
+    ids = insert_pairs(db_url)
     llm_env(monkeypatch, fault_server.base_url)
     summary = run_operation("seeded", Selection(keywords=["곰팡이", "걸레받이"]))
     assert summary.processed == 2
@@ -97,8 +97,12 @@ def test_seeded_pairs_are_grounded_and_keep_a_group(db_url, fault_server, monkey
     assert len(rows) == 2
     user = fault_server.requests[0]["messages"][1]["content"]
     assert PAIRS[0][2] in user  # the 곰팡이 pair was retrieved as grounding
-    mold = next(p for p, _, _ in rows if "곰팡이" in p.question_text)
+    mold, _, gen = next(r for r in rows if "곰팡이" in r[0].question_text)
     assert mold.group_id == "g1" and mold.parent_id is not None
+    # grounded on several pairs: every one of their groups is a source group (own group first)
+    groups = {pid: g for pid, (g, *_) in zip(ids, PAIRS, strict=True)}
+    context = gen.params["source_pair_ids"]
+    assert len(context) > 1 and mold.source_groups == list(dict.fromkeys(groups[i] for i in context))
 
 
 def test_garbage_from_a_real_tiny_model_is_flagged_not_dropped(db_url, tiny_server, monkeypatch):

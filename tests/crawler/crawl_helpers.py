@@ -76,3 +76,126 @@ def db_questions(db_url: str, source: str = "ohouse") -> dict[str, dict]:
             answers = s.scalars(select(Answer).where(Answer.question_id == q.id).order_by(Answer.id)).all()
             out[q.external_id] = {"q": q, "answers": answers}
     return out
+
+
+# ----------------------------------------------------------------------------- golden comparison
+
+
+def _utc(value) -> str | None:
+    from datetime import UTC
+
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite gives naive datetimes: they are stored in UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def expected_rows(base_url: str, golden: list[dict], deleted: dict[str, str] | None = None) -> dict:
+    """The golden JSONL rows → what the database must hold (authors pseudonymised as the pipeline
+    does with the configured salt, URLs canonical, deleted questions as bare deleted rows)."""
+    from crawler.normalize import canonical_url
+    from crawler.pipelines import pseudonym
+    from dobae.settings import get_settings
+
+    salt = get_settings().crawl.author_salt.get_secret_value()
+    out: dict[str, dict] = {}
+    for g in golden:
+        src = g["source"]
+        q_author = pseudonym(src, g.get("author_id"), g.get("author_name"), salt)
+        answers = []
+        for c in g["comments"]:
+            answers.append({
+                "external_id": c["external_id"], "parent_external_id": c.get("parent_external_id"),
+                "body": c["body"],
+                "author": None if c["is_deleted"] else pseudonym(src, c["author_id"], c["author_name"], salt),
+                "author_badge": c.get("author_badge"), "is_adopted": c["is_adopted"],
+                "like_count": c.get("like_count"), "posted_at": c["posted_at"], "is_deleted": c["is_deleted"],
+            })  # fmt: skip
+        out[g["external_id"]] = {
+            "url": canonical_url(base_url + g["url"]), "title": g["title"], "body": g["body"],
+            "category": g.get("category"), "keywords": g.get("keywords", []), "author": q_author,
+            "posted_at": g["posted_at"], "view_count": g["view_count"], "comment_count": g["comment_count"],
+            "scrap_count": g.get("scrap_count"), "like_count": g.get("like_count"), "is_deleted": False,
+            "answers": answers,
+        }  # fmt: skip
+        pairs = {}
+        question_text = g["title"] if not g["body"] else f"{g['title']}\n{g['body']}"
+        for a in answers:
+            if a["is_deleted"] or not a["body"] or (a["author"] and a["author"] == q_author):
+                continue  # the asker's own reply is no answer
+            pairs[f"crawl:{src}:{a['external_id']}"] = (question_text, a["body"], g.get("category"))
+        out[g["external_id"]]["pairs"] = pairs
+    for ext in deleted or {}:
+        out[ext] = {"is_deleted": True}
+    return out
+
+
+def stored_rows(db_url: str, source: str = "ohouse", fields: set[str] | None = None) -> dict:
+    """The database's questions of `source` in `expected_rows`' shape (deleted ones: only the flag);
+    `fields` limits the compared fields (the browser and board pages show fewer)."""
+    from db.models import QAPair, Review
+
+    from db.session import session_scope
+
+    out: dict[str, dict] = {}
+    rows = db_questions(db_url, source)
+    with session_scope(db_url) as s:
+        cols = (QAPair.key, QAPair.question_text, QAPair.answer_text, QAPair.category, QAPair.origin, Review.status)
+        pairs = {
+            key: (text, answer, category, origin.value, status.value)
+            for key, text, answer, category, origin, status in s.execute(
+                select(*cols).join(Review, Review.pair_id == QAPair.id)
+            )
+        }
+    for ext, v in rows.items():
+        q = v["q"]
+        if q.is_deleted:
+            out[ext] = {"is_deleted": True}
+            continue
+        answers = [{
+            "external_id": a.external_id, "parent_external_id": a.parent_external_id, "body": a.body,
+            "author": a.author_pseudonym, "author_badge": a.author_badge, "is_adopted": a.is_adopted,
+            "like_count": a.like_count, "posted_at": _utc(a.posted_at), "is_deleted": a.is_deleted,
+        } for a in v["answers"]]  # fmt: skip
+        my_pairs = {}
+        for a in v["answers"]:
+            key = f"crawl:{source}:{a.external_id}"
+            if key in pairs:
+                text, answer, category, origin, status = pairs[key]
+                assert (origin, status) == ("crawl", "pending"), (key, origin, status)
+                my_pairs[key] = (text, answer, category)
+        out[ext] = {
+            "url": q.url, "title": q.title, "body": q.body, "category": q.category, "keywords": q.keywords,
+            "author": q.author_pseudonym, "posted_at": _utc(q.posted_at), "view_count": q.view_count,
+            "comment_count": q.comment_count, "scrap_count": q.scrap_count, "like_count": q.like_count,
+            "is_deleted": q.is_deleted, "answers": answers, "pairs": my_pairs,
+        }  # fmt: skip
+    if fields is not None:
+        out = {k: {f: v[f] for f in v if f in fields or f == "is_deleted"} for k, v in out.items()}
+    return out
+
+
+def golden_diff(stored: dict, expected: dict) -> list[str]:
+    """Readable differences (question id, field, stored vs golden); empty when equal."""
+    out = []
+    for ext in sorted(set(stored) | set(expected), key=lambda e: (len(e), e)):
+        if ext not in stored:
+            out.append(f"{ext}: missing from the database")
+        elif ext not in expected:
+            out.append(f"{ext}: stored but not golden ({stored[ext].get('title')!r})")
+        else:
+            for f in sorted(set(stored[ext]) | set(expected[ext])):
+                a, b = stored[ext].get(f), expected[ext].get(f)
+                if a != b:
+                    out.append(f"{ext}.{f}: stored {str(a)[:300]!r} != golden {str(b)[:300]!r}")
+    return out
+
+
+def assert_golden(db_url: str, base_url: str, golden: list[dict], deleted: dict | None = None,
+                  source: str = "ohouse", fields: set[str] | None = None) -> None:  # fmt: skip
+    expected = expected_rows(base_url, golden, deleted)
+    if fields is not None:
+        expected = {k: {f: v[f] for f in v if f in fields or f == "is_deleted"} for k, v in expected.items()}
+    diff = golden_diff(stored_rows(db_url, source, fields), expected)
+    assert not diff, f"{len(diff)} differences from the golden rows:\n" + "\n".join(diff[:40])

@@ -90,6 +90,48 @@ def test_list_json_schedules_questions_and_all_pages_up_to_max(spider):
     ]
 
 
+def list_json(spider, page, total, ids, query=""):
+    data = {"total_count": total, "questions": [{"id": i, "comment_count": 1} for i in ids]}
+    url = f"/questions.json?page={page}"
+    return [r.url for r in spider.parse_question_list_json(resp(url, json.dumps(data), cls=TextResponse),
+                                                           query=query, page=page)]  # fmt: skip
+
+
+def test_list_that_grows_mid_crawl_is_read_again_from_the_head(spider):
+    """The late post: page 1 said 40, page 2 says 41 → page 1 again, and page 3 (41 > 2 × 20)."""
+    assert list_json(spider, 1, 40, [1, 2]) == [BASE + "/questions/1", BASE + "/questions/2",
+                                                BASE + "/questions.json?page=2&per=20"]  # fmt: skip
+    assert list_json(spider, 2, 41, [2, 3]) == [
+        BASE + "/questions/3",  # 2 again (shifted down): not fetched twice
+        BASE + "/questions.json?page=1&per=20",
+        BASE + "/questions.json?page=3&per=20",
+    ]
+    assert list_json(spider, 1, 41, [99, 1]) == [BASE + "/questions/99"]  # the new one, nothing more
+    assert list_json(spider, 3, 41, [4]) == [BASE + "/questions/4"]  # same total: nothing re-read
+    assert spider.crawler.stats.get_value("ohouse/list_reread") == 1
+
+
+def test_truncated_json_page_falls_back_to_the_html_pages_covering_it():
+    crawler = get_crawler(OhouseSpider, {"ITEM_PIPELINES": {}})
+    spider = crawler._create_spider(base_url=BASE, per="50")
+    body = '{"total_count": 300, "questions": [{"id": 1'
+    out = list(spider.parse_question_list_json(resp("/questions.json?page=3", body, cls=TextResponse),
+                                               query="", page=3))  # fmt: skip
+    # JSON page 3 of 50 = items 101–150 = HTML pages 6, 7, 8 (20 cards each), no paginator walk
+    assert [(r.url, r.cb_kwargs["follow"]) for r in out] == [
+        (BASE + f"/questions?page={p}", False) for p in (6, 7, 8)
+    ]
+
+
+def test_html_list_with_a_card_seen_on_the_page_before_reads_page_1_again(spider):
+    page = lambda ids: "".join(card(i) for i in ids) + '<div class="x-FeedPaginatorContainer"><a href="/questions?page=3">3</a></div>'  # noqa: E731
+    first = [r.url for r in spider.parse_question_list(resp("/questions?page=1", page([5, 4])), query="", page=1)]
+    assert first == [BASE + "/questions/5", BASE + "/questions/4", BASE + "/questions?page=2"]
+    second = [r.url for r in spider.parse_question_list(resp("/questions?page=2", page([4, 3])), query="", page=2)]
+    assert second == [BASE + "/questions/3", BASE + "/questions?page=1", BASE + "/questions?page=3"]
+    assert spider.crawler.stats.get_value("ohouse/list_reread") == 1
+
+
 def props_page(props):
     return f"<div data-react-class='App' data-react-props=\"{html.escape(json.dumps(props, ensure_ascii=False))}\"></div>"
 
