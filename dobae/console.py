@@ -17,7 +17,14 @@ out = Console(highlight=False)
 
 
 def progress(transient: bool = False) -> Progress:
-    """A progress bar for long work: description, bar, n/total, elapsed, remaining."""
+    """A progress bar for long work: description, bar, n/total, elapsed, remaining.
+
+    On a terminal it redraws in place (and vanishes when it stops if `transient`). Anywhere else (a
+    log file, a pipe, CI) nothing is redrawn and no refresh thread runs: the bar's final state is
+    written once when it stops, or nothing if `transient`, so logs stay short. Bars may nest (a
+    stage's bar inside the demo's): rich stacks live displays.
+    """
+    live = console.is_terminal and not console.is_dumb_terminal
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -26,5 +33,6 @@ def progress(transient: bool = False) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=transient,
-        disable=not console.is_terminal and False,
+        auto_refresh=live,
+        disable=transient and not live,
     )

@@ -10,6 +10,7 @@ missing fails its step loudly ("stage X not available: …"); steps that depend 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -127,6 +128,17 @@ def sandbox_site(ctx: DemoContext):
                 proc.kill()
 
 
+LOGSTATS = re.compile(r"Crawled (\d+) pages .*?scraped (\d+) items")
+
+
+def _count_questions(url: str) -> int:
+    from db.models import Question
+    from db.session import session_scope
+
+    with session_scope(url) as s:
+        return s.scalar(select(func.count()).select_from(Question).where(Question.split.is_(None))) or 0
+
+
 def step_crawl(ctx: DemoContext) -> str:
     done = _crawl_done(ctx)
     if done:
@@ -135,20 +147,44 @@ def step_crawl(ctx: DemoContext) -> str:
     if not ctx.base_url:
         raise StageUnavailable("stage sandbox not available: no sandbox site was started")
     cmd = ["scrapy", "crawl", "ohouse", "-a", f"base_url={ctx.base_url}", "-s", f"DOBAE_DATABASE_URL={ctx.url}",
-           "-s", "LOG_LEVEL=WARNING", "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]  # fmt: skip
+           "-s", "LOG_LEVEL=INFO", "-s", "LOGSTATS_INTERVAL=1", "-s", "AUTOTHROTTLE_ENABLED=False",
+           "-s", "DOWNLOAD_DELAY=0"]  # fmt: skip
     scrapy = Path(sys.executable).with_name("scrapy")
     cmd[0] = str(scrapy) if scrapy.exists() else "scrapy"
-    console.print("  $ " + " ".join(cmd[:4]) + " …", markup=False)
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    if res.returncode != 0:
-        raise DobaeError(f"scrapy crawl ohouse exited with {res.returncode}: {res.stderr.strip()[-500:]}")
-    from db.models import Origin, QAPair, Question
+    log = ctx.work / "crawl.log"
+    console.print("  $ " + " ".join(cmd[:4]) + f" …  (log: {log})", markup=False)
+    from dobae.console import progress
+
+    with open(log, "wb") as fh, progress(transient=True) as bar:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+        task = bar.add_task("crawl: items scraped", total=None)
+        while proc.poll() is None:
+            time.sleep(0.5)
+            found = LOGSTATS.findall(log.read_text(encoding="utf-8", errors="replace")[-4000:])
+            if found:  # Scrapy's LogStats line, every second
+                pages, items = found[-1]
+                bar.update(task, completed=int(items), description=f"crawl: {pages} pages, items scraped")
+    if proc.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip()[-800:]
+        raise DobaeError(f"scrapy crawl ohouse exited with {proc.returncode}; log {log} ends: {tail}")
+    from db.models import CrawlRun, Origin, QAPair
     from db.session import session_scope
 
     with session_scope(ctx.url) as s:
-        q = s.scalar(select(func.count()).select_from(Question).where(Question.split.is_(None)))
+        run = s.scalars(
+            select(CrawlRun).where(CrawlRun.spider == "ohouse").order_by(CrawlRun.id.desc())
+        ).first()
+        st = dict(run.stats or {}) if run else {}
         p = s.scalar(select(func.count()).select_from(QAPair).where(QAPair.origin == Origin.crawl))
-    return f"crawled: {q} questions, {p} crawl pairs in the database"
+    failed = st.get("ohouse/question_failed", 0)
+    return (
+        f"crawled: run #{run.id if run else '?'} {run.status.value if run else '?'}: "
+        f"{st.get('response_received_count', 0)} pages, {st.get('item_scraped_count', 0)} questions scraped "
+        f"({st.get('db/questions_inserted', 0)} new, {st.get('db/questions_deleted', 0)} marked deleted"
+        + (f", {failed} failed after retries" if failed else "")
+        + f"), {st.get('retry/count', 0)} retries; now {_count_questions(ctx.url)} crawled questions, "
+        f"{p} crawl pairs in the database"
+    )
 
 
 def step_import(ctx: DemoContext) -> str:
@@ -343,7 +379,18 @@ def step_infer(ctx: DemoContext) -> str:
     if out.exists():
         return f"skip: {out} already written"
     opts = gen.InferOptions(max_new_tokens=64, n=1, batch_size=8)
-    s = gen.run_infer(_run_dir(ctx), _test_csv(ctx), out, opts, pairs_path=ctx.work / "approved.jsonl")
+    from dobae.console import progress
+
+    with progress() as bar:
+        task = bar.add_task("infer: answering test questions", total=None)
+        s = gen.run_infer(
+            _run_dir(ctx),
+            _test_csv(ctx),
+            out,
+            opts,
+            pairs_path=ctx.work / "approved.jsonl",
+            on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     fields = {k: v for k, v in vars(s).items() if isinstance(v, int | float | str | Path)}
     return f"answered → {out} ({', '.join(f'{k} {v}' for k, v in fields.items() if k != 'out')})"
 
@@ -399,9 +446,18 @@ def step_submit(ctx: DemoContext) -> str:
 
     emb = emb or embedders.load_embedder(ctx.settings.embedder)
     k = max(2, min(5, len(items) // 2))
-    res = cv.cross_validate(
-        items, lambda: make_answerer("retrieval", embedder=emb), emb, k=k, seed=ctx.settings.seed
-    )
+    from dobae.console import progress
+
+    with progress() as bar:
+        task = bar.add_task(f"submit: retrieval {k}-fold CV", total=k)
+        res = cv.cross_validate(
+            items,
+            lambda: make_answerer("retrieval", embedder=emb),
+            emb,
+            k=k,
+            seed=ctx.settings.seed,
+            on_fold=lambda f, m: bar.advance(task),
+        )
     eid = cv.store_evaluation(res, ctx.url)
     parts.append(
         f"retrieval baseline {k}-fold CV {res.mean:.4f} ± {res.std:.4f} ({res.embedder}), evaluation #{eid}"

@@ -79,7 +79,7 @@ class Section:
 
 
 def _load(url: str) -> dict[str, Any]:
-    from db.models import CrawlRun, Evaluation, QAPair, Review, TrainingRun
+    from db.models import CrawlRun, Evaluation, QAPair, Question, Review, TrainingRun
     from db.session import session_scope
 
     with session_scope(url) as s:
@@ -97,6 +97,7 @@ def _load(url: str) -> dict[str, Any]:
              "finished": r.finished_at, "stats": r.stats or {}}
             for r in s.scalars(select(CrawlRun).order_by(CrawlRun.started_at))
         ]  # fmt: skip
+        posted = list(s.scalars(select(Question.posted_at).where(Question.split.is_(None))))
         runs = [
             {
                 "id": r.id,
@@ -112,7 +113,7 @@ def _load(url: str) -> dict[str, Any]:
              "folds": e.folds, "breakdown": e.breakdown or {}, "at": e.created_at}
             for e in s.scalars(select(Evaluation).order_by(Evaluation.id))
         ]  # fmt: skip
-    return {"pairs": pairs, "crawls": crawls, "runs": runs, "evals": evals}
+    return {"pairs": pairs, "crawls": crawls, "posted": posted, "runs": runs, "evals": evals}
 
 
 def _describe(values: list[int]) -> list[Any]:
@@ -205,25 +206,76 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
     return out
 
 
-def crawl_section(plt, crawls: list[dict]) -> Section:
-    sec = Section("Crawl runs over time", "Items, pages and dropped items per crawl run (crawl_runs.stats).")
-    rows = []
+def _seconds(c: dict) -> float | None:
+    if c["started"] and c["finished"]:
+        return round((c["finished"] - c["started"]).total_seconds(), 1)
+    return c["stats"].get("elapsed_s")
+
+
+def crawl_section(plt, crawls: list[dict], posted: list[Any]) -> Section:
+    """Crawl runs over time (crawl_runs.stats, written by the Scrapy pipeline) and the crawled
+    questions by the date the site says they were posted."""
+    sec = Section(
+        "Crawl runs over time",
+        "Per crawl run (crawl_runs.stats): pages received, questions scraped and dropped, what the database "
+        "pipeline did with them (new / updated / unchanged / marked deleted), retries and HTTP statuses; "
+        "then the crawled questions by the date they were posted on the site.",
+    )
+    rows, statuses = [], []
     for c in crawls:
         st = c["stats"]
-        rows.append([c["id"], c["spider"], c["status"], str(c["started"])[:19],
-                     st.get("item_scraped_count", st.get("items", 0)), st.get("response_received_count", st.get("pages", 0)),
-                     st.get("item_dropped_count", st.get("dropped", 0))])  # fmt: skip
+        codes = {
+            k.rsplit("/", 1)[1]: v for k, v in st.items() if k.startswith("downloader/response_status_count/")
+        }
+        statuses.append(codes)
+        rows.append([c["id"], c["spider"], c["status"], str(c["started"])[:19], _seconds(c) or "-",
+                     st.get("response_received_count", st.get("pages", 0)),
+                     st.get("item_scraped_count", st.get("items", 0)),
+                     st.get("item_dropped_count", st.get("dropped", 0)),
+                     st.get("db/questions_inserted", 0), st.get("db/questions_updated", 0),
+                     st.get("db/questions_unchanged", 0), st.get("db/questions_deleted", 0),
+                     st.get("retry/count", 0),
+                     " ".join(f"{k}:{v}" for k, v in sorted(codes.items())) or "-"])  # fmt: skip
     sec.tables.append(
-        ("Crawl runs", ["id", "spider", "status", "started", "items", "pages", "dropped"], rows)
-    )
+        ("Crawl runs", ["id", "spider", "status", "started (UTC)", "seconds", "pages", "items", "dropped",
+                        "new", "updated", "unchanged", "deleted", "retries", "HTTP statuses"], rows)
+    )  # fmt: skip
     if crawls:
-        fig, ax = plt.subplots(figsize=(8, 3))
-        ax.plot([c["started"] for c in crawls], [r[4] or 0 for r in rows], marker="o", label="items")
-        ax.plot([c["started"] for c in crawls], [r[5] or 0 for r in rows], marker="s", label="pages")
-        ax.legend()
-        ax.set_title("크롤링 실행별 수집량")
-        fig.autofmt_xdate()
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+        when = [c["started"] for c in crawls]
+        axes[0].plot(when, [r[5] or 0 for r in rows], marker="s", label="pages")
+        axes[0].plot(when, [r[6] or 0 for r in rows], marker="o", label="items")
+        axes[0].plot(when, [r[8] or 0 for r in rows], marker="^", label="new questions")
+        axes[0].legend(fontsize=8)
+        axes[0].set_title("크롤링 실행별 수집량")
+        axes[0].tick_params(axis="x", labelrotation=30, labelsize=7)
+        codes = sorted({k for st in statuses for k in st})
+        bottom = [0] * len(crawls)
+        labels = [f"#{c['id']}" for c in crawls]
+        for code in codes:
+            vals = [st.get(code, 0) for st in statuses]
+            axes[1].bar(labels, vals, bottom=bottom, label=f"HTTP {code}")
+            bottom = [a + b for a, b in zip(bottom, vals, strict=True)]
+        axes[1].set_title("실행별 HTTP 응답 상태")
+        axes[1].set_xlabel("crawl run")
+        if codes:
+            axes[1].legend(fontsize=7)
         sec.images.append(_png(fig))
+    days = Counter(d.date().isoformat() for d in posted if d is not None)
+    undated = sum(1 for d in posted if d is None)
+    if days:
+        fig, ax = plt.subplots(figsize=(11, 2.8))
+        xs = sorted(days)
+        ax.bar(xs, [days[x] for x in xs], color="#4c72b0")
+        ax.set_title("게시일별 수집된 질문 수")
+        ax.set_ylabel("questions")
+        step = max(1, len(xs) // 15)
+        ax.set_xticks(range(0, len(xs), step), xs[::step], rotation=30, fontsize=7)
+        sec.images.append(_png(fig))
+    sec.tables.append(
+        ("Crawled questions by posting date", ["posted (date)", "questions"],
+         [[d, n] for d, n in sorted(days.items())] + ([["(no date)", undated]] if undated else []))
+    )  # fmt: skip
     return sec
 
 
@@ -375,7 +427,7 @@ def build_report(url: str | None = None, embedder: str | None = None) -> str:
             emb = load_embedder(embedder or settings.embedder)
     sections = [
         *analysis_section(plt, data["pairs"], emb),
-        crawl_section(plt, data["crawls"]),
+        crawl_section(plt, data["crawls"], data["posted"]),
         *review_section(plt, data["pairs"]),
         training_section(plt, data["runs"]),
         score_section(plt, data["evals"]),

@@ -41,7 +41,7 @@ def collect(url: str | None = None) -> dict[str, list[tuple]]:
     with session_scope(url) as s:
         data: dict[str, list[tuple]] = {}
         data["questions"] = [
-            (src, _v(split), n, deleted or 0)
+            (src, _v(split) if split else "crawled", n, deleted or 0)
             for src, split, n, deleted in s.execute(
                 select(
                     Source.name,
@@ -63,6 +63,14 @@ def collect(url: str | None = None) -> dict[str, list[tuple]]:
                 .order_by(QAPair.origin)
             )
         ]
+        reasons: dict[tuple[str, str, str], int] = {}
+        for origin, status, rs in s.execute(
+            select(QAPair.origin, Review.status, Review.reasons).join(Review, Review.pair_id == QAPair.id)
+        ):
+            for r in rs or []:
+                key = (_v(origin), _v(status), str(r))
+                reasons[key] = reasons.get(key, 0) + 1
+        data["review_reasons"] = [(*k, n) for k, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
         data["crawl_runs"] = [
             (r.id, r.spider, _v(r.status), _when(r.started_at), _when(r.finished_at),
              (r.stats or {}).get("item_scraped_count", (r.stats or {}).get("items", "-")))
@@ -110,6 +118,10 @@ def _fmt(x: Any) -> str:
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "questions": ("Questions (crawled and DACON test)", ("source", "split", "count", "deleted")),
     "pairs": ("Q&A pairs by origin and review status", ("origin", "review status", "count")),
+    "review_reasons": (
+        "Review reasons (machine flags and reviewers)",
+        ("origin", "review status", "reason", "pairs"),
+    ),
     "crawl_runs": ("Crawl runs (latest 5)", ("id", "spider", "status", "started", "finished", "items")),
     "augment_jobs": ("Augment jobs", ("operation", "jobs", "status", "done", "total", "errors")),
     "exports": ("Exports (latest 3)", ("id", "path", "format", "rows", "sha256", "at")),

@@ -28,7 +28,7 @@ def dacon_files(tmp_path: Path) -> tuple[Path, Path]:
 
 @pytest.fixture
 def filled_db(db_url: str, dacon_files) -> str:
-    """Imported DACON rows, one crawl run, a rejected augmented pair, a training run and an evaluation."""
+    """Imported DACON rows, one crawl run with one crawled question, a rejected augmented pair, a training run and an evaluation."""
     from datetime import UTC, datetime, timedelta
 
     from db.dacon import import_dacon
@@ -37,9 +37,11 @@ def filled_db(db_url: str, dacon_files) -> str:
         Evaluation,
         Origin,
         QAPair,
+        Question,
         Review,
         ReviewStatus,
         RunStatus,
+        Source,
         TrainingRun,
     )
     from db.session import session_scope
@@ -47,8 +49,16 @@ def filled_db(db_url: str, dacon_files) -> str:
     import_dacon(*dacon_files, url=db_url)
     now = datetime.now(UTC).replace(tzinfo=None)
     with session_scope(db_url) as s:
-        s.add(CrawlRun(spider="ohouse", status=RunStatus.finished, started_at=now - timedelta(hours=1),
-                       finished_at=now, stats={"item_scraped_count": 17, "response_received_count": 23}))  # fmt: skip
+        run = CrawlRun(spider="ohouse", status=RunStatus.finished, started_at=now - timedelta(hours=1),
+                       finished_at=now, stats={"item_scraped_count": 17, "response_received_count": 23,
+                                               "db/questions_inserted": 15, "retry/count": 4,
+                                               "downloader/response_status_count/200": 21,
+                                               "downloader/response_status_count/503": 2})  # fmt: skip
+        src = Source(name="ohouse", kind="site", base_url="http://127.0.0.1:1")
+        s.add_all([run, src])
+        s.flush()
+        s.add(Question(source_id=src.id, external_id="1001", crawl_run_id=run.id, title="벽지 들뜸",
+                       body="벽지가 들떠요", posted_at=datetime(2026, 4, 3, 9, 30)))  # fmt: skip
         pair = QAPair(key="augment:test:1", question_text="벽지 곰팡이 제거 방법 알려주세요", answer_text="AI 언어 모델로서 답할 수 없습니다.",
                       category="곰팡이", origin=Origin.augment, group_id="dacon:TRAIN_000")  # fmt: skip
         s.add(pair)

@@ -31,7 +31,8 @@ def test_report_html_is_self_contained(filled_db, tmp_path):
     assert "곰팡이" in html and "마감하자" in html
     assert "refusal" in html and "rejected" in html
     assert "smoke-run" in html and "0.5731" in html
-    assert ">17<" in html  # the crawl run's items
+    assert ">17<" in html and ">200:21 503:2<" in html  # the crawl run's items and HTTP statuses
+    assert ">2026-04-03<" in html  # the crawled question's posting date
     assert html.count("data:image/png;base64,") >= 5
     assert not re.search(r"""(src|href)=["']https?://""", html), "no external resources (offline report)"
 

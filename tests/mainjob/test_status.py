@@ -10,7 +10,11 @@ def test_status_collects_each_stage(filled_db):
     pairs = {(o, s): n for o, s, n in data["pairs"]}
     assert pairs[("dacon", "approved")] == 30  # 3 rows × 2 questions × 5 answers
     assert pairs[("augment", "rejected")] == 1
-    assert [(src, split, n) for src, split, n, _d in data["questions"]] == [("dacon", "test", 2)]
+    assert [(src, split, n) for src, split, n, _d in data["questions"]] == [
+        ("dacon", "test", 2),
+        ("ohouse", "crawled", 1),
+    ]
+    assert data["review_reasons"] == [("augment", "rejected", "refusal", 1)]
     assert data["crawl_runs"][0][1:3] == ("ohouse", "finished") and data["crawl_runs"][0][5] == 17
     assert data["training_runs"][0][1] == "smoke-run" and data["training_runs"][0][4] == "2.5000"
     assert data["evaluations"][0][1] == "retrieval" and data["evaluations"][0][4] == "0.5731"
@@ -22,6 +26,16 @@ def test_status_command_prints_tables(filled_db, capsys):
 
     main(["status"])
     text = capsys.readouterr().out
-    for title in ("Q&A pairs by origin", "Crawl runs", "Training runs", "Scores", "Augment jobs"):
+    for title in (
+        "Questions",
+        "Q&A pairs by origin",
+        "Review reasons",
+        "Crawl runs",
+        "Augment jobs",
+        "Exports",
+        "Training runs",
+        "Inference runs",
+        "Scores",
+    ):
         assert title in text
     assert "smoke-run" in text and "0.5731" in text and "(none yet)" in text
