@@ -276,7 +276,13 @@ class Answered:
 
 
 def run_context_k(card: dict[str, Any]) -> int:
+    """The retrieved pairs per prompt the run was trained with (inference's default)."""
     return int((card.get("context") or {}).get("k", 0))
+
+
+def run_embedder_spec(card: dict[str, Any]) -> str | None:
+    """The embedder spec of the retriever the run was trained with (None: trained without context)."""
+    return (card.get("context") or {}).get("embedder_spec")
 
 
 class Pipeline:
@@ -463,7 +469,7 @@ def run_infer(
     if weights or context_k:
         from infer.embedders import load_embedder
 
-        embedder = load_embedder(embedder_spec)
+        embedder = load_embedder(embedder_spec or run_embedder_spec(card))
     if context_k or needs_references(weights):
         src = Path(pairs_path) if pairs_path else Path((card.get("data") or {}).get("path", ""))
         if not src.is_file():

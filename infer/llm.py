@@ -20,9 +20,16 @@ from pydantic import ValidationError
 from dobae.console import console
 from dobae.errors import ConfigError
 from infer.answerer import TrainPair, register_answerer
-from infer.generate import InferOptions, Pipeline, load_generator, make_retriever, run_context_k
+from infer.generate import (
+    InferOptions,
+    Pipeline,
+    load_generator,
+    make_retriever,
+    run_context_k,
+    run_embedder_spec,
+)
 from infer.select import needs_references, parse_weights
-from infer.splitting import split_question
+from infer.splitting import clean_question, split_question
 
 
 @register_answerer("llm")
@@ -68,7 +75,7 @@ class LLMAnswerer:
         if embedder is None and (weights or k):
             from infer.embedders import load_embedder
 
-            embedder = load_embedder()
+            embedder = load_embedder(run_embedder_spec(card))
         retriever = None
         if k or needs_references(weights):
             if not pairs:
@@ -83,8 +90,7 @@ class LLMAnswerer:
             if path.is_file():
                 from infer.generate import pairs_from_export
 
-                # parts, so a held-out question inside a training compound counts too
-                self._seen = {q for p in pairs_from_export(path) for q in split_question(p.question)}
+                self._seen = {clean_question(p.question) for p in pairs_from_export(path)}
         parts = [p for q in questions for p in split_question(q)]
         leaked = sum(1 for p in parts if p in self._seen)
         if leaked:

@@ -18,7 +18,7 @@ training items as (question, answer, score).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,6 +84,7 @@ class RetrievalAnswerer:
             g["questions"][clean_question(p.question)] = None
             g["answers"][p.answer.strip()] = None
         self.group_ids = list(groups)
+        self._group_index = {g: i for i, g in enumerate(self.group_ids)}
         self.group_questions = [list(groups[g]["questions"]) for g in self.group_ids]
         self.group_answers = [list(groups[g]["answers"]) for g in self.group_ids]
         # entries: every question phrasing, contiguous per group (for reduceat)
@@ -124,15 +125,28 @@ class RetrievalAnswerer:
         return self.retrieve_many([question], k)[0]
 
     def retrieve_many(
-        self, questions: Sequence[str], k: int | None = None
+        self,
+        questions: Sequence[str],
+        k: int | None = None,
+        exclude_groups: Sequence[str | Collection[str] | None] | None = None,
     ) -> list[list[tuple[str, str, float]]]:
+        """`retrieve` for many questions; the group id(s) `exclude_groups[i]` are never returned for
+        question i (the trainer excludes an example's own groups: their pairs hold its answer)."""
         k = min(k or self.k, len(self.group_ids))
+        if exclude_groups is not None and len(exclude_groups) != len(questions):
+            raise ValueError("exclude_groups needs one group id (or None) per question")
         entry_sims = self._entry_similarity(questions)
         sims = np.maximum.reduceat(entry_sims, self._starts, axis=1)
         out = []
-        for entry_row, row in zip(entry_sims, sims, strict=True):
+        for i, (entry_row, row) in enumerate(zip(entry_sims, sims, strict=True)):
+            order = np.argsort(-row, kind="stable")
+            excluded = exclude_groups[i] if exclude_groups is not None else None
+            if excluded:
+                excluded = [excluded] if isinstance(excluded, str) else excluded
+                skip = [self._group_index[g] for g in excluded if g in self._group_index]
+                order = order[~np.isin(order, skip)]
             items = []
-            for g in np.argsort(-row, kind="stable")[:k]:
+            for g in order[:k]:
                 start = self._starts[g]
                 best = int(np.argmax(entry_row[start : start + len(self.group_questions[g])]))
                 items.append(

@@ -29,7 +29,19 @@ class DataConfig(_Section):
     split_seed: int = Field(
         42, description="seed of the grouped split (fixed: sweeps compare on the same split)"
     )
-    context_k: Literal[0] = Field(0, description="retrieved pairs in the prompt; 0 = no RAG (only 0 for now)")
+    context_k: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="retrieved training pairs in each prompt (0: none); retrieved from the training "
+        "split with the example's own group left out, by infer/retrieval.py; inference serves the "
+        "run with the same k by default. Raise train.max_length with it (each pair adds its tokens)",
+    )
+    context_embedder: str | None = Field(
+        None,
+        description="embedder of the context retriever (auto|distiluse|muse3|PATH); None: "
+        "metric.embedder, else settings.embedder",
+    )
 
 
 class LoraConfig(_Section):

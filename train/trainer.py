@@ -19,7 +19,7 @@ from typing import Any
 from dobae.console import console
 from dobae.errors import ConfigError
 from train.config import TrainConfig, dump_toml
-from train.data import encode_example, metric_items, read_export, split_by_group
+from train.data import encode_with_context, metric_items, read_export, split_by_group
 from train.models import resolve_base_model
 
 CARD_FORMAT = 1
@@ -109,9 +109,15 @@ def _register_end(run_id: int, status: str, metrics: dict[str, Any]) -> None:
 
 
 def generate_answers(
-    model, tokenizer, questions: list[str], max_new_tokens: int, batch_size: int
+    model,
+    tokenizer,
+    questions: list[str],
+    max_new_tokens: int,
+    batch_size: int,
+    contexts: list[list[tuple[str, str]]] | None = None,
 ) -> list[str]:
-    """Greedy answers for `questions` with the shared prompt (left-padded batches)."""
+    """Greedy answers for `questions` with the shared prompt (left-padded batches); `contexts[i]`
+    are the retrieved pairs of question i when the run trains with context."""
     import torch
 
     from train.prompt import build_prompt
@@ -124,7 +130,10 @@ def generate_answers(
     answers: list[str] = []
     try:
         for i in range(0, len(questions), batch_size):
-            prompts = [build_prompt(q) for q in questions[i : i + batch_size]]
+            prompts = [
+                build_prompt(q, contexts[j] if contexts else ())
+                for j, q in enumerate(questions[i : i + batch_size], i)
+            ]
             enc = tokenizer(prompts, return_tensors="pt", padding=True).to(device)
             with torch.no_grad():
                 out = model.generate(
@@ -145,13 +154,13 @@ def generate_answers(
 
 
 def competition_metric(
-    model, tokenizer, items, embedder, max_new_tokens: int, batch_size: int
+    model, tokenizer, items, embedder, max_new_tokens: int, batch_size: int, contexts=None
 ) -> dict[str, Any]:
     """generate → embed → score (infer/scoring.py): mean clipped cosine over validation questions."""
     from infer.scoring import score_texts
 
     questions = [q for q, _ in items]
-    answers = generate_answers(model, tokenizer, questions, max_new_tokens, batch_size)
+    answers = generate_answers(model, tokenizer, questions, max_new_tokens, batch_size, contexts)
     res = score_texts(answers, [refs for _, refs in items], embedder)
     return {"metric": round(res.mean, 6), "n": len(items), "example": answers[0][:200] if answers else ""}
 
@@ -159,7 +168,7 @@ def competition_metric(
 # --------------------------------------------------------------------------- training
 
 
-def _callbacks(cfg, tokenizer, items, embedder_ref, extra):
+def _callbacks(cfg, tokenizer, items, embedder_ref, extra, item_contexts=None):
     from transformers import TrainerCallback
 
     from dobae.console import progress
@@ -197,7 +206,7 @@ def _callbacks(cfg, tokenizer, items, embedder_ref, extra):
                 return
             emb = embedder_ref()
             res = competition_metric(
-                model, tokenizer, items, emb, cfg.metric.max_new_tokens, cfg.metric.batch_size
+                model, tokenizer, items, emb, cfg.metric.max_new_tokens, cfg.metric.batch_size, item_contexts
             )
             entry = {
                 "epoch": round(state.epoch or 0, 4),
@@ -329,6 +338,7 @@ def run_training(
     )
 
     set_seed(cfg.train.seed)
+    main_rank = rank() == 0
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -344,16 +354,77 @@ def run_training(
 
     from datasets import Dataset
 
-    def encode(pairs):
-        rows = [encode_example(tokenizer, p.question, p.answer, cfg.train.max_length) for p in pairs]
-        for r in rows:
-            r["length"] = len(r["input_ids"])
-        return Dataset.from_list(rows) if rows else None
+    emb_cache: dict[str | None, Any] = {}
 
-    train_ds = encode(train_pairs)
-    val_ds = encode(val_pairs[: cfg.train.eval_max_examples] if cfg.train.eval_max_examples else val_pairs)
+    def embedder_for(spec: str | None):
+        """`embedder` when given (tests), else the embedder named by `spec`, loaded once."""
+        if embedder is not None:
+            return embedder
+        if spec not in emb_cache:
+            from infer.embedders import load_embedder
+
+            emb_cache[spec] = load_embedder(spec)
+        return emb_cache[spec]
+
+    def embedder_ref():
+        return embedder_for(cfg.metric.embedder)
+
+    k = cfg.data.context_k
+    val_used = val_pairs[: cfg.train.eval_max_examples] if cfg.train.eval_max_examples else val_pairs
+    context_info: dict[str, Any] = {"k": k}
+    train_ctx = val_ctx = item_contexts = None
+    if k:
+        if not train_pairs:
+            raise ConfigError("no training pairs left after the validation split: lower data.val_fraction")
+        from train.context import build_retriever, embedder_spec, excluded_groups, retrieve_contexts
+
+        ctx_emb = embedder_for(cfg.data.context_embedder or cfg.metric.embedder)
+        if main_rank:
+            console.print(
+                f"retrieving {k} context pairs per example from {len(train_pairs)} training pairs …"
+            )
+        retriever = build_retriever(train_pairs, ctx_emb)
+        train_ctx = retrieve_contexts(
+            retriever, [p.question for p in train_pairs], excluded_groups(train_pairs, train_pairs), k
+        )
+        val_ctx = retrieve_contexts(
+            retriever, [p.question for p in val_used], excluded_groups(train_pairs, val_used), k
+        )
+        item_contexts = retrieve_contexts(retriever, [q for q, _ in items], [None] * len(items), k) or None
+        context_info.update(
+            source="training split; pairs sharing a group with the example excluded",
+            retriever=retriever.config(),
+            embedder=ctx_emb.name,
+            embedder_spec=cfg.data.context_embedder or cfg.metric.embedder or embedder_spec(ctx_emb),
+        )
+
+    def encode(pairs, contexts):
+        rows, kept = [], []
+        for i, p in enumerate(pairs):
+            row, n = encode_with_context(
+                tokenizer, p.question, p.answer, cfg.train.max_length, contexts[i] if contexts else ()
+            )
+            row["length"] = len(row["input_ids"])
+            rows.append(row)
+            kept.append(n)
+        return (Dataset.from_list(rows) if rows else None), kept
+
+    train_ds, train_kept = encode(train_pairs, train_ctx)
+    val_ds, _ = encode(val_used, val_ctx)
     if train_ds is None:
         raise ConfigError("no training pairs left after the validation split: lower data.val_fraction")
+    if k:
+        short = sum(1 for n, c in zip(train_kept, train_ctx, strict=True) if n < len(c))
+        context_info.update(
+            pairs_per_example=round(sum(train_kept) / len(train_kept), 3),
+            examples_with_fewer_pairs=short,
+        )
+        if short and main_rank:
+            console.print(
+                f"[yellow]note:[/yellow] {short} of {len(train_kept)} training examples lost context pairs "
+                f"to train.max_length = {cfg.train.max_length} (mean {context_info['pairs_per_example']} of "
+                f"{k} kept); raise train.max_length to keep them"
+            )
     if cfg.train.packing:
         collator = DataCollatorWithFlattening()
         train_ds = train_ds.remove_columns("length")
@@ -406,7 +477,7 @@ def run_training(
         "tokenizer_dir": "tokenizer",
         "merged_dir": None,
         "template": _template(),
-        "context": {"k": cfg.data.context_k},
+        "context": context_info,
         "eos_token": tokenizer.eos_token,
         "max_length": t.max_length,
         "generation": {"max_new_tokens": cfg.metric.max_new_tokens},
@@ -436,25 +507,13 @@ def run_training(
         "world_size": args.world_size,
         "parallel_mode": args.parallel_mode.value,
     }
-    main = rank() == 0
+    main = main_rank
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.toml").write_text(dump_toml(cfg), encoding="utf-8")
         if cfg.output.register_run and card["training_run_id"] is None:
             card["training_run_id"] = _register_start(cfg, card, (sweep or {}).get("sweep_id"))
         write_card(run_dir, card)
-
-    emb_cache: dict[str, Any] = {}
-
-    def embedder_ref():
-        if "e" not in emb_cache:
-            if embedder is not None:
-                emb_cache["e"] = embedder
-            else:
-                from infer.embedders import load_embedder
-
-                emb_cache["e"] = load_embedder(cfg.metric.embedder)
-        return emb_cache["e"]
 
     trainer = _seeded_trainer_class()(
         model=model,
@@ -463,7 +522,7 @@ def run_training(
         eval_dataset=val_ds,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=_callbacks(cfg, tokenizer, items, embedder_ref, callbacks),
+        callbacks=_callbacks(cfg, tokenizer, items, embedder_ref, callbacks, item_contexts),
     )
     from transformers.trainer_callback import PrinterCallback
 
@@ -499,7 +558,13 @@ def run_training(
     epochs = [h for h in history if "val_metric" in h]
     if items and main and (not epochs or epochs[-1]["step"] != out.global_step):
         res = competition_metric(
-            model, tokenizer, items, embedder_ref(), cfg.metric.max_new_tokens, cfg.metric.batch_size
+            model,
+            tokenizer,
+            items,
+            embedder_ref(),
+            cfg.metric.max_new_tokens,
+            cfg.metric.batch_size,
+            item_contexts,
         )
         epochs.append(
             {
