@@ -29,7 +29,7 @@ from infer.generate import (
     run_embedder_spec,
 )
 from infer.select import needs_references, parse_weights
-from infer.splitting import clean_question, split_question
+from infer.splitting import split_question
 
 
 @register_answerer("llm")
@@ -90,7 +90,8 @@ class LLMAnswerer:
             if path.is_file():
                 from infer.generate import pairs_from_export
 
-                self._seen = {clean_question(p.question) for p in pairs_from_export(path)}
+                # parts, so a held-out question inside a training compound counts too
+                self._seen = {q for p in pairs_from_export(path) for q in split_question(p.question)}
         parts = [p for q in questions for p in split_question(q)]
         leaked = sum(1 for p in parts if p in self._seen)
         if leaked:

@@ -1,5 +1,6 @@
 """Training data: read a JSONL export of approved pairs (validated, sha256 recorded), split it by
-group (paraphrases of one item never straddle train and validation), and tokenise it with the
+group (paraphrases of one item never straddle train and validation; a pair built from several
+groups, such as a compound question, is held out when ANY of them is), and tokenise it with the
 shared prompt template so that the loss falls on the answer tokens only.
 """
 
@@ -27,6 +28,27 @@ class Pair:
     answer: str
     category: str = ""
     origin: str = ""
+    source_groups: tuple[str, ...] = ()  # every group the pair was built from (export column)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Own group first, then the other groups the pair was built from."""
+        return tuple(dict.fromkeys((self.group_id, *self.source_groups)))
+
+
+def groups_of(row: dict, where: str) -> tuple[str, ...]:
+    """The export row's `source_groups` (absent or empty: none beyond its own group)."""
+    value = row.get("source_groups")
+    if value in (None, ""):
+        return ()
+    if not isinstance(value, list) or not all(isinstance(g, str) and g.strip() for g in value):
+        raise InputError(f"{where}: field 'source_groups' must be a list of group ids, got {value!r}")
+    return tuple(g.strip() for g in value)
+
+
+def drop_groups(pairs: list[Pair], held_out: set[str]) -> list[Pair]:
+    """The pairs none of whose groups is in `held_out` (what may train when those are held out)."""
+    return [p for p in pairs if held_out.isdisjoint(p.groups)]
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,7 @@ def read_export(path: Path | str) -> ExportData:
                 answer=_text(row["answer"], where, "answer"),
                 category=str(row.get("category") or ""),
                 origin=str(row.get("origin") or ""),
+                source_groups=groups_of(row, where),
             )
         )
     if not pairs:
@@ -99,7 +122,12 @@ def read_export(path: Path | str) -> ExportData:
 def split_by_group(
     pairs: list[Pair], val_fraction: float, seed: int, min_val_groups: int = 1
 ) -> tuple[list[Pair], list[Pair]]:
-    """(train, validation): whole groups go to one side, chosen by a seeded shuffle."""
+    """(train, validation): whole groups go to one side, chosen by a seeded shuffle.
+
+    Groups are drawn among the pairs' own groups. A pair built from several groups (a compound,
+    a seeded pair) trains only if none of them is held out, and validates only if all of them
+    are; a pair straddling both sides is left out of both (len(pairs) - len(train) - len(val)).
+    """
     groups = sorted({p.group_id for p in pairs})
     if val_fraction <= 0:
         return list(pairs), []
@@ -113,14 +141,19 @@ def split_by_group(
     shuffled = groups[:]
     rng.shuffle(shuffled)
     val_groups = set(shuffled[:n_val])
-    return [p for p in pairs if p.group_id not in val_groups], [p for p in pairs if p.group_id in val_groups]
+    train = drop_groups(pairs, val_groups)
+    val = [p for p in pairs if val_groups.issuperset(p.groups)]
+    return train, val
 
 
 def metric_items(val: list[Pair], max_questions: int) -> list[tuple[str, list[str]]]:
     """(question, reference answers) per validation group: the group's first question against all
-    of its distinct answers (like DACON: one question, five reference answers)."""
+    of its distinct answers (like DACON: one question, five reference answers). Pairs built from
+    several groups are left out (a compound's joined answer is no reference for one question)."""
     by_group: dict[str, list[Pair]] = {}
     for p in val:
+        if len(p.groups) > 1:
+            continue
         by_group.setdefault(p.group_id, []).append(p)
     items = []
     for gid in sorted(by_group)[:max_questions]:
