@@ -9,6 +9,7 @@ missing fails its step loudly ("stage X not available: …"); steps that depend 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -18,6 +19,7 @@ import urllib.request
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -53,6 +55,25 @@ class DemoContext:
     @property
     def url(self) -> str:
         return self.settings.db_url
+
+    @cached_property
+    def out(self) -> Path:
+        """This input's outputs (export, run, answers, submission): `work/sample` for the shipped
+        sample, else `work/dacon-<sha256 of the files>`, so other files never reuse stale outputs."""
+        if not (self.train_csv or self.test_csv):
+            return self.work / "sample"
+        h = hashlib.sha256()
+        for p in (self.train_csv, self.test_csv):
+            h.update(Path(p).read_bytes() if p else b"-")
+            h.update(b"\0")
+        return self.work / f"dacon-{h.hexdigest()[:10]}"
+
+    @property
+    def source(self) -> str:
+        """The DACON-format source the import step wrote (db.dacon)."""
+        from db.dacon import SAMPLE_SOURCE, SOURCE
+
+        return SOURCE if self.train_csv else SAMPLE_SOURCE
 
 
 def _need(module: str, stage: str):
@@ -296,7 +317,8 @@ def step_augment(ctx: DemoContext) -> str:
 
 
 def step_review(ctx: DemoContext) -> str:
-    from db.models import Origin, QAPair, Review
+    """A read-only summary: pairs by origin and review status, and the machine gates' reasons."""
+    from db.models import QAPair, Review
     from db.session import session_scope
 
     jobs = _need("augment.jobs", "augment")
@@ -304,20 +326,26 @@ def step_review(ctx: DemoContext) -> str:
         rows = s.execute(
             select(QAPair.origin, Review.status, func.count())
             .outerjoin(Review, Review.pair_id == QAPair.id)
-            .where(QAPair.origin == Origin.augment)
             .group_by(QAPair.origin, Review.status)
+            .order_by(QAPair.origin, Review.status)
         ).all()
-    by_status = {str(st.value if st else "none"): n for _o, st, n in rows}
+    by_origin: dict[str, list[str]] = {}
+    for origin, st, n in rows:
+        by_origin.setdefault(origin.value, []).append(f"{st.value if st else 'pending'} {n}")
     reasons = jobs.reasons_histogram(ctx.url)
+    pending = sum(n for _o, st, n in rows if st is None or st.value in ("pending", "needs_review"))
     return (
-        f"augmented pairs by review status {by_status or '{}'}; machine reasons {reasons or '{}'} "
-        "(humans: the review_queue view, `dobae export` → edit → `dobae review import`)"
+        "pairs by origin and review status: "
+        + "; ".join(f"{o} {', '.join(v)}" for o, v in by_origin.items())
+        + f". Machine reasons on augmented pairs: {reasons or 'none'}. "
+        + (f"{pending} pairs wait for a human (only approved pairs are exported): " if pending else "")
+        + "the review_queue view, or `dobae export --status pending` → edit → `dobae review import`"
     )
 
 
 def step_export(ctx: DemoContext) -> str:
     export = _need("db.export", "foundation (db/export)")
-    out = ctx.work / "approved.jsonl"
+    out = ctx.out / "approved.jsonl"
     from db.models import Export
     from db.session import session_scope
 
@@ -336,7 +364,7 @@ def step_export(ctx: DemoContext) -> str:
 
 
 def _run_dir(ctx: DemoContext) -> Path:
-    return ctx.work / "runs" / "demo"
+    return ctx.out / "runs" / "demo"
 
 
 def step_train(ctx: DemoContext) -> str:
@@ -354,7 +382,7 @@ def step_train(ctx: DemoContext) -> str:
     cfg = config.load_config(
         ROOT / "train/configs/cpu-smoke.toml",
         [
-            f"data.export={ctx.work / 'approved.jsonl'}",
+            f"data.export={ctx.out / 'approved.jsonl'}",
             f"output.dir={run_dir.parent}",
             "output.name=demo",
             f"train.max_steps={ctx.state.get('train_steps', 12)}",
@@ -375,7 +403,7 @@ def step_train(ctx: DemoContext) -> str:
 
 def step_infer(ctx: DemoContext) -> str:
     gen = _need("infer.generate", "infer (batch inference)")
-    out = ctx.work / "answers.csv"
+    out = ctx.out / "answers.csv"
     if out.exists():
         return f"skip: {out} already written"
     opts = gen.InferOptions(max_new_tokens=64, n=1, batch_size=8)
@@ -388,7 +416,7 @@ def step_infer(ctx: DemoContext) -> str:
             _test_csv(ctx),
             out,
             opts,
-            pairs_path=ctx.work / "approved.jsonl",
+            pairs_path=ctx.out / "approved.jsonl",
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     fields = {k: v for k, v in vars(s).items() if isinstance(v, int | float | str | Path)}
@@ -404,7 +432,7 @@ def step_submit(ctx: DemoContext) -> str:
     embedders = _need("infer.embedders", "infer (embedders)")
     from db.dacon import read_test
 
-    out_dir = ctx.work / "submission"
+    out_dir = ctx.out / "submission"
     parts = []
     emb = None
     if (out_dir / sub.SUBMISSION_FILE).exists():
@@ -412,7 +440,7 @@ def step_submit(ctx: DemoContext) -> str:
     else:
         import pandas as pd
 
-        df = pd.read_csv(ctx.work / "answers.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        df = pd.read_csv(ctx.out / "answers.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
         emb = embedders.load_embedder(ctx.settings.embedder)
         vecs = emb.encode(list(df["answer"]))
         sub.write_submission(out_dir, list(df["id"]), list(df["질문"]), list(df["answer"]), vecs)
@@ -429,7 +457,7 @@ def step_submit(ctx: DemoContext) -> str:
     from db.models import Evaluation
     from db.session import session_scope
 
-    items = cv.load_items(ctx.url)
+    items = cv.load_items(ctx.url, source=ctx.source)
     sha = cv.data_sha256(items)
     with session_scope(ctx.url) as s:
         ev = s.execute(
@@ -497,6 +525,15 @@ def run_demo(
     ensure_schema(settings.db_url)
     os.environ.setdefault("DOBAE_DATABASE_URL", settings.db_url)  # the crawl subprocess uses the same DB
     ctx = DemoContext(settings, train_csv, test_csv, work)
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    inputs = (
+        f"train {train_csv or '-'}, test {test_csv or '-'}"
+        if train_csv or test_csv
+        else "the DACON-format sample shipped in db/sample/"
+    )
+    console.print(
+        f"dobae demo: database {settings.db_url}; data: {inputs}; outputs in {ctx.out}", markup=False
+    )
     results: dict[str, StepResult] = {}
     names = [n for n, _f, _d in STEPS if not only or n in only]
     for i, (name, fn, deps) in enumerate(STEPS, 1):

@@ -24,7 +24,9 @@ def test_import_and_export_twice_adds_nothing(db_url, dacon_files):
     assert [(r.name, r.status) for r in first] == [("import", "done"), ("export", "done")]
     after_first = _counts(db_url)
     assert after_first == (30, 2, 1)
-    exported = settings.data_dir / "demo" / "approved.jsonl"
+    outs = list((settings.data_dir / "demo").glob("dacon-*"))
+    assert len(outs) == 1  # outputs of these input files, apart from the sample's and other files'
+    exported = outs[0] / "approved.jsonl"
     lines = exported.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 30 and json.loads(lines[0])["question"]
 
@@ -32,6 +34,11 @@ def test_import_and_export_twice_adds_nothing(db_url, dacon_files):
     assert [(r.name, r.status) for r in second] == [("import", "skipped"), ("export", "skipped")]
     assert "already" in second[0].detail and "already exported" in second[1].detail
     assert _counts(db_url) == after_first  # no duplicated pairs, questions or export records
+
+    # other inputs (here the shipped sample) never reuse these files' outputs
+    sample = run_demo(settings=settings, only=["export"])
+    assert [(r.name, r.status) for r in sample] == [("export", "done")]
+    assert (settings.data_dir / "demo" / "sample" / "approved.jsonl").is_file()
 
 
 def test_missing_stage_fails_its_step_and_blocks_dependants(db_url, dacon_files, monkeypatch):
