@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from dobae.console import console, out
+from dobae.console import console, out, quiet_library_bars
 from dobae.errors import DobaeError
 
 app = typer.Typer(
@@ -104,6 +104,8 @@ _register_stages()
 
 
 def main(argv: list[str] | None = None) -> None:
+    if argv is None:  # the `dobae` program itself (tests call main with their arguments)
+        quiet_library_bars()
     try:
         code = app(args=argv, standalone_mode=False)
     except DobaeError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -36,3 +38,13 @@ def progress(transient: bool = False) -> Progress:
         auto_refresh=live,
         disable=transient and not live,
     )
+
+
+def quiet_library_bars() -> None:
+    """Off a terminal, the libraries' tqdm bars (transformers' weight loading, the GGUF conversion,
+    datasets' map) would fill logs with carriage-return redraws: turn them off for this process and
+    the processes it starts. Must run before tqdm is imported (the `dobae` command does it first)."""
+    if console.is_terminal and not console.is_dumb_terminal:
+        return
+    for var in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+        os.environ.setdefault(var, "1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 from rich.console import Console
@@ -52,3 +53,16 @@ def test_nested_bars_do_not_crash(monkeypatch):
                 inner.add_task("inner", total=None)
             outer.advance(t)
         assert "demo" in buf.getvalue()
+
+
+def test_library_bars_are_off_in_a_log_only(monkeypatch):
+    import dobae.console
+
+    for var in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(dobae.console, "console", Console(file=io.StringIO(), force_terminal=True))
+    dobae.console.quiet_library_bars()
+    assert "TQDM_DISABLE" not in os.environ
+    monkeypatch.setattr(dobae.console, "console", Console(file=io.StringIO(), force_terminal=False))
+    dobae.console.quiet_library_bars()
+    assert os.environ["TQDM_DISABLE"] == "1" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
