@@ -2,6 +2,10 @@
 LLM + context + candidate selection, on held-out DACON rows with the proxy metric (mUSE v3).
 
     python benchmarks/infer_cv_table.py --run RUN_DIR --fold 0 --questions 24
+    # two runs (e.g. without / with augmented data) on the same questions, fewer rows for B,
+    # results kept in a JSON file (a re-run skips the rows already there):
+    python benchmarks/infer_cv_table.py --run A=runs/A --run B=runs/B --only B=llm,llm+select \
+        --questions 24 --out table.json
 
 Honest by construction: RUN_DIR must have been trained on the OTHER folds' rows only (same
 grouped folds as `dobae evaluate`: `infer.cv.make_folds(items, k, seed)`). Cut its training data
@@ -15,7 +19,10 @@ that no pair of the run's training data is built from a held-out row's group and
 question (or part of one) is a training question or part of one. Questions are the test-like evaluation questions
 of that fold (`infer.cv.eval_questions`: single + joined double questions), a seeded subset of
 `--questions` of them when generation is too slow for all. Every answerer is fitted on the other
-folds' pairs (`infer.cv.train_pairs`) and scored with `infer.scoring.score_texts`.
+folds' pairs (`infer.cv.train_pairs`) and scored with `infer.scoring.score_texts`. With several
+runs, the LLM rows are measured for each (`--only LABEL=cfg,…` limits one run's rows); the last
+lines print each row's paired difference to the first run's greedy LLM row on the same questions,
+with a bootstrap 95% interval (small subsets are noisy: read the interval, not the point).
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT.parent / "shared" / "data" / "dacon" / "dev.csv"
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from benchmarks.machine import describe  # noqa: E402
 
 CONFIGS = {
     "constant": ("constant", {}),
@@ -45,7 +53,12 @@ CONFIGS = {
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", type=Path, help="training run folder (required unless --write-fold-export)")
+    ap.add_argument(
+        "--run",
+        action="append",
+        help="[LABEL=]RUN_DIR, repeatable (label: the folder name); required unless --write-fold-export",
+    )
+    ap.add_argument("--only", action="append", default=[], help="LABEL=cfg,cfg: that run's LLM rows only")
     ap.add_argument(
         "--write-fold-export",
         nargs=2,
@@ -60,7 +73,12 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--configs", default=",".join(CONFIGS))
-    ap.add_argument("--out", type=Path, default=None, help="JSON with every answer and score")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON with every answer and score (rows already in it are kept)",
+    )
     args = ap.parse_args()
     if args.run is None and args.write_fold_export is None:
         ap.error("--run is required (or --write-fold-export EXPORT OUT)")
@@ -92,8 +110,6 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from infer_bench import machine
-
     from infer.answerer import make_answerer
     from infer.embedders import load_embedder
     from infer.scoring import score_texts
@@ -102,42 +118,75 @@ def main() -> None:
     qs = eval_questions(held, seed=args.seed + args.fold)
     subset = sorted(random.Random(args.seed).sample(range(len(qs)), min(args.questions, len(qs))))
     qs = [qs[i] for i in subset]
-    card = read_card(args.run)
-    run_pairs = read_export(card["data"]["path"]).pairs
+    runs = {}
+    for spec in args.run:
+        label, _, path = spec.rpartition("=")
+        runs[label or Path(path).name] = Path(path)
+    only = {k: v.split(",") for k, v in (o.split("=", 1) for o in args.only)}
+    configs = args.configs.split(",")
+    unknown = [c for c in configs + [c for v in only.values() for c in v] if c not in CONFIGS]
+    if unknown:
+        sys.exit(f"unknown config(s) {', '.join(unknown)}; use {', '.join(CONFIGS)}")
+    print(f"machine: {describe(torch=True)}")
+    cards = {}
     held_ids = {it.id for it in held}
-    built = [p.id for p in run_pairs if touches_rows(p.groups, held_ids)]
-    if built:
-        sys.exit(
-            f"{len(built)} pairs of the run's training data are built from held-out rows (e.g. pair {built[0]}): "
-            "not a held-out run; cut its export with --write-fold-export"
+    for label, run in runs.items():
+        card = cards[label] = read_card(run)
+        export = read_export(card["data"]["path"]).pairs
+        touching = [p.id for p in export if touches_rows(p.groups, held_ids)]
+        if touching:
+            sys.exit(
+                f"run {label}: {len(touching)} training pairs are built from held-out rows "
+                f"(e.g. {touching[0]}): not a held-out run"
+            )
+        # parts, so a held-out question inside a training compound counts too
+        seen = {part for p in export for part in split_question(p.question)}
+        leaked = [p for q in qs for p in split_question(q.question) if p in seen]
+        if leaked:
+            sys.exit(
+                f"run {label}: {len(leaked)} held-out question parts are in its training data: not held-out"
+            )
+        print(
+            f"run {label} ({run}): base {card['base_model']['spec']}, {card['metrics'].get('steps')} steps, "
+            f"{card['data']['train_rows']} training pairs, no held-out question part among them"
         )
-    # parts, so a held-out question inside a training compound counts too
-    seen = {part for p in run_pairs for part in split_question(p.question)}
-    leaked = [p for q in qs for p in split_question(q.question) if p in seen]
-    if leaked:
-        sys.exit(f"{len(leaked)} held-out question parts are in the run's training data: not a held-out run")
+    print(
+        f"fold {args.fold}/{args.folds} (seed {args.seed}): {len(held)} held-out rows, {len(qs)} questions "
+        f"({sum(q.kind == 'double' for q in qs)} double); metric: proxy (mUSE v3)"
+    )
     emb = load_embedder("muse3")
     pairs = train_pairs(train)
-    print(f"machine: {machine()}")
-    print(
-        f"run {card['name']}: base {card['base_model']['spec']}, {card['metrics'].get('steps')} steps, "
-        f"{card['data']['train_rows']} training pairs; fold {args.fold}/{args.folds}: {len(held)} held-out rows, "
-        f"{len(qs)} questions ({sum(q.kind == 'double' for q in qs)} double); metric: proxy (mUSE v3)"
-    )
-    results = {}
-    for name in args.configs.split(","):
+    questions = [q.question for q in qs]
+    results: dict = {}
+    if args.out and args.out.is_file():
+        old = json.loads(args.out.read_text(encoding="utf-8"))
+        if old.get("questions") == questions:
+            results = old["results"]
+            print(f"{args.out}: keeping {len(results)} rows already measured ({', '.join(results)})")
+    plan = [(name, None) for name in configs if CONFIGS[name][0] != "llm"]
+    # in --configs order, each config for every run before the next (rows kept as they finish)
+    plan += [
+        (name, label)
+        for name in configs
+        for label in runs
+        if CONFIGS[name][0] == "llm" and name in only.get(label, configs)
+    ]
+    for name, label in plan:
+        key = name if label is None else f"{label}:{name}"
+        if key in results:
+            continue
         kind, opts = CONFIGS[name]
         if kind == "llm":
             opts = {
                 **opts,
-                "run_dir": str(args.run),
+                "run_dir": str(runs[label]),
                 "max_new_tokens": args.max_new_tokens,
                 "batch_size": args.batch_size,
             }
         t0 = time.perf_counter()
         ans = make_answerer(kind, embedder=emb, **opts)
         ans.fit(pairs)
-        answers = ans.answer([q.question for q in qs])
+        answers = ans.answer(questions)
         res = score_texts(answers, [q.references for q in qs], emb)
         dt = time.perf_counter() - t0
         kinds = {
@@ -147,24 +196,36 @@ def main() -> None:
             )
             for k in ("single", "double")
         }
-        results[name] = {
+        results[key] = {
             "mean": res.mean,
             **kinds,
             "seconds": dt,
+            "config": {k: v for k, v in opts.items() if k != "run_dir"},
+            "run": str(runs[label]) if label else None,
             "answers": answers,
             "per_question": [float(x) for x in res.per_question],
         }
         print(
-            f"{name:<20} {res.mean:.4f}  single {kinds['single']:.4f}  double {kinds['double']:.4f}  ({dt:.0f} s)",
+            f"{key:<24} {res.mean:.4f}  single {kinds['single']:.4f}  double {kinds['double']:.4f}  ({dt:.0f} s)",
             flush=True,
         )
-    if args.out:
-        args.out.write_text(
-            json.dumps(
-                {"questions": [q.question for q in qs], "results": results}, ensure_ascii=False, indent=1
-            ),
-            encoding="utf-8",
-        )
+        if args.out:
+            args.out.write_text(
+                json.dumps({"questions": questions, "results": results}, ensure_ascii=False, indent=1),
+                encoding="utf-8",
+            )
+    base_key = f"{next(iter(runs))}:llm"
+    if base_key in results:
+        import numpy as np
+
+        base = np.array(results[base_key]["per_question"])
+        rng = np.random.default_rng(args.seed)
+        idx = rng.integers(0, len(base), size=(2000, len(base)))
+        print(f"paired difference to {base_key} on the same {len(base)} questions (bootstrap 95% interval):")
+        for key, r in results.items():
+            d = np.array(r["per_question"]) - base
+            lo, hi = np.percentile(d[idx].mean(axis=1), [2.5, 97.5])
+            print(f"  {key:<24} {d.mean():+.4f}  [{lo:+.4f}, {hi:+.4f}]")
 
 
 if __name__ == "__main__":
