@@ -229,41 +229,12 @@ def _test_csv(ctx: DemoContext) -> Path:
 
 
 def _llm_model_dir(ctx: DemoContext) -> Path:
+    """The prepared Gemma folder: made once; `prepare` also completes a folder prepared by an older
+    version (adds the chat template the local server needs) without converting again."""
     models = _need("train.models", "train (models prepare)")
-    path = models.prepared_path("gemma3-270m")
-    if (path / "config.json").exists():
-        return path
-    console.print("  preparing gemma3-270m offline (once) …")
+    if not (models.prepared_path("gemma3-270m") / "config.json").exists():
+        console.print("  preparing gemma3-270m offline (once) …")
     return models.prepare("gemma3-270m", log=lambda m: console.print("  " + m, markup=False))
-
-
-# Gemma 3's turn format (system text goes before the first user turn, as Gemma has no system role).
-GEMMA_CHAT_TEMPLATE = (
-    "{{ bos_token }}{% set sys = namespace(text='') %}"
-    "{% for m in messages %}{% if m['role'] == 'system' %}{% set sys.text = sys.text + m['content'] + '\\n\\n' %}"
-    "{% else %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
-    "{% if m['role'] == 'user' and sys.text %}{{ sys.text }}{% set sys.text = '' %}{% endif %}"
-    "{{ m['content'] | trim }}<end_of_turn>\n{% endif %}{% endfor %}"
-    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
-)
-
-
-def _chat_ready(ctx: DemoContext, model: Path) -> Path:
-    """The model folder as the server needs it: with a chat template. A prepared GGUF conversion
-    may lack one; then a sibling folder of links to the same files plus Gemma's template is used."""
-    import json
-
-    cfg = json.loads((model / "tokenizer_config.json").read_text(encoding="utf-8"))
-    if cfg.get("chat_template") or (model / "chat_template.jinja").exists():
-        return model
-    chat = ctx.work / f"{model.name}-chat"
-    chat.mkdir(exist_ok=True)
-    for f in model.iterdir():
-        link = chat / f.name
-        if not link.exists():
-            link.symlink_to(f.resolve())
-    (chat / "chat_template.jinja").write_text(GEMMA_CHAT_TEMPLATE, encoding="utf-8")
-    return chat
 
 
 def step_augment(ctx: DemoContext) -> str:
@@ -291,7 +262,7 @@ def step_augment(ctx: DemoContext) -> str:
     if not todo_llm:
         parts.append("paraphrase-questions: skip (done)")
         return ("skip: " if all("skip" in p for p in parts) else "") + "; ".join(parts)
-    model = _chat_ready(ctx, _llm_model_dir(ctx))
+    model = _llm_model_dir(ctx)
     console.print(f"  starting a local OpenAI-compatible server (transformers serve {model.name}) …")
     with server.local_server(model, log_path=ctx.work / "llm-server.log", startup_timeout_s=300) as srv:
         llm = ctx.settings.llm.model_copy(update={"base_url": srv.base_url, "model": srv.model, "max_tokens": 256,

