@@ -41,6 +41,24 @@ def text_stats(text: str) -> tuple[int, int, int]:
     return len(text.encode("utf-8")), len(HANGUL.findall(text)), count_sentences(text)
 
 
+def _hangul_font(font_manager) -> str | None:
+    """The first Hangul font matplotlib knows. Its font cache is not rebuilt when fonts are
+    installed later (fonts-nanum after a first plot): then the system's Hangul font files are
+    added to this process's font list."""
+
+    def known() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((n for n in FONT_CANDIDATES if n in names), None)
+
+    font = known()
+    if font is None:
+        for path in font_manager.findSystemFonts():
+            if Path(path).name.startswith(("NanumGothic", "NanumBarunGothic", "NotoSansCJK", "NotoSansKR")):
+                font_manager.fontManager.addfont(path)
+        font = known()
+    return font
+
+
 def _setup_matplotlib():
     import matplotlib
 
@@ -48,8 +66,7 @@ def _setup_matplotlib():
     import matplotlib.pyplot as plt
     from matplotlib import font_manager
 
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    font = next((n for n in FONT_CANDIDATES if n in names), None)
+    font = _hangul_font(font_manager)
     if font is None:
         console.print(
             "[yellow]no Hangul font found (install fonts-nanum or fonts-noto-cjk): Korean labels may show as boxes"
@@ -57,6 +74,7 @@ def _setup_matplotlib():
     else:
         plt.rcParams["font.family"] = [font, "DejaVu Sans"]
     plt.rcParams["axes.unicode_minus"] = False
+    plt.rcParams["figure.constrained_layout.use"] = True  # long Korean tick labels never overlap
     plt.rcParams["figure.dpi"] = 90
     return plt
 
@@ -125,60 +143,101 @@ def _describe(values: list[int]) -> list[Any]:
     return [len(a), f"{a.mean():.1f}", int(np.median(a)), int(a.min()), int(a.max())]
 
 
+SET_COLOURS = {"DACON": "#4c72b0", "crawled": "#dd8452"}
+
+
 def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Section]:
+    """The seed team's analysis, for the DACON-format pairs and (when there are some) the crawled ones."""
     import numpy as np
 
-    dacon = [p for p in pairs if p["origin"] == "dacon"] or pairs
-    questions = list(dict.fromkeys(p["q"] for p in dacon))
-    answers = list(dict.fromkeys(p["a"] for p in dacon))
+    sets = [
+        (label, rows)
+        for label, rows in (
+            ("DACON", [p for p in pairs if p["origin"] == "dacon"]),
+            ("crawled", [p for p in pairs if p["origin"] == "crawl"]),
+        )
+        if rows
+    ]
     sec = Section(
-        "Data analysis (DACON-format pairs)",
-        f"{len(dacon)} pairs, {len(questions)} distinct questions, {len(answers)} distinct answers. "
-        "Bytes are UTF-8 bytes, syllables are Hangul syllables (가–힣), sentences end in . ! ?.",
+        "Data analysis (DACON-format and crawled pairs)",
+        "; ".join(
+            f"{label}: {len(rows)} pairs, {len({p['q'] for p in rows})} distinct questions, "
+            f"{len({p['a'] for p in rows})} distinct answers"
+            for label, rows in sets
+        )
+        + (". " if sets else "No pairs yet. ")
+        + "Bytes are UTF-8 bytes, syllables are Hangul syllables (가–힣), sentences end in . ! ? "
+        "(each distinct text counted once).",
     )
-    rows = []
-    stats: dict[str, dict[str, list[int]]] = {}
-    for name, texts in (("question", questions), ("answer", answers)):
-        st = [text_stats(t) for t in texts]
-        stats[name] = {
-            "bytes": [x[0] for x in st],
-            "syllables": [x[1] for x in st],
-            "sentences": [x[2] for x in st],
-        }
-        for measure, vals in stats[name].items():
-            rows.append([name, measure, *_describe(vals)])
-    sec.tables.append(("Per field", ["field", "measure", "texts", "mean", "median", "min", "max"], rows))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    for ax, name in zip(axes, ("question", "answer"), strict=True):
-        ax.hist(stats[name]["syllables"] or [0], bins=30, color="#4c72b0")
-        ax.set_title(f"{name} 길이 (음절)")
-        ax.set_xlabel("Hangul syllables")
-        ax.set_ylabel("texts")
-    sec.images.append(_png(fig))
+    table = []
+    stats: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for label, rows in sets:
+        for name, key in (("question", "q"), ("answer", "a")):
+            st = [text_stats(t) for t in dict.fromkeys(p[key] for p in rows)]
+            stats[label, name] = {
+                "bytes": [x[0] for x in st],
+                "syllables": [x[1] for x in st],
+                "sentences": [x[2] for x in st],
+            }
+            for measure, vals in stats[label, name].items():
+                table.append([label, name, measure, *_describe(vals)])
+    sec.tables.append(
+        ("Per field", ["data", "field", "measure", "texts", "mean", "median", "min", "max"], table)
+    )
+    if sets:
+        fig, axes = plt.subplots(len(sets), 2, figsize=(11, 2.9 * len(sets)), squeeze=False)
+        for row, (label, _rows) in enumerate(sets):
+            for col, name in enumerate(("question", "answer")):
+                ax = axes[row][col]
+                vals = np.asarray(stats[label, name]["syllables"] or [0])
+                top = float(np.percentile(vals, 99))  # a few huge texts would flatten the rest
+                cut = int((vals > top).sum())
+                ax.hist(vals[vals <= top], bins=30, color=SET_COLOURS[label])
+                ax.set_title(
+                    f"{label} {'질문' if name == 'question' else '답변'} 길이 (음절)"
+                    + (f" — {cut} longer than {top:.0f} not shown" if cut else "")
+                )
+                ax.set_xlabel("Hangul syllables")
+                ax.set_ylabel("texts")
+        sec.images.append(_png(fig))
 
-    cats = Counter(p["category"] for p in dacon)
-    fig, ax = plt.subplots(figsize=(8, 0.35 * max(3, len(cats)) + 1))
-    names = [c for c, _ in cats.most_common()][::-1]
-    ax.barh(names, [cats[c] for c in names], color="#55a868")
-    ax.set_title("카테고리별 쌍 수")
-    sec.images.append(_png(fig))
-    sec.tables.append(("Categories", ["category", "pairs"], [[c, n] for c, n in cats.most_common()]))
+        cats = {label: Counter(p["category"] for p in rows) for label, rows in sets}
+        names = sorted(
+            {c for cnt in cats.values() for c in cnt}, key=lambda c: sum(n[c] for n in cats.values())
+        )
+        fig, ax = plt.subplots(figsize=(9, 0.3 * max(3, len(names)) + 1.2))
+        left = [0] * len(names)
+        for label, cnt in cats.items():
+            vals = [cnt.get(c, 0) for c in names]
+            ax.barh(names, vals, left=left, label=label, color=SET_COLOURS[label])
+            left = [a + b for a, b in zip(left, vals, strict=True)]
+        ax.set_title("카테고리별 쌍 수")
+        ax.legend(fontsize=8)
+        sec.images.append(_png(fig))
+        sec.tables.append(
+            ("Categories", ["category", *[f"{label} pairs" for label in cats]],
+             [[c, *[cats[label].get(c, 0) for label in cats]] for c in names[::-1]])
+        )  # fmt: skip
     out = [sec]
 
-    if embedder is not None and dacon:
+    if embedder is not None and sets:
         sim = Section(
             "Similarity",
             f"Cosine similarity with the project's embedder ({getattr(embedder, 'name', embedder)}): each "
-            "question with its answer, and the paraphrased questions of one DACON row with each other.",
+            "question with its answer, and the paraphrased questions of one DACON row with each other "
+            "(at most 3,000 pairs per data set).",
         )
-        sample = dacon[:3000]
-        texts = list(dict.fromkeys([p["q"] for p in sample] + [p["a"] for p in sample]))
+        samples = {label: rows[:3000] for label, rows in sets}
+        texts = list(dict.fromkeys(t for rows in samples.values() for p in rows for t in (p["q"], p["a"])))
         vecs = np.asarray(embedder.encode(texts), dtype=np.float64)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
         index = {t: i for i, t in enumerate(texts)}
-        qa = [float(vecs[index[p["q"]]] @ vecs[index[p["a"]]]) for p in sample]
+        qa = {
+            label: [float(vecs[index[p["q"]]] @ vecs[index[p["a"]]]) for p in rows]
+            for label, rows in samples.items()
+        }
         by_group: dict[str, list[str]] = {}
-        for p in sample:
+        for p in samples.get("DACON", []):
             qs = by_group.setdefault(p["group"], [])
             if p["q"] not in qs:
                 qs.append(p["q"])
@@ -188,19 +247,25 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
             for i in range(len(qs))
             for j in range(i + 1, len(qs))
         ]
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-        for ax, vals, title in (
-            (axes[0], qa, "질문–답변 유사도"),
-            (axes[1], qq, "질문–질문 유사도 (같은 행)"),
-        ):
-            ax.hist(vals or [0], bins=30, range=(-0.2, 1.0), color="#c44e52")
-            ax.set_title(title)
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
+        for label, vals in qa.items():
+            axes[0].hist(
+                vals or [0], bins=30, range=(-0.2, 1.0), alpha=0.65, label=label, color=SET_COLOURS[label]
+            )
+        axes[0].set_title("질문–답변 유사도")
+        axes[0].legend(fontsize=8)
+        axes[1].hist(qq or [0], bins=30, range=(-0.2, 1.0), color=SET_COLOURS["DACON"])
+        axes[1].set_title("질문–질문 유사도 (DACON 같은 행)")
+        for ax in axes:
             ax.set_xlabel("cosine")
+            ax.set_ylabel("pairs")
         sim.images.append(_png(fig))
+        rows_ = [(f"question–answer ({label})", v) for label, v in qa.items()]
+        rows_.append(("question–question (DACON, same row)", qq))
         sim.tables.append(
             ("Similarity summary", ["pairing", "n", "mean", "min", "max"],
              [[name, len(v), f"{np.mean(v):.3f}" if v else "-", f"{min(v):.3f}" if v else "-",
-               f"{max(v):.3f}" if v else "-"] for name, v in (("question–answer", qa), ("question–question", qq))])
+               f"{max(v):.3f}" if v else "-"] for name, v in rows_])
         )  # fmt: skip
         out.append(sim)
     return out
@@ -221,6 +286,8 @@ def crawl_section(plt, crawls: list[dict], posted: list[Any]) -> Section:
         "pipeline did with them (new / updated / unchanged / marked deleted), retries and HTTP statuses; "
         "then the crawled questions by the date they were posted on the site.",
     )
+    import numpy as np
+
     rows, statuses = [], []
     for c in crawls:
         st = c["stats"]
@@ -242,20 +309,23 @@ def crawl_section(plt, crawls: list[dict], posted: list[Any]) -> Section:
     )  # fmt: skip
     if crawls:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-        when = [c["started"] for c in crawls]
-        axes[0].plot(when, [r[5] or 0 for r in rows], marker="s", label="pages")
-        axes[0].plot(when, [r[6] or 0 for r in rows], marker="o", label="items")
-        axes[0].plot(when, [r[8] or 0 for r in rows], marker="^", label="new questions")
+        labels = [f"#{c['id']}\n{str(c['started'])[5:16]}" for c in crawls]  # chronological
+        xs = np.arange(len(crawls))
+        for j, (col, name) in enumerate(((5, "pages"), (6, "items"), (8, "new questions"))):
+            axes[0].bar(xs + (j - 1) * 0.27, [r[col] or 0 for r in rows], 0.27, label=name)
+        axes[0].set_xticks(xs, labels, fontsize=7)
+        axes[0].set_xlim(-0.8, max(len(crawls), 4) - 0.2)
         axes[0].legend(fontsize=8)
         axes[0].set_title("크롤링 실행별 수집량")
-        axes[0].tick_params(axis="x", labelrotation=30, labelsize=7)
+        axes[0].set_xlabel("crawl run (started, UTC)")
         codes = sorted({k for st in statuses for k in st})
         bottom = [0] * len(crawls)
-        labels = [f"#{c['id']}" for c in crawls]
         for code in codes:
             vals = [st.get(code, 0) for st in statuses]
-            axes[1].bar(labels, vals, bottom=bottom, label=f"HTTP {code}")
+            axes[1].bar(xs, vals, 0.6, bottom=bottom, label=f"HTTP {code}")
             bottom = [a + b for a, b in zip(bottom, vals, strict=True)]
+        axes[1].set_xticks(xs, labels, fontsize=7)
+        axes[1].set_xlim(-0.8, max(len(crawls), 4) - 0.2)  # a lone run gets a normal-width bar
         axes[1].set_title("실행별 HTTP 응답 상태")
         axes[1].set_xlabel("crawl run")
         if codes:

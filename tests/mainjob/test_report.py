@@ -23,9 +23,19 @@ def test_text_stats_counts_bytes_syllables_sentences():
 
 
 def test_report_html_is_self_contained(filled_db, tmp_path):
+    import warnings
+
+    from matplotlib import font_manager
+
     from dobae.report import write_report
 
-    out = write_report(tmp_path / "r.html", url=filled_db, embedder="none")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = write_report(tmp_path / "r.html", url=filled_db, embedder="none")
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    hangul_fonts = [f for f in font_manager.findSystemFonts() if "Nanum" in f or "NotoSansCJK" in f]
+    if hangul_fonts:  # installed (make test installs fonts-nanum): the plots' Korean is drawn with it
+        assert missing == [], missing[:3]
     html = out.read_text(encoding="utf-8")
     # tables behind the plots, with the data that was put in
     assert "곰팡이" in html and "마감하자" in html
