@@ -372,11 +372,42 @@ def step_train(ctx: DemoContext) -> str:
     )
 
 
+INFER_LIMIT = 24  # test questions the LoRA run answers on CPU by default (≈ 4-8 s each here)
+
+
+def _llm_share(ctx: DemoContext) -> tuple[list, list, str]:
+    """(tests the LoRA run answers, tests the retrieval baseline answers, file suffix): the first
+    `infer_limit` test questions in file order go to the LLM (0: all of them)."""
+    from db.dacon import read_test
+
+    tests = read_test(_test_csv(ctx))
+    limit = ctx.state.get("infer_limit", INFER_LIMIT)
+    if not limit or limit >= len(tests):
+        return tests, [], ""
+    return tests[:limit], tests[limit:], f"-llm{limit}of{len(tests)}"
+
+
 def step_infer(ctx: DemoContext) -> str:
     gen = _need("infer.generate", "infer (batch inference)")
-    out = ctx.out / "answers.csv"
+    llm, rest, suffix = _llm_share(ctx)
+    out = ctx.out / f"answers{suffix}.csv"
     if out.exists():
         return f"skip: {out} already written"
+    questions = _test_csv(ctx)
+    if rest:
+        import csv
+
+        questions = ctx.out / f"test{suffix}.csv"
+        with open(questions, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "질문"])
+            w.writerows([t.id, t.question] for t in llm)
+        console.print(
+            f"  the LoRA run answers the first {len(llm)} of {len(llm) + len(rest)} test questions "
+            f"(--infer-limit {len(llm)}; 0 answers all, ≈ 4-8 s each on this CPU); the submit step answers "
+            f"the other {len(rest)} with the retrieval baseline",
+            markup=False,
+        )
     opts = gen.InferOptions(max_new_tokens=64, n=1, batch_size=8)
     from dobae.console import progress
 
@@ -384,39 +415,65 @@ def step_infer(ctx: DemoContext) -> str:
         task = bar.add_task("infer: answering test questions", total=None)
         s = gen.run_infer(
             _run_dir(ctx),
-            _test_csv(ctx),
+            questions,
             out,
             opts,
             pairs_path=ctx.out / "approved.jsonl",
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    fields = {k: v for k, v in vars(s).items() if isinstance(v, int | float | str | Path)}
-    return f"answered → {out} ({', '.join(f'{k} {v}' for k, v in fields.items() if k != 'out')})"
+    return (
+        f"answered {s.questions} test questions with the LoRA run → {out} "
+        f"({s.resumed} resumed, {s.new_tokens} new tokens, {s.seconds:.0f} s, backend {s.backend})"
+        + (f"; {len(rest)} left to the retrieval baseline" if rest else "")
+    )
 
 
 def step_submit(ctx: DemoContext) -> str:
-    """submission.csv from the batch-inference answers (embedded with the scorer's embedder), and
-    the proxy scores: the run's held-out validation metric (its card) and a grouped CV of the
-    retrieval baseline (stored in `evaluations` with its breakdown by category and single/double)."""
+    """submission.csv from the batch-inference answers (embedded with the scorer's embedder; test
+    questions beyond --infer-limit answered by the retrieval baseline, and said so), and the proxy
+    scores: the run's held-out validation metric (its card) and a grouped CV of the retrieval
+    baseline (stored in `evaluations` with its breakdown by category and single/double)."""
     sub = _need("infer.submission", "infer (submission)")
     cv = _need("infer.cv", "infer (evaluation)")
     embedders = _need("infer.embedders", "infer (embedders)")
-    from db.dacon import read_test
 
-    out_dir = ctx.out / "submission"
+    llm, rest, suffix = _llm_share(ctx)
+    out_dir = ctx.out / f"submission{suffix}"
     parts = []
     emb = None
+    items = cv.load_items(ctx.url, source=ctx.source)
     if (out_dir / sub.SUBMISSION_FILE).exists():
         parts.append(f"skip: {out_dir / sub.SUBMISSION_FILE} already written")
     else:
         import pandas as pd
 
-        df = pd.read_csv(ctx.out / "answers.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        df = pd.read_csv(
+            ctx.out / f"answers{suffix}.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig"
+        )
+        answers = dict(zip(df["id"], df["answer"], strict=True))
+        by = dict.fromkeys(answers, "llm")
         emb = embedders.load_embedder(ctx.settings.embedder)
-        vecs = emb.encode(list(df["answer"]))
-        sub.write_submission(out_dir, list(df["id"]), list(df["질문"]), list(df["answer"]), vecs)
-        sub.check_submission_file(out_dir / sub.SUBMISSION_FILE, [t.id for t in read_test(_test_csv(ctx))])
-        parts.append(f"submission {out_dir / sub.SUBMISSION_FILE} ({len(df)} rows, {emb.name})")
+        if rest:
+            from infer.answerer import make_answerer
+
+            baseline = make_answerer("retrieval", embedder=emb)
+            baseline.fit(cv.train_pairs(items))
+            for t, a in zip(rest, baseline.answer([t.question for t in rest]), strict=True):
+                answers[t.id], by[t.id] = a, "retrieval"
+        tests = llm + rest
+        ids = [t.id for t in tests]
+        texts = [answers[i] for i in ids]
+        sub.write_submission(out_dir, ids, [t.question for t in tests], texts, emb.encode(texts))
+        sub.check_submission_file(out_dir / sub.SUBMISSION_FILE, ids)
+        pd.DataFrame({"id": ids, "answered_by": [by[i] for i in ids]}).to_csv(
+            out_dir / "answered_by.csv", index=False, encoding="utf-8"
+        )
+        parts.append(
+            f"submission {out_dir / sub.SUBMISSION_FILE} ({len(ids)} rows embedded with {emb.name}: "
+            f"{len(llm)} answered by the LoRA run"
+            + (f", {len(rest)} by the retrieval baseline; see answered_by.csv" if rest else "")
+            + ")"
+        )
     import json
 
     m = json.loads((_run_dir(ctx) / "run_card.json").read_text(encoding="utf-8")).get("metrics", {})
@@ -428,7 +485,6 @@ def step_submit(ctx: DemoContext) -> str:
     from db.models import Evaluation
     from db.session import session_scope
 
-    items = cv.load_items(ctx.url, source=ctx.source)
     sha = cv.data_sha256(items)
     with session_scope(ctx.url) as s:
         ev = s.execute(
@@ -482,8 +538,10 @@ def run_demo(
     *,
     settings: Settings | None = None,
     only: list[str] | None = None,
+    infer_limit: int = INFER_LIMIT,
 ) -> list[StepResult]:
-    """Run the demo steps (all, or `only` these); returns one result per step."""
+    """Run the demo steps (all, or `only` these); returns one result per step. The LoRA run answers
+    the first `infer_limit` test questions (0: all), the retrieval baseline the rest."""
     from db.migrate import ensure_schema
 
     known = [n for n, _f, _d in STEPS]
@@ -495,7 +553,9 @@ def run_demo(
     work.mkdir(parents=True, exist_ok=True)
     ensure_schema(settings.db_url)
     os.environ.setdefault("DOBAE_DATABASE_URL", settings.db_url)  # the crawl subprocess uses the same DB
-    ctx = DemoContext(settings, train_csv, test_csv, work)
+    if infer_limit < 0:
+        raise InputError(f"--infer-limit {infer_limit}: use 0 (all test questions) or a positive number")
+    ctx = DemoContext(settings, train_csv, test_csv, work, state={"infer_limit": infer_limit})
     ctx.out.mkdir(parents=True, exist_ok=True)
     inputs = (
         f"train {train_csv or '-'}, test {test_csv or '-'}"

@@ -112,3 +112,42 @@ def test_unknown_step_is_a_clear_error(db_url):
 
     with pytest.raises(InputError, match="--step 'trian': use one of crawl, import"):
         run_demo(only=["trian"])
+
+
+def test_submit_beyond_infer_limit_uses_retrieval_and_says_so(db_url, dacon_files):
+    """The LoRA answers (here written by hand: no model is trained in this test) cover the first
+    `infer_limit` test questions; the submit step answers the rest with the retrieval baseline."""
+    import csv
+
+    from db.dacon import import_dacon
+    from dobae.demo import DemoContext, step_submit
+    from dobae.settings import get_settings
+
+    import_dacon(*dacon_files, url=db_url)
+    settings = get_settings()
+    ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo", state={"infer_limit": 1})
+    (ctx.out / "runs" / "demo").mkdir(parents=True)
+    (ctx.out / "runs" / "demo" / "run_card.json").write_text('{"metrics": {}}', encoding="utf-8")
+    with open(ctx.out / "answers-llm1of2.csv", "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(
+            [
+                ["id", "질문", "answer"],
+                ["TEST_000", "벽지에 곰팡이가 생겼는데 어떻게 하나요?", "곰팡이를 제거합니다."],
+            ]
+        )
+    detail = step_submit(ctx)
+    assert "2 rows" in detail and "1 answered by the LoRA run, 1 by the retrieval baseline" in detail
+    folder = ctx.out / "submission-llm1of2"
+    with open(folder / "answered_by.csv", encoding="utf-8") as fh:
+        assert list(csv.reader(fh)) == [["id", "answered_by"], ["TEST_000", "llm"], ["TEST_001", "retrieval"]]
+    with open(folder / "answers.csv", encoding="utf-8-sig") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["answer"] == "곰팡이를 제거합니다."
+    # the retrieval answer is one of the imported train answers
+    assert rows[1]["answer"] and rows[1]["answer"] != rows[0]["answer"]
+    with open(folder / "submission.csv", encoding="utf-8") as fh:
+        sub = list(csv.reader(fh))
+    assert [r[0] for r in sub] == ["id", "TEST_000", "TEST_001"] and len(sub[0]) == 513
+    assert "retrieval baseline 2-fold CV" in detail
+    again = step_submit(ctx)
+    assert again.startswith("skip: ") and "already written" in again
