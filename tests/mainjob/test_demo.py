@@ -151,3 +151,19 @@ def test_submit_beyond_infer_limit_uses_retrieval_and_says_so(db_url, dacon_file
     assert "retrieval baseline 2-fold CV" in detail
     again = step_submit(ctx)
     assert again.startswith("skip: ") and "already written" in again
+
+
+def test_inference_is_recorded_for_status(db_url, tmp_path):
+    from types import SimpleNamespace
+
+    from dobae.demo import DemoContext, _record_inference
+    from dobae.settings import get_settings
+    from dobae.status import collect
+    from infer.generate import InferOptions
+
+    ctx = DemoContext(get_settings(), None, None, tmp_path)
+    summary = SimpleNamespace(out=tmp_path / "answers.csv", questions=8, resumed=0, seconds=61.5, new_tokens=768,
+                              backend="transformers")  # fmt: skip
+    _record_inference(ctx, tmp_path / "test.csv", InferOptions(max_new_tokens=64), summary)
+    [row] = collect(db_url)["inference_runs"]
+    assert row[1:4] == ("transformers", "finished", 8) and row[4] == str((tmp_path / "answers.csv").resolve())
