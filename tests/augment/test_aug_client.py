@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from aug_fault_server import Fault
 from aug_helpers import insert_pairs, llm_env
 from sqlalchemy import select
@@ -16,6 +17,17 @@ from augment.schemas import Keywords
 from db.models import Generation, LLMCache, Origin, QAPair, ReviewStatus
 from db.session import session_scope
 from dobae.settings import get_settings
+
+
+@pytest.fixture(autouse=True, params=["aiohttp", "sdk"])
+def transport(request, monkeypatch):
+    """Every fault test runs through both transports: aiohttp directly and the openai SDK."""
+    from dobae.settings import reset_settings
+
+    monkeypatch.setenv("DOBAE_LLM__TRANSPORT", request.param)
+    reset_settings()
+    return request.param
+
 
 MSG = [{"role": "user", "content": '질문: 벽지 곰팡이\nJSON으로만 답하세요: {"keywords": ["..."]}'}]
 
