@@ -3,7 +3,9 @@
 Servers that ignore `response_format` (e.g. `transformers serve`) answer with fenced JSON, prose
 around the JSON, or no JSON at all. `parse_output` finds the first JSON value that validates and
 otherwise raises `ParseError` with a machine-readable reason; the raw text is always kept by the
-caller.
+caller. A JSON value whose every string is a placeholder ("...", as in the prompt's format
+example) is not an answer: a small base model that echoes its prompt would otherwise "answer"
+with the example itself.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 _FENCE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.S)
+PLACEHOLDERS = {"", "...", "…", "..", "."}
 
 
 class ParseError(ValueError):
@@ -51,6 +54,21 @@ def json_candidates(text: str) -> list[object]:
     return found
 
 
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def is_placeholder(value: object) -> bool:
+    """Whether every string in `value` is a placeholder such as "..." (the prompt's own example)."""
+    return all(s.strip() in PLACEHOLDERS for s in _strings(value))
+
+
 def parse_output(text: str | None, model: type[M]) -> M:
     """The first JSON value in `text` that validates as `model`."""
     if text is None or not text.strip():
@@ -59,11 +77,23 @@ def parse_output(text: str | None, model: type[M]) -> M:
     if not candidates:
         raise ParseError("parse_error", "no JSON found")
     last: ValidationError | None = None
+    placeholders = 0
     for value in candidates:
         try:
-            return model.model_validate(value)
+            parsed = model.model_validate(value)
         except ValidationError as exc:
             last = exc
+            continue
+        if is_placeholder(value):
+            placeholders += 1
+            continue
+        return parsed
+    if placeholders:
+        raise ParseError(
+            "parse_error",
+            f"only the format example's placeholders ({placeholders} JSON value(s) of '...'): "
+            "the output repeats the prompt instead of answering",
+        )
     assert last is not None
     first = last.errors()[0]
     loc = ".".join(str(p) for p in first.get("loc", ()))

@@ -134,12 +134,19 @@ def test_parsing_is_defensive():
         '결과: {"pairs": [{"question": "곰팡이 제거법은?", "answer": "락스를 희석해 닦습니다."}]} 이상입니다.'
     )
     assert parse_output(prose, SeededPairs).pairs[0].answer == "락스를 희석해 닦습니다."
+    echoed = '예: {"formal": ["..."], "colloquial": ["..."]} 답: {"formal": ["도배 들뜸 원인은?"], "colloquial": ["왜 들떠요?"]}'
+    assert parse_output(echoed, QuestionParaphrases).formal == ["도배 들뜸 원인은?"]  # the example is skipped
     decomposed = '{"formal": ["\u1103\u1169\u1107\u1162"], "colloquial": ["x"]}'  # NFD 도배
     assert parse_output(decomposed, QuestionParaphrases).formal == ["도배"]
     for bad, detail in [
         ("", "empty"),
         ("그냥 글입니다", "no JSON"),
         ('{"formal": "한 개"}', "does not match"),
+        # a base model echoing its prompt: the format example is no answer
+        (
+            '질문: 면진장치가 뭐야?\n\nJSON으로만 답하세요: {"formal": ["..."], "colloquial": ["…"]}\n길이: 1',
+            "placeholders",
+        ),
     ]:
         with pytest.raises(ParseError, match=detail) as err:
             parse_output(bad, QuestionParaphrases)
