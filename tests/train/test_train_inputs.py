@@ -138,6 +138,8 @@ def test_packed_batches_keep_the_mask(tiny_model):
     [
         ("", ["train.learning_rate=-1"], "train.learning_rate"),
         ("", ["train.precision=fp8"], "train.precision"),
+        ("", ["data.context_k=-1"], "data.context_k"),
+        ("", ["data.context_k=true"], "data.context_k"),
         ("", ["lora.rank=8"], "lora.rank: Extra inputs are not permitted"),
         ("", ["train.batch_size"], "use key=value"),
         ('[sweep]\n"train.optimizer" = ["adam"]\n', [], "not sweepable"),
