@@ -395,7 +395,7 @@ def run_training(
             source="training split; pairs sharing a group with the example excluded",
             retriever=retriever.config(),
             embedder=ctx_emb.name,
-            embedder_spec=cfg.data.context_embedder or cfg.metric.embedder or embedder_spec(ctx_emb),
+            embedder_spec=embedder_spec(ctx_emb) or cfg.data.context_embedder or cfg.metric.embedder,
         )
 
     def encode(pairs, contexts):
