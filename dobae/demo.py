@@ -308,7 +308,9 @@ def step_review(ctx: DemoContext) -> str:
     return (
         "pairs by origin and review status: "
         + "; ".join(f"{o} {', '.join(v)}" for o, v in by_origin.items())
-        + f". Machine reasons on augmented pairs: {reasons or 'none'}. "
+        + ". Machine reasons on augmented pairs: "
+        + (", ".join(f"{k} {n}" for k, n in sorted(reasons.items(), key=lambda kv: -kv[1])) or "none")
+        + ". "
         + (f"{pending} pairs wait for a human (only approved pairs are exported): " if pending else "")
         + "the review_queue view, or `dobae export --status pending` → edit → `dobae review import`"
     )
