@@ -38,6 +38,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.LoginRedirectMiddleware": 650,  # sees a 3xx before RedirectMiddleware (600)
 }
 
+# A crawl killed hard (SIGKILL) leaves JOBDIR's request queue torn: the next start drops it.
+EXTENSIONS = {"crawler.jobdir.JobdirGuard": 0}
+
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidationPipeline": 100,
     "crawler.pipelines.NormalizePipeline": 200,

@@ -81,10 +81,12 @@ def question_from_json(q: dict, comments: list[dict], source: str, url: str, now
 def _components(q: dict) -> str | None:
     """Next.js `components`: plain-text TEXT paragraphs (line breaks inside) → paragraph HTML."""
     parts = q.get("components")
-    if not parts:
-        return None
+    if parts is None:
+        return None  # not the Next.js shape
     return "".join(
-        "<p>" + html.escape(p.get("text") or p.get("content") or "", quote=False).replace("\n", "<br>") + "</p>"
+        "<p>"
+        + html.escape(p.get("text") or p.get("content") or "", quote=False).replace("\n", "<br>")
+        + "</p>"
         for p in parts
         if p.get("componentType", "TEXT") == "TEXT"
     )
@@ -173,7 +175,9 @@ class OhouseSpider(DobaeSpider):
             return
         self.list_rereads[query] = done + 1
         self.crawler.stats.inc_value("ohouse/list_reread")
-        self.logger.info("the list %r grew during the crawl: reading its first %d page(s) again", query, pages)
+        self.logger.info(
+            "the list %r grew during the crawl: reading its first %d page(s) again", query, pages
+        )
         for p in range(1, pages + 1):
             if json_list:
                 yield self.list_json_request(query, p, reread=True)

@@ -10,6 +10,7 @@ crawl would hang. Example:
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import scrapy
@@ -28,11 +29,14 @@ class SpaArgs(SpiderArgs):
     max_questions: int | None = Field(None, ge=1, description="stop after this many questions")
     max_loads: int = Field(50, ge=1, description="at most this many scroll/더보기 rounds on the list")
     wait_ms: int = Field(10_000, ge=100, description="how long to wait for script-built content")
+    retries: int = Field(3, ge=0, le=10, description="reloads of a question page whose data failed to load")
+    retry_wait_s: float = Field(1.0, ge=0, le=60, description="pause before such a reload")
 
 
 class OhouseSpaSpider(DobaeSpider):
     name = "ohouse_spa"
     args_model = SpaArgs
+    handle_httpstatus_list = [404, 410]  # a listed question that is gone: recorded as deleted
     custom_settings = {
         "DOWNLOAD_HANDLERS": {
             "http": "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler",
@@ -45,8 +49,10 @@ class OhouseSpaSpider(DobaeSpider):
 
     # selectors of the script-built DOM (stable parts only)
     CARD = "[data-question-id], [class*='QuestionContainer']"
+    FAILED_PAGE = "[data-failed-page]"  # the list's note for a page that did not load
     MORE = "button:has-text('더보기')"
     TITLE = "[class*='QuestionTitle'], #question-name, h1"
+    LOADED_TITLE = "[class*='QuestionTitle'], #question-name"
     COMMENT = "[data-comment-id]"
 
     async def start(self):
@@ -67,7 +73,8 @@ class OhouseSpaSpider(DobaeSpider):
     async def parse_question_list(self, response):
         page = response.meta["playwright_page"]
         try:
-            count = await page.locator(self.CARD).count()
+            loaded = f"{self.CARD}, {self.FAILED_PAGE}"
+            count = await page.locator(loaded).count()
             for _ in range(self.args.max_loads):
                 if self.args.max_questions and count >= self.args.max_questions:
                     break
@@ -76,18 +83,30 @@ class OhouseSpaSpider(DobaeSpider):
                     await more.first.click()
                 else:
                     await page.mouse.wheel(0, 20_000)
-                try:
+                try:  # new cards, or the note that a page failed to load
                     await page.wait_for_function(
-                        f"document.querySelectorAll({self.CARD!r}).length > {count}",
+                        f"document.querySelectorAll({loaded!r}).length > {count}",
                         timeout=self.args.wait_ms // 4,
                     )
                 except PlaywrightTimeout:  # nothing more to load
                     break
-                count = await page.locator(self.CARD).count()
-            self.crawler.stats.set_value("spa/list_cards", count)
-            hrefs = await page.eval_on_selector_all(
-                "a[href*='/spa/questions/']", "els => els.map(e => e.href)"
-            )
+                count = await page.locator(loaded).count()
+            failed = await page.locator(self.FAILED_PAGE).count()
+            if failed:
+                self.crawler.stats.set_value("spa/list_pages_failed", failed)
+                self.logger.warning(
+                    "%d list page(s) did not load: their questions are not reachable here", failed
+                )
+            self.crawler.stats.set_value("spa/list_cards", count - failed)
+            hrefs = await self.card_links(page)
+            ids = [m.group(1) for h in hrefs if (m := SPA_QUESTION.search(h))]
+            if len(set(ids)) < len(ids):
+                # a card twice: something was published while the list loaded and pushed it down;
+                # the new question sits at the top of a freshly loaded list
+                self.crawler.stats.inc_value("spa/list_reloaded")
+                await page.reload()
+                await page.wait_for_selector(self.CARD, timeout=self.args.wait_ms)
+                hrefs += await self.card_links(page)
         finally:
             await page.close()
         seen: list[str] = []
@@ -97,27 +116,55 @@ class OhouseSpaSpider(DobaeSpider):
                 seen.append(m.group(1))
         if self.args.max_questions:
             seen = seen[: self.args.max_questions]
+        self.crawler.stats.set_value("spa/questions_listed", len(seen))
         for qid in seen:
-            yield scrapy.Request(
-                self.url(f"/spa/questions/{qid}"),
-                callback=self.parse_question,
-                errback=self.close_page,
-                cb_kwargs={"qid": qid},
-                dont_filter=True,
-                meta={
-                    "playwright": True,
-                    "playwright_include_page": True,
-                    "playwright_page_methods": [
-                        PageMethod("wait_for_selector", self.TITLE, timeout=self.args.wait_ms)
-                    ],
-                },
-            )
+            yield self.question_request(qid)
 
-    async def parse_question(self, response, qid: str):
+    @staticmethod
+    async def card_links(page) -> list[str]:
+        return await page.eval_on_selector_all("a[href*='/spa/questions/']", "els => els.map(e => e.href)")
+
+    def question_request(self, qid: str, attempt: int = 0) -> scrapy.Request:
+        return scrapy.Request(
+            self.url(f"/spa/questions/{qid}"),
+            callback=self.parse_question,
+            errback=self.close_page,
+            cb_kwargs={"qid": qid, "attempt": attempt},
+            dont_filter=True,
+            meta={
+                "playwright": True,
+                "playwright_include_page": True,
+                "playwright_page_methods": [
+                    PageMethod("wait_for_selector", self.TITLE, timeout=self.args.wait_ms)
+                ],
+            },
+        )
+
+    async def parse_question(self, response, qid: str, attempt: int = 0):
         page = response.meta["playwright_page"]
+        if response.status in (404, 410):
+            await page.close()
+            self.crawler.stats.inc_value("spa/question_gone")
+            yield {"kind": "question", "source": self.source_name, "external_id": qid,
+                   "url": self.url(f"/questions/{qid}"), "is_deleted": True}  # fmt: skip
+            return
+        if not await page.locator(self.LOADED_TITLE).count():
+            heading = " ".join(await page.locator("h1").all_inner_texts())
+            if "삭제된 질문" not in heading:  # the page's data request failed (503, 429, 500, login)
+                await page.close()
+                if attempt < self.args.retries:
+                    self.crawler.stats.inc_value("spa/question_reloaded")
+                    await asyncio.sleep(self.args.retry_wait_s * (attempt + 1))
+                    yield self.question_request(qid, attempt + 1)
+                else:
+                    self.crawler.stats.inc_value("spa/question_failed")
+                    self.logger.error("question %s: the page never loaded its data (%r)", qid, heading)
+                return
         comments: dict[str, dict] = {}
         try:
             now = self.reference_time(response)
+            # the question is on the page; its comments come with a further request: wait for quiet
+            await page.wait_for_load_state("networkidle", timeout=self.args.wait_ms)
             while True:
                 sel = scrapy.Selector(text=await page.content())
                 for node in sel.css(self.COMMENT):
@@ -134,7 +181,17 @@ class OhouseSpaSpider(DobaeSpider):
                     arg=before,
                     timeout=self.args.wait_ms,
                 )
+                await page.wait_for_load_state("networkidle", timeout=self.args.wait_ms)
             sel = scrapy.Selector(text=await page.content())
+        except PlaywrightTimeout as exc:  # comments that never came: not stored half-read
+            if attempt < self.args.retries:
+                self.crawler.stats.inc_value("spa/question_reloaded")
+                self.logger.warning("question %s: comments timed out, trying again (%s)", qid, exc)
+                yield self.question_request(qid, attempt + 1)
+            else:
+                self.crawler.stats.inc_value("spa/question_failed")
+                self.logger.error("question %s: comments never loaded (%s)", qid, exc)
+            return
         finally:
             await page.close()
         title = " ".join(t.strip() for t in sel.css(self.TITLE).css("::text").getall() if t.strip())
@@ -152,6 +209,7 @@ class OhouseSpaSpider(DobaeSpider):
             "body": sel.css("[class*='QuestionBody'], [class*='question__content__body']").get(),
             "category": sel.css("[class*='Category'] ::text").get(),
             "keywords": sel.css("[class*='Keyword'] a::text, [class*='keyword-item']::text").getall(),
+            "author_id": sel.css("[class*='QuestionAuthor']::attr(data-writer-id)").get() or None,
             "author_name": sel.css(
                 "[class*='QuestionAuthor'] ::text, [class*='question__author'] ::text"
             ).get(),
@@ -179,8 +237,16 @@ class OhouseSpaSpider(DobaeSpider):
         }
 
     async def close_page(self, failure):
-        page = failure.request.meta.get("playwright_page")
+        """Close the page of a failed request; a question page that timed out is tried again."""
+        request = failure.request
+        page = request.meta.get("playwright_page")
         if page is not None:
             await page.close()
+        qid, attempt = request.cb_kwargs.get("qid"), request.cb_kwargs.get("attempt", 0)
+        if qid is not None and isinstance(failure.value, PlaywrightTimeout) and attempt < self.args.retries:
+            self.crawler.stats.inc_value("spa/question_reloaded")
+            self.logger.warning("question %s: timed out, trying again (%s)", qid, failure.value)
+            return self.question_request(qid, attempt + 1)
         self.crawler.stats.inc_value("spa/failed")
-        self.logger.error("browser page failed %s: %s", failure.request.url, failure.value)
+        self.logger.error("browser page failed %s: %s", request.url, failure.value)
+        return None

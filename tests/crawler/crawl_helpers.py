@@ -135,13 +135,19 @@ def stored_rows(db_url: str, source: str = "ohouse", fields: set[str] | None = N
     """The database's questions of `source` in `expected_rows`' shape (deleted ones: only the flag);
     `fields` limits the compared fields (the browser and board pages show fewer)."""
     from db.models import QAPair, Review
-
     from db.session import session_scope
 
     out: dict[str, dict] = {}
     rows = db_questions(db_url, source)
     with session_scope(db_url) as s:
-        cols = (QAPair.key, QAPair.question_text, QAPair.answer_text, QAPair.category, QAPair.origin, Review.status)
+        cols = (
+            QAPair.key,
+            QAPair.question_text,
+            QAPair.answer_text,
+            QAPair.category,
+            QAPair.origin,
+            Review.status,
+        )
         pairs = {
             key: (text, answer, category, origin.value, status.value)
             for key, text, answer, category, origin, status in s.execute(

@@ -7,9 +7,11 @@ qa_pairs), on SQLite and PostgreSQL; and every fault of the sandbox is met the w
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
-from crawl_helpers import assert_golden, run_scrapy
+from crawl_helpers import ROOT, assert_golden, db_questions, env_for, run_scrapy
 
 from crawler.sandbox import Site, serve_sandbox
 from crawler.sandbox.golden import deleted_ids, golden_rows, load_golden, unreachable_ids
@@ -21,7 +23,7 @@ DISALLOWED = re.compile(r"^/(users/|questions/new|_sandbox/|.*/report)")
 
 @pytest.fixture
 def sandbox():
-    site = Site(slow_s=0.5, log_requests=True)
+    site = Site(slow_s=0.5, churn=3, log_requests=True)  # markup churn: no emotion hash as in the tests
     with serve_sandbox(site=site) as base:
         yield site, base
 
@@ -47,16 +49,17 @@ def test_crawl_equals_golden_rows_then_skips_unchanged_and_updates_an_edit(db_ur
     assert requested.count("/questions/1015") == 4
     # flaky 1016: 503 + Retry-After: 1 twice, then 200 — each retry a second after the one before
     t1016 = times_of(site, "/questions/1016")
-    assert len(t1016) == 3 and all(b - a >= 0.9 for a, b in zip(t1016, t1016[1:])), t1016
+    assert len(t1016) == 3 and all(b - a >= 0.9 for a, b in zip(t1016, t1016[1:], strict=False)), t1016
     # 1017: 429 + Retry-After: 1, waited, then 200
     t1017 = times_of(site, "/questions/1017")
     assert len(t1017) == 2 and t1017[1] - t1017[0] >= 0.9, t1017
     # 1024: the body cut short of its Content-Length is an error and retried once
     assert requested.count("/questions/1024") == 2
     # 1019: truncated data-react-props → HTML + both comments.json pages (page 2 repeats a comment)
-    assert {"/questions/1019/comments.json?page=1&per=10", "/questions/1019/comments.json?page=2&per=10"} <= set(
-        requested
-    )
+    assert {
+        "/questions/1019/comments.json?page=1&per=10",
+        "/questions/1019/comments.json?page=2&per=10",
+    } <= set(requested)
     # the list JSON's page 3 is always truncated: that range comes from the HTML list instead
     assert "/questions?page=3" in requested
     # the late post 1066 appeared after page 1 was read: page 1 was read again
@@ -75,8 +78,31 @@ def test_crawl_equals_golden_rows_then_skips_unchanged_and_updates_an_edit(db_ur
     # a second crawl: lists are read again, stored questions with the same comment count are not
     before = len(site.request_log)
     site.edit(1001, add_comment=True)  # 1001 changed: a new comment (and a new title and body)
+    site.set_churn(4)  # and every hashed class name changed again
     run_scrapy("ohouse", base, db_url)
     again = [p for _t, _m, p, _s in site.request_log[before:]]
     refetched = {m.group(1) for p in again if (m := re.match(r"/questions/(\d+)$", p))}
     assert refetched == {"1001", "1012", "1013", "1014", "1015"}  # changed, never stored, deleted
     assert_golden(db_url, base, golden_rows(site), deleted_ids())  # the edit is stored, nothing else moved
+
+
+def test_dobae_crawl_run_prints_a_summary_and_lists_runs(sqlite_url):
+    with serve_sandbox(site=Site(slow_s=0.2)) as base:
+        proc = subprocess.run(
+            [sys.executable, "-m", "crawler", "crawl", "run", "ohouse", "--base-url", base, "--no-throttle",
+             "--query", "곰팡이", "--set", "LOG_LEVEL=WARNING"],
+            capture_output=True, text=True, timeout=120, env=env_for(sqlite_url), cwd=ROOT,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "crawl ohouse: finished" in proc.stdout
+    assert "db/questions_inserted" in proc.stdout and "item_scraped_count" in proc.stdout
+    # only the questions the keyword finds (keyword, title or body), nothing else
+    site = Site(late_post=False)  # every question listed (the crawl re-reads the list for the late one)
+    wanted = {str(q.id) for q in site.listed(query="곰팡이") if q.is_live}
+    stored = {k for k, v in db_questions(sqlite_url).items() if not v["q"].is_deleted}
+    assert stored == wanted and 5 <= len(wanted) < 62
+    runs = subprocess.run(
+        [sys.executable, "-m", "crawler", "crawl", "runs"], capture_output=True, text=True, timeout=60,
+        env=env_for(sqlite_url), cwd=ROOT,
+    )  # fmt: skip
+    assert runs.returncode == 0 and "finished" in runs.stdout

@@ -1,53 +1,52 @@
-"""`ohouse_sitemap`: a second crawl refetches only the question whose sitemap lastmod changed."""
+"""`ohouse_sitemap` against the sandbox's sitemap index and urlsets with `<lastmod>`: the first crawl
+stores the golden rows; a second one refetches nothing stored; after an edit (new lastmod) only the
+edited question is refetched, and the rows equal the golden rows of the edited site."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from contextlib import contextmanager
-from pathlib import Path
+import re
 
-from crawl_helpers import db_questions, free_port, run_scrapy, wait_http
+from crawl_helpers import assert_golden, db_questions, run_scrapy
 
-HERE = Path(__file__).parent
+from crawler.sandbox import Site, serve_sandbox
+from crawler.sandbox.golden import golden_rows
 
-
-@contextmanager
-def site(port: int, log: Path, *args: str):
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "mini_site.py"), str(port), str(log), *args], stderr=subprocess.PIPE
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/robots.txt", proc)
-        log.write_text("", encoding="utf-8")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+NEVER_STORED = {"1012", "1015"}  # members-only (302 to sign-in), always 500: asked again each time
 
 
-def detail_requests(log: Path) -> list[str]:
-    return sorted(p for p in log.read_text(encoding="utf-8").split() if p.startswith("/questions/"))
+def detail_requests(site: Site, since: int) -> set[str]:
+    return {
+        m.group(1)
+        for _t, _m, p, _s in site.request_log[since:]
+        if (m := re.fullmatch(r"/questions/(\d+)", p))
+    }
 
 
-def test_incremental_recrawl_refetches_only_changed(db_url, tmp_path):
-    port, log = free_port(), tmp_path / "requests.log"
-    with site(port, log, "3", "0") as base:
-        run_scrapy("ohouse_sitemap", base, db_url)
-        first = detail_requests(log)
-    assert first == sorted(f"/questions/{i}" for i in ["11", "12", "13", "14", "15", "100", "101", "102"])
-    before = db_questions(db_url)
-    assert before["12"]["q"].raw == {"lastmod": "2026-04-25T00:00:00+09:00"}
-
-    with site(port, log, "3", "0") as base:  # nothing changed: nothing refetched
-        run_scrapy("ohouse_sitemap", base, db_url)
-        assert detail_requests(log) == ["/questions/15"]  # login-only: never stored, so asked again
-
-    with site(port, log, "3", "0", "12") as base:  # question 12 edited
+def test_incremental_recrawl_refetches_only_changed(db_url):
+    site = Site(slow_s=0.3, log_requests=True)
+    with serve_sandbox(site=site) as base:
         proc = run_scrapy("ohouse_sitemap", base, db_url)
-        assert detail_requests(log) == ["/questions/12", "/questions/15"]
-    after = db_questions(db_url)
-    assert after["12"]["q"].title == "욕실 천장 곰팡이 제거 방법 (수정)"
-    assert after["12"]["q"].raw == {"lastmod": "2026-04-30T18:00:00+09:00"}
-    assert after["11"]["q"].updated_at == before["11"]["q"].updated_at
-    assert "'incremental/skipped': 6" in proc.stderr
+        first = detail_requests(site, 0)
+        assert first == {g["external_id"] for g in golden_rows(site)} | NEVER_STORED  # 1066 too
+        assert "/sitemaps/questions-1.xml" in site.requested()
+        # deleted questions are not in the sitemap: nothing to mark (the list crawl marks them)
+        assert_golden(db_url, base, golden_rows(site))
+        assert db_questions(db_url)["1001"]["q"].raw == {"lastmod": "2026-04-13T09:12:00+09:00"}
+        assert "'sitemap/changed': 64" in proc.stderr
+
+        n = len(site.request_log)
+        proc = run_scrapy("ohouse_sitemap", base, db_url)  # nothing changed: nothing refetched
+        assert detail_requests(site, n) == NEVER_STORED
+        assert "'incremental/skipped': 62" in proc.stderr
+
+        before = db_questions(db_url)
+        edited = site.edit(1003)
+        n = len(site.request_log)
+        run_scrapy("ohouse_sitemap", base, db_url)
+        assert detail_requests(site, n) == {"1003"} | NEVER_STORED
+        assert_golden(db_url, base, golden_rows(site))
+        after = db_questions(db_url)
+    assert after["1003"]["q"].title == edited.title and after["1003"]["q"].raw == {
+        "lastmod": "2026-05-01T12:01:00+09:00"
+    }
+    assert after["1001"]["q"].updated_at == before["1001"]["q"].updated_at  # untouched

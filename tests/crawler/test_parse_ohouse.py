@@ -124,10 +124,19 @@ def test_truncated_json_page_falls_back_to_the_html_pages_covering_it():
 
 
 def test_html_list_with_a_card_seen_on_the_page_before_reads_page_1_again(spider):
-    page = lambda ids: "".join(card(i) for i in ids) + '<div class="x-FeedPaginatorContainer"><a href="/questions?page=3">3</a></div>'  # noqa: E731
-    first = [r.url for r in spider.parse_question_list(resp("/questions?page=1", page([5, 4])), query="", page=1)]
+    def page(ids):
+        return (
+            "".join(card(i) for i in ids)
+            + '<div class="x-FeedPaginatorContainer"><a href="/questions?page=3">3</a></div>'
+        )
+
+    first = [
+        r.url for r in spider.parse_question_list(resp("/questions?page=1", page([5, 4])), query="", page=1)
+    ]
     assert first == [BASE + "/questions/5", BASE + "/questions/4", BASE + "/questions?page=2"]
-    second = [r.url for r in spider.parse_question_list(resp("/questions?page=2", page([4, 3])), query="", page=2)]
+    second = [
+        r.url for r in spider.parse_question_list(resp("/questions?page=2", page([4, 3])), query="", page=2)
+    ]
     assert second == [BASE + "/questions/3", BASE + "/questions?page=1", BASE + "/questions?page=3"]
     assert spider.crawler.stats.get_value("ohouse/list_reread") == 1
 
