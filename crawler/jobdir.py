@@ -46,7 +46,7 @@ class JobdirGuard:
     def from_crawler(cls, crawler):
         jobdir = crawler.settings.get("JOBDIR")
         if not jobdir:
-            raise NotConfigured("no JOBDIR")
+            raise NotConfigured  # no JOBDIR: nothing to guard (no message: Scrapy then logs nothing)
         return cls(crawler, Path(jobdir))
 
     def spider_closed(self, spider, reason: str) -> None:
