@@ -635,5 +635,5 @@ def print_summary(results: list[StepResult], total_s: float) -> None:
     t.add_column("what happened", overflow="fold")
     colour = {"done": "green", "skipped": "cyan", "failed": "red", "blocked": "yellow"}
     for r in results:
-        t.add_row(r.name, f"[{colour.get(r.status, 'white')}]{r.status}", f"{r.seconds:.1f}", r.detail[:300])
+        t.add_row(r.name, f"[{colour.get(r.status, 'white')}]{r.status}", f"{r.seconds:.1f}", r.detail)
     console.print(t)

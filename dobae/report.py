@@ -128,7 +128,7 @@ def _load(url: str) -> dict[str, Any]:
         ]
         evals = [
             {"id": e.id, "answerer": e.answerer, "embedder": e.embedder, "mean": e.mean, "std": e.std,
-             "folds": e.folds, "breakdown": e.breakdown or {}, "at": e.created_at}
+             "folds": e.folds, "breakdown": e.breakdown or {}, "at": e.created_at, "data": e.data_sha256}
             for e in s.scalars(select(Evaluation).order_by(Evaluation.id))
         ]  # fmt: skip
     return {"pairs": pairs, "crawls": crawls, "posted": posted, "runs": runs, "evals": evals}
@@ -205,14 +205,13 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
         names = sorted(
             {c for cnt in cats.values() for c in cnt}, key=lambda c: sum(n[c] for n in cats.values())
         )
-        fig, ax = plt.subplots(figsize=(9, 0.3 * max(3, len(names)) + 1.2))
-        left = [0] * len(names)
-        for label, cnt in cats.items():
-            vals = [cnt.get(c, 0) for c in names]
-            ax.barh(names, vals, left=left, label=label, color=SET_COLOURS[label])
-            left = [a + b for a, b in zip(left, vals, strict=True)]
-        ax.set_title("카테고리별 쌍 수")
-        ax.legend(fontsize=8)
+        longest = max(len(c) for c in cats.values())
+        fig, axes = plt.subplots(1, len(cats), figsize=(11, 0.32 * max(3, longest) + 1.2), squeeze=False)
+        for ax, (label, cnt) in zip(axes[0], cats.items(), strict=True):  # one scale per data set
+            order = [c for c, _ in cnt.most_common()][::-1]
+            ax.barh(order, [cnt[c] for c in order], color=SET_COLOURS[label])
+            ax.set_title(f"{label} 카테고리별 쌍 수")
+            ax.set_xlabel("pairs")
         sec.images.append(_png(fig))
         sec.tables.append(
             ("Categories", ["category", *[f"{label} pairs" for label in cats]],
@@ -385,6 +384,10 @@ def review_section(plt, pairs: list[dict]) -> list[Section]:
     return [sec, sec2]
 
 
+def _num(x: Any) -> str:
+    return f"{x:.4f}" if isinstance(x, int | float) else "-"
+
+
 def training_section(plt, runs: list[dict]) -> Section:
     sec = Section("Training loss", "From each run folder's log.jsonl (transformers Trainer log history).")
     rows = []
@@ -392,8 +395,8 @@ def training_section(plt, runs: list[dict]) -> Section:
     plotted = False
     for r in runs:
         m = r["metrics"]
-        rows.append([r["id"], r["name"], r["status"], m.get("steps", "-"), m.get("train_loss", "-"),
-                     m.get("eval_loss", "-"), m.get("metric", "-")])  # fmt: skip
+        rows.append([r["id"], r["name"], "/".join(Path(r["dir"]).parts[-3:]), r["status"], m.get("steps", "-"),
+                     _num(m.get("train_loss")), _num(m.get("eval_loss")), _num(m.get("metric"))])  # fmt: skip
         log = Path(r["dir"]) / "log.jsonl"
         if not log.is_file():
             continue
@@ -401,13 +404,17 @@ def training_section(plt, runs: list[dict]) -> Section:
         tr = [(h["step"], h["loss"]) for h in hist if "loss" in h and "step" in h]
         ev = [(h["step"], h["eval_loss"]) for h in hist if "eval_loss" in h and "step" in h]
         if tr:
-            ax.plot(*zip(*tr, strict=True), label=f"{r['name']} train")
+            ax.plot(*zip(*tr, strict=True), label=f"#{r['id']} {r['name']} train")
             plotted = True
         if ev:
-            ax.plot(*zip(*ev, strict=True), marker="o", linestyle="--", label=f"{r['name']} eval")
+            ax.plot(*zip(*ev, strict=True), marker="o", linestyle="--", label=f"#{r['id']} {r['name']} eval")
             plotted = True
     sec.tables.append(
-        ("Training runs", ["id", "name", "status", "steps", "train loss", "eval loss", "metric"], rows)
+        (
+            "Training runs",
+            ["id", "name", "folder", "status", "steps", "train loss", "eval loss", "metric"],
+            rows,
+        )
     )
     if plotted:
         ax.set_xlabel("step")
@@ -425,8 +432,9 @@ def score_section(plt, evals: list[dict]) -> Section:
         "Scores", "Cross-validated DACON metric (evaluations table); by category and single/double."
     )
     sec.tables.append(
-        ("Evaluations", ["id", "answerer", "embedder", "folds", "mean", "std"],
-         [[e["id"], e["answerer"], e["embedder"], e["folds"], f"{e['mean']:.4f}", f"{e['std']:.4f}"] for e in evals])
+        ("Evaluations", ["id", "answerer", "embedder", "data sha256", "folds", "mean", "std", "at (UTC)"],
+         [[e["id"], e["answerer"], e["embedder"], (e["data"] or "-")[:12], e["folds"], f"{e['mean']:.4f}",
+           f"{e['std']:.4f}", str(e["at"])[:16]] for e in evals])
     )  # fmt: skip
     if not evals:
         return sec
