@@ -175,9 +175,15 @@ def submit_cmd(
     """
     from infer.submission import make_submission
 
-    s = make_submission(
-        questions, out_dir, answerer, options=parse_options(option, run), embedder_spec=embedder, force=force
-    )
+    with console.status(f"answering {questions} with {answerer} and embedding the answers…"):
+        s = make_submission(
+            questions,
+            out_dir,
+            answerer,
+            options=parse_options(option, run),
+            embedder_spec=embedder,
+            force=force,
+        )
     out.print(
         f"wrote {s.out_dir / 'submission.csv'} ({s.rows} × 513) and {s.out_dir / 'answers.csv'}; "
         f"answerer {s.answerer}, embedder {s.embedder} — {s.embedder_description}"
