@@ -640,7 +640,8 @@ class _Markup(str):
 
 
 class RequestLog:
-    """ASGI middleware: every request's method, path?query and status into `site.request_log`."""
+    """ASGI middleware: every request's arrival time, method, path?query and (once answered) status
+    into `site.request_log` (status 0 while unanswered, e.g. a slow page the client gave up on)."""
 
     def __init__(self, app, site: Site) -> None:
         self.app = app
@@ -651,13 +652,11 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         query = scope.get("query_string", b"").decode("latin-1")
-        target = scope["path"] + (f"?{query}" if query else "")
-        status = [0]
+        entry = self.site.log_request(scope["method"], scope["path"] + (f"?{query}" if query else ""))
 
         async def logged_send(message) -> None:
             if message["type"] == "http.response.start":
-                status[0] = message["status"]
-                self.site.log_request(scope["method"], target, status[0])
+                entry[3] = message["status"]
             await send(message)
 
         await self.app(scope, receive, logged_send)

@@ -337,8 +337,8 @@ class Site:
         log_requests: bool = False,
     ) -> None:
         self.seed = seed
-        # every request as (monotonic time, method, path?query, status) when asked for (tests)
-        self.request_log: list[tuple[float, str, str, int]] | None = [] if log_requests else None
+        # every request as [arrival (monotonic), method, path?query, status] when asked for (tests)
+        self.request_log: list[list] | None = [] if log_requests else None
         self.lock = threading.Lock()
         questions = load_seed()
         if scale is not None:
@@ -402,10 +402,14 @@ class Site:
             self.churn = churn
             self.__dict__.pop("_classes", None)
 
-    def log_request(self, method: str, target: str, status: int) -> None:
+    def log_request(self, method: str, target: str) -> list:
+        """Log a request on arrival: `[monotonic time, method, path?query, status]` (status 0 until
+        answered; the app fills it in)."""
+        entry: list = [time.monotonic(), method, target, 0]
         if self.request_log is not None:
             with self.lock:
-                self.request_log.append((time.monotonic(), method, target, status))
+                self.request_log.append(entry)
+        return entry
 
     def requested(self) -> list[str]:
         """Paths (with query) requested so far, in order (`Site(log_requests=True)`)."""

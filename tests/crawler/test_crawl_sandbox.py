@@ -106,3 +106,24 @@ def test_dobae_crawl_run_prints_a_summary_and_lists_runs(sqlite_url):
         env=env_for(sqlite_url), cwd=ROOT,
     )  # fmt: skip
     assert runs.returncode == 0 and "finished" in runs.stdout
+
+
+def test_rate_limited_site_and_a_page_slower_than_the_timeout(sqlite_url):
+    """`--rate-limit`: a token bucket answers 429 + Retry-After when the crawl is too fast; every
+    429 is waited out and retried. Question 1018 answers after 4 s, past DOWNLOAD_TIMEOUT=2: it
+    is tried 4 times, given up and logged; everything else equals the golden rows."""
+    site = Site(rate_limit=4, burst=3, slow_s=4.0, log_requests=True)
+    with serve_sandbox(site=site) as base:
+        proc = run_scrapy("ohouse", base, sqlite_url, "-a", "query=결로", "-s", "DOWNLOAD_TIMEOUT=2")
+    listed = {str(q.id) for q in site.listed(query="결로")}
+    assert "1018" in listed and len(listed) >= 5
+    golden = [g for g in golden_rows(site) if g["external_id"] in listed - {"1018"}]
+    assert_golden(sqlite_url, base, golden)
+    log = site.request_log
+    limited = [(t, p) for t, _m, p, status in log if status == 429]
+    assert limited, "the crawl never hit the rate limit"
+    for t, p in limited:  # the next request for the same path came after Retry-After (≥ 1 s)
+        later = [t2 for t2, _m, p2, _s in log if p2 == p and t2 > t]
+        assert later and later[0] - t >= 0.9, (p, later[:1], t)
+    assert len([p for _t, _m, p, _s in log if p == "/questions/1018"]) == 4
+    assert "/questions/1018 failed" in proc.stderr and "TimeoutError" in proc.stderr
