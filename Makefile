@@ -12,6 +12,7 @@ export HF_HUB_OFFLINE ?= 1
 .PHONY: setup system-deps demo test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
+	@echo "setup: creating $(VENV) and installing the project with pip (a few minutes on a fresh machine)…"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0          # the CPU wheel first: a bare `torch` pulls CUDA
@@ -22,9 +23,11 @@ setup: $(BIN)/.installed
 
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
+	  echo "system-deps: installing chromium and postgresql (apt-get)…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; fi
 	@# a Hangul font for `dobae report`'s plots (matplotlib picks NanumGothic)
 	@if [ "$$(id -u)" = 0 ] && ! fc-list :lang=ko 2>/dev/null | grep -q .; then \
+	  echo "system-deps: installing fonts-nanum, a Hangul font for the report's plots (apt-get)…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; fi
 
 # PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS=tests/db`. PostgreSQL is started for every run
