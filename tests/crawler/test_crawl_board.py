@@ -32,3 +32,20 @@ def test_cp949_table_board_with_shipped_toml(db_url, tmp_path):
     assert_golden(db_url, base, load_golden("82cook.jsonl"), source="82cook")
     assert "'board/notice_skipped': 2" in proc.stderr
     assert not [p for p in site.requested() if "num=1" in p or "num=2&" in p or p.endswith("num=2")]
+
+
+def test_robots_txt_disallowed_start_pages_are_never_requested(sqlite_url, tmp_path):
+    """A config that asks for pages the sandbox's robots.txt disallows (`/users/`, `*/report`): they
+    are refused before any request (robots.txt is read first), the allowed board is crawled."""
+    cfg = tmp_path / "greedy.yaml"
+    text = BOARDS_DIR.joinpath("kin.yaml").read_text(encoding="utf-8")
+    cfg.write_text(text.replace('start: ["/kin/list"]', 'start: ["/users/7", "/questions/1001/report", "/kin/list"]'),
+                   encoding="utf-8")  # fmt: skip
+    site = Site(log_requests=True)
+    with serve_sandbox(site=site) as base:
+        proc = run_scrapy("board", base, sqlite_url, "-a", f"config={cfg}")
+    requested = site.requested()
+    assert requested[0] == "/robots.txt"
+    assert "/users/7" not in requested and "/questions/1001/report" not in requested
+    assert "'robotstxt/forbidden': 2" in proc.stderr
+    assert_golden(sqlite_url, base, load_golden("kin.jsonl"), {"5004": "deleted"}, source="kin")
