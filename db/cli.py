@@ -110,7 +110,7 @@ def export_cmd(
 ) -> None:
     """Export pairs (ordered by id, fixed columns, UTF-8) and record the file's sha256.
 
-    Columns: id, key, group_id, question, answer, category, origin, parent_id, split, status, reasons, note, version. Edit status/reasons/note/question/answer and load the file back with `dobae review import`.
+    Columns: id, key, group_id, question, answer, category, origin, parent_id, source_groups (every group the pair was built from), split, status, reasons, note, version. Edit status/reasons/note/question/answer and load the file back with `dobae review import`.
 
     Example: `dobae export --status approved --format jsonl --out data/exports/approved.jsonl`
     """
