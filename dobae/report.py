@@ -228,7 +228,8 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
         )
         samples = {label: rows[:3000] for label, rows in sets}
         texts = list(dict.fromkeys(t for rows in samples.values() for p in rows for t in (p["q"], p["a"])))
-        vecs = np.asarray(embedder.encode(texts), dtype=np.float64)
+        with console.status(f"embedding {len(texts)} texts for the similarity plots…"):
+            vecs = np.asarray(embedder.encode(texts), dtype=np.float64)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True) + 1e-12
         index = {t: i for i, t in enumerate(texts)}
         qa = {
