@@ -136,16 +136,17 @@ def status() -> None:
         return
     t = Table(title="augmentation")
     t.add_column("operation", no_wrap=True)
-    for col in ("jobs", "progress", "running", "tokens in/out", "errors", "pairs by review status"):
-        t.add_column(col)
+    # fits 80 columns (a log, no terminal): figures wrap at spaces, never cut to "…"
+    for col, width in (("jobs", 4), ("done", 5), ("tokens in/out", 6), ("errors", 12)):
+        t.add_column(col, overflow="fold", min_width=width)
+    t.add_column("pairs by review status", overflow="fold", min_width=11)
     for r in rows:
         errors = ", ".join(f"{k} {v}" for k, v in sorted(r.failures.items())) or "0"
         pairs = ", ".join(f"{k} {v}" for k, v in sorted(r.pairs.items())) or "-"
         t.add_row(
             r.operation,
-            str(r.jobs),
+            f"{r.jobs} ({r.running} running)" if r.running else str(r.jobs),
             f"{r.done}/{r.total}",
-            str(r.running),
             f"{r.tokens_in}/{r.tokens_out}",
             errors,
             pairs,
