@@ -193,6 +193,7 @@ class LLMClient:
                 # one pool, as many connections as requests in flight (keep-alive, no queueing)
                 connector=aiohttp.TCPConnector(limit=self.llm.concurrency, limit_per_host=0),
                 timeout=aiohttp.ClientTimeout(total=self.llm.timeout_s),
+                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY honoured, as the SDK's transport does
                 headers={
                     "Authorization": f"Bearer {self.llm.api_key.get_secret_value() or 'none'}",
                     "Content-Type": "application/json",
