@@ -121,6 +121,19 @@ def _http_client() -> Any:
     return openai.DefaultAioHttpClient() if _has_aiohttp() else None
 
 
+def env_proxy(url: str) -> str | None:
+    """The HTTP(S)_PROXY for `url` unless NO_PROXY exempts it (what the SDK's transport honours).
+    Resolved once per client: aiohttp's `trust_env` looks it up on every request (~0.5 ms each)."""
+    from urllib.parse import urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    proxy = getproxies().get(parts.scheme)
+    if not proxy or proxy_bypass(parts.netloc):
+        return None
+    return proxy
+
+
 @dataclass
 class _Sent:
     """One HTTP exchange: the decoded JSON, or a failure reason (+ status and headers of an error)."""
@@ -166,6 +179,7 @@ class LLMClient:
         self._sem = asyncio.Semaphore(llm.concurrency)
         self._client: openai.AsyncOpenAI | None = None
         self._session: Any = None  # aiohttp.ClientSession of the direct transport
+        self._proxy: str | None = None
         self._prefetched: dict[str, Any] = {}
         self._checked: set[str] = set()
 
@@ -193,13 +207,13 @@ class LLMClient:
                 # one pool, as many connections as requests in flight (keep-alive, no queueing)
                 connector=aiohttp.TCPConnector(limit=self.llm.concurrency, limit_per_host=0),
                 timeout=aiohttp.ClientTimeout(total=self.llm.timeout_s),
-                trust_env=True,  # HTTP(S)_PROXY / NO_PROXY honoured, as the SDK's transport does
                 headers={
                     "Authorization": f"Bearer {self.llm.api_key.get_secret_value() or 'none'}",
                     "Content-Type": "application/json",
                 },
             )
             self._chat_url = self.llm.base_url.rstrip("/") + "/chat/completions"
+            self._proxy = env_proxy(self._chat_url)
         if not self.model and not self.offline:
             self.model = await self._resolve_model()
         return self
@@ -411,7 +425,7 @@ class LLMClient:
         import aiohttp
 
         try:
-            async with self._session.post(self._chat_url, data=data) as resp:
+            async with self._session.post(self._chat_url, data=data, proxy=self._proxy) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
                     text = raw.decode("utf-8", errors="replace")

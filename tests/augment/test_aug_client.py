@@ -180,3 +180,15 @@ def test_prompt_injection_in_crawled_text_never_reaches_approved(db_url, fault_s
             assert "prompt_injection" in p.review.reasons or "parse_error" in p.review.reasons
         approved = [p for p in derived if p.review.status == ReviewStatus.approved]
         assert not approved
+
+
+def test_direct_transport_takes_the_proxy_from_the_environment(monkeypatch):
+    from augment.client import env_proxy
+
+    for var in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    assert env_proxy("https://api.example.com/v1/chat/completions") is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    assert env_proxy("https://api.example.com/v1/chat/completions") == "http://proxy.internal:3128"
+    assert env_proxy("http://127.0.0.1:8011/v1/chat/completions") is None  # exempt (and no HTTP_PROXY)
