@@ -25,8 +25,8 @@ class LLMSettings(BaseModel):
     max_retries: int = Field(5, ge=0, le=20, description="retries on 429/5xx/timeouts")
     transport: Literal["auto", "aiohttp", "sdk"] = Field(
         "auto",
-        description="chat requests: aiohttp posts directly (~0.2 ms CPU per request), sdk through "
-        "the openai SDK (~1 ms); auto = aiohttp when installed",
+        description="chat requests: aiohttp posts directly (~0.4 ms of client CPU per request), sdk "
+        "through the openai SDK (~1 ms); auto = aiohttp when installed",
     )
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(512, ge=1)
