@@ -48,7 +48,7 @@ def demo_cmd(
         INFER_LIMIT,
         "--infer-limit",
         min=0,
-        help="test questions the LoRA run answers (≈ 4-8 s each on a CPU); the retrieval baseline answers "
+        help="test questions the LoRA run answers (3-9 s each on a shared 2-core CPU); the retrieval baseline answers "
         "the rest, and the output says so. 0: all",
     ),
 ) -> None:

@@ -374,7 +374,8 @@ def step_train(ctx: DemoContext) -> str:
     )
 
 
-INFER_LIMIT = 24  # test questions the LoRA run answers on CPU by default (≈ 4-8 s each here)
+# test questions the LoRA run answers on CPU by default (3-9 s each on the shared 2-core CPU)
+INFER_LIMIT = 24
 
 
 def _llm_share(ctx: DemoContext) -> tuple[list, list, str]:
@@ -406,7 +407,7 @@ def step_infer(ctx: DemoContext) -> str:
             w.writerows([t.id, t.question] for t in llm)
         console.print(
             f"  the LoRA run answers the first {len(llm)} of {len(llm) + len(rest)} test questions "
-            f"(--infer-limit {len(llm)}; 0 answers all, ≈ 4-8 s each on this CPU); the submit step answers "
+            f"(--infer-limit {len(llm)}; 0 answers all, 3-9 s each on a 2-core CPU); the submit step answers "
             f"the other {len(rest)} with the retrieval baseline",
             markup=False,
         )
