@@ -140,7 +140,7 @@ async def plain_sdk(base_url: str, n: int, conc: int) -> tuple[float, float]:
 
 
 async def dobae_client(
-    base_url: str, url: str, n: int, conc: int, transport: str = "auto"
+    base_url: str, url: str, n: int, conc: int, transport: str = "aiohttp"
 ) -> tuple[float, object]:
     from augment.cache import LLMCallCache
     from augment.client import ChatRequest, LLMClient
