@@ -144,6 +144,7 @@ def _describe(values: list[int]) -> list[Any]:
 
 
 SET_COLOURS = {"DACON": "#4c72b0", "crawled": "#dd8452"}
+ORIGIN_COLOURS = {"dacon": "#4c72b0", "crawl": "#dd8452", "augment": "#55a868", "manual": "#8172b2"}
 
 
 def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Section]:
@@ -248,17 +249,17 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
             for j in range(i + 1, len(qs))
         ]
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-        for label, vals in qa.items():
-            axes[0].hist(
-                vals or [0], bins=30, range=(-0.2, 1.0), alpha=0.65, label=label, color=SET_COLOURS[label]
-            )
+        for label, vals in qa.items():  # shares, so a small data set is visible next to a large one
+            axes[0].hist(vals or [0], bins=30, range=(-0.2, 1.0), alpha=0.65, label=f"{label} ({len(vals)})",
+                         color=SET_COLOURS[label], weights=np.full(max(1, len(vals)), 1 / max(1, len(vals))))  # fmt: skip
         axes[0].set_title("질문–답변 유사도")
+        axes[0].set_ylabel("share of pairs")
         axes[0].legend(fontsize=8)
         axes[1].hist(qq or [0], bins=30, range=(-0.2, 1.0), color=SET_COLOURS["DACON"])
         axes[1].set_title("질문–질문 유사도 (DACON 같은 행)")
+        axes[1].set_ylabel("question pairs")
         for ax in axes:
             ax.set_xlabel("cosine")
-            ax.set_ylabel("pairs")
         sim.images.append(_png(fig))
         rows_ = [(f"question–answer ({label})", v) for label, v in qa.items()]
         rows_.append(("question–question (DACON, same row)", qq))
@@ -356,7 +357,7 @@ def review_section(plt, pairs: list[dict]) -> list[Section]:
     sec.tables.append(("Review status", ["status", "pairs"], [[k, v] for k, v in status.most_common()]))
     sec.tables.append(("Machine reasons", ["reason", "pairs"], [[k, v] for k, v in reasons.most_common()]))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3))
-    axes[0].bar(list(status), list(status.values()), color="#8172b2")
+    axes[0].bar_label(axes[0].bar(list(status), list(status.values()), color="#8172b2"), fontsize=8)
     axes[0].set_title("검토 상태")
     if reasons:
         axes[1].barh(list(reasons), list(reasons.values()), color="#ccb974")
@@ -372,15 +373,16 @@ def review_section(plt, pairs: list[dict]) -> list[Section]:
          [[c, *[origin_cat.get((o, c), 0) for o in origins], sum(origin_cat.get((o, c), 0) for o in origins)]
           for c in cats])
     )  # fmt: skip
-    if cats:
-        fig, ax = plt.subplots(figsize=(9, 0.35 * max(3, len(cats)) + 1))
-        left = [0] * len(cats)
-        for o in origins:
+    if cats:  # one panel per origin: crawled or augmented pairs stay visible next to thousands of DACON ones
+        fig, axes = plt.subplots(1, len(origins), figsize=(11, 0.3 * max(3, len(cats)) + 1.2), squeeze=False,
+                                 sharey=True)  # fmt: skip
+        for ax, o in zip(axes[0], origins, strict=True):
             vals = [origin_cat.get((o, c), 0) for c in cats]
-            ax.barh(cats, vals, left=left, label=o)
-            left = [a + b for a, b in zip(left, vals, strict=True)]
-        ax.legend()
-        ax.set_title("출처·카테고리별 쌍 수")
+            bars = ax.barh(cats, vals, color=ORIGIN_COLOURS.get(o, "#8c8c8c"))
+            ax.bar_label(bars, labels=[str(v) if v else "" for v in vals], fontsize=7)
+            ax.set_title(f"{o} 쌍 수")
+            ax.set_xlabel("pairs")
+            ax.set_xlim(0, max(vals) * 1.25 + 1)
         sec2.images.append(_png(fig))
     return [sec, sec2]
 
