@@ -58,34 +58,18 @@ def load_pairs(limit: int) -> list[tuple[str, str]]:
 
 def build_small_model(path: Path, pairs) -> None:
     """A Qwen2-shaped model (hidden 512, 4 layers, 8k byte-level BPE vocab) trained on nothing."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from train.tiny import TinyShape, build_tiny_causal_lm
 
-    torch.manual_seed(0)
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tr = trainers.BpeTrainer(
-        vocab_size=8000,
-        special_tokens=["<|endoftext|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator([q + "\n" + a for q, a in pairs], tr)
-    hf = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    hf.save_pretrained(path)
-    cfg = Qwen2Config(
-        vocab_size=len(hf),
+    shape = TinyShape(
         hidden_size=512,
         intermediate_size=1536,
         num_hidden_layers=4,
         num_attention_heads=8,
         num_key_value_heads=2,
         tie_word_embeddings=True,
-        eos_token_id=hf.eos_token_id,
-        pad_token_id=hf.pad_token_id,
+        initializer_range=None,
     )
-    Qwen2ForCausalLM(cfg).save_pretrained(path)
+    build_tiny_causal_lm(path, [q + "\n" + a for q, a in pairs], vocab_size=8000, shape=shape)
 
 
 def matmul_peak(device: str, dtype) -> float:

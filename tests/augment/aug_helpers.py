@@ -34,43 +34,19 @@ PAIRS = [
 def build_tiny_model(path) -> str:
     """A 2-layer Qwen2 with a byte-level BPE tokenizer trained on a few local lines (≈ 5 s, offline).
     Random weights: its outputs are garbage, which is what the gates must catch."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from train.tiny import CHATML_TEMPLATE, TinyShape, build_tiny_causal_lm
 
     lines = [q + " " + a for _, _, q, a in PAIRS] * 20 + ['{"formal": ["질문"], "colloquial": ["질문"]}'] * 20
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=600,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    return str(
+        build_tiny_causal_lm(
+            path,
+            lines,
+            special_tokens=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+            shape=TinyShape(initializer_range=None),
+            chat_template=CHATML_TEMPLATE,
+            generation_defaults={"do_sample": False},
+        )
     )
-    tok.train_from_iterator(lines, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    fast.chat_template = (
-        "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-    )
-    eos, pad = fast.convert_tokens_to_ids("<|im_end|>"), fast.convert_tokens_to_ids("<|endoftext|>")
-    torch.manual_seed(0)
-    cfg = Qwen2Config(
-        vocab_size=len(fast),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=False,
-        eos_token_id=eos,
-        pad_token_id=pad,
-    )
-    model = Qwen2ForCausalLM(cfg)
-    model.generation_config = GenerationConfig(eos_token_id=eos, pad_token_id=pad, do_sample=False)
-    model.save_pretrained(path)
-    fast.save_pretrained(path)
-    return str(path)
 
 
 def insert_pairs(url: str, rows=PAIRS, origin: str = "dacon", test_questions: list[str] = ()) -> list[int]:

@@ -17,44 +17,13 @@ def rows_texts(items) -> list[tuple[str, str, str]]:
 
 
 def build_tiny_model(path: Path, rows) -> Path:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
-
     from train.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX
+    from train.tiny import TinyShape, build_tiny_causal_lm
 
-    torch.manual_seed(0)
     lines = [f"{CONTEXT_HEADER}[1] {QUESTION_PREFIX}{q}\n{ANSWER_PREFIX}{a}" for _, q, a in rows_texts(rows)]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=700,
-        special_tokens=["<|endoftext|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    return build_tiny_causal_lm(
+        path, lines * 5, vocab_size=700, shape=TinyShape(max_position_embeddings=1024)
     )
-    tok.train_from_iterator(lines * 5, trainer)
-    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    hf_tok.save_pretrained(path)
-    cfg = Qwen2Config(
-        vocab_size=len(hf_tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=False,
-        eos_token_id=hf_tok.eos_token_id,
-        pad_token_id=hf_tok.pad_token_id,
-        max_position_embeddings=1024,
-        initializer_range=0.3,
-    )
-    model = Qwen2ForCausalLM(cfg)
-    model.generation_config = GenerationConfig(
-        eos_token_id=hf_tok.eos_token_id, pad_token_id=hf_tok.pad_token_id
-    )
-    model.save_pretrained(path)
-    return path
 
 
 def train_tiny_run(model: Path, rows, out: Path, name: str, *, steps: int, lr: float) -> Path:

@@ -94,47 +94,15 @@ def export_file(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer Qwen2 (hidden 64) with a byte-level BPE tokenizer trained on the test items."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
-
     from train.prompt import ANSWER_PREFIX, QUESTION_PREFIX
+    from train.tiny import TinyShape, build_tiny_causal_lm
 
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("tiny-qwen2")
     lines = []
     for _, q, answers in ITEMS:
         lines += [f"{QUESTION_PREFIX}{q}\n{ANSWER_PREFIX}{a}" for a in answers]
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=600,
-        special_tokens=["<|endoftext|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    return build_tiny_causal_lm(
+        tmp_path_factory.mktemp("tiny-qwen2"), lines * 20, shape=TinyShape(max_position_embeddings=256)
     )
-    tok.train_from_iterator(lines * 20, trainer)
-    hf_tok = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
-    hf_tok.save_pretrained(path)
-    cfg = Qwen2Config(
-        vocab_size=len(hf_tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        tie_word_embeddings=False,
-        eos_token_id=hf_tok.eos_token_id,
-        pad_token_id=hf_tok.pad_token_id,
-        max_position_embeddings=256,
-        initializer_range=0.3,  # the default 0.02 bounds the logits of a random model: LoRA could barely move the loss
-    )
-    model = Qwen2ForCausalLM(cfg)
-    model.generation_config = GenerationConfig(
-        eos_token_id=hf_tok.eos_token_id, pad_token_id=hf_tok.pad_token_id
-    )
-    model.save_pretrained(path)
-    return path
 
 
 @pytest.fixture
