@@ -20,6 +20,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
+    if url is not None:
+        check_known(current_revision(url), url)
     command.upgrade(alembic_config(url), revision)
 
 
@@ -48,5 +50,27 @@ def ensure_schema(url: str | None = None) -> None:
         from dobae.settings import get_settings
 
         url = get_settings().db_url
-    if current_revision(url) != head_revision():
+    current = current_revision(url)
+    if current != head_revision():
+        check_known(current, url)
         upgrade(url)
+
+
+def check_known(revision: str | None, url: str) -> None:
+    """A database upgraded by a newer dobae carries a revision this checkout does not have: say so
+    (Alembic's own message is a traceback: "Can't locate revision …")."""
+    from alembic.script import ScriptDirectory
+
+    from dobae.errors import ConfigError
+
+    if revision is None:
+        return
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+    if revision not in known:
+        from sqlalchemy.engine import make_url
+
+        raise ConfigError(
+            f"the database {make_url(url).render_as_string(hide_password=True)} is at schema revision {revision!r}, which this checkout does "
+            f"not know (newest here: {head_revision()!r}): it was upgraded by a newer dobae. Update this "
+            "checkout (git pull), or point DOBAE_DATABASE_URL / DOBAE_DATA_DIR at another database."
+        )

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from db.migrate import downgrade, upgrade
+from db.migrate import downgrade, head_revision, upgrade
 from db.models import Base
 from db.session import get_engine
 
@@ -41,3 +41,20 @@ def test_sqlite_pragmas(sqlite_url):
         assert conn.execute(text("PRAGMA journal_mode")).scalar().lower() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert conn.execute(text("PRAGMA busy_timeout")).scalar() >= 1000
+
+
+def test_a_revision_from_a_newer_checkout_is_a_clear_error(db_url):
+    import pytest
+
+    from db.migrate import ensure_schema
+    from dobae.errors import ConfigError
+
+    upgrade(db_url)
+    with get_engine(db_url).begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'"))
+    with pytest.raises(ConfigError, match="9999_from_the_future.*newer dobae"):
+        ensure_schema(db_url)
+    with pytest.raises(ConfigError, match="git pull"):
+        upgrade(db_url)
+    with get_engine(db_url).begin() as conn:  # nothing was touched: put it back so teardown can drop it
+        conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": head_revision()})
