@@ -424,38 +424,11 @@ def step_infer(ctx: DemoContext) -> str:
             pairs_path=ctx.out / "approved.jsonl",
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    _record_inference(ctx, questions, opts, s)
     return (
         f"answered {s.questions} test questions with the LoRA run → {out} "
         f"({s.resumed} resumed, {s.new_tokens} new tokens, {s.seconds:.0f} s, backend {s.backend})"
         + (f"; {len(rest)} left to the retrieval baseline" if rest else "")
     )
-
-
-def _record_inference(ctx: DemoContext, questions: Path, opts, s) -> None:
-    """The batch-inference run in `inference_runs` (for `dobae status` and the report)."""
-    from datetime import UTC, datetime, timedelta
-
-    from db.models import InferenceRun, RunStatus, TrainingRun
-    from db.session import session_scope
-
-    run_dir = _run_dir(ctx).resolve()
-    now = datetime.now(UTC).replace(tzinfo=None)
-    with session_scope(ctx.url) as db:
-        training = db.scalar(
-            select(TrainingRun.id)
-            .where(TrainingRun.output_dir == str(run_dir))
-            .order_by(TrainingRun.id.desc())
-        )
-        db.add(
-            InferenceRun(
-                training_run_id=training, run_dir=str(run_dir), questions_path=str(Path(questions).resolve()),
-                out_path=str(Path(s.out).resolve()), backend=s.backend, config=opts.model_dump(),
-                n_questions=s.questions, status=RunStatus.finished, started_at=now - timedelta(seconds=s.seconds),
-                finished_at=now,
-                metrics={"seconds": round(s.seconds, 1), "new_tokens": s.new_tokens, "resumed": s.resumed},
-            )
-        )  # fmt: skip
 
 
 def step_submit(ctx: DemoContext) -> str:

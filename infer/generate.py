@@ -450,8 +450,10 @@ def run_infer(
     embedder_spec: str | None = None,
     force: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
+    register: bool = True,
 ) -> InferSummary:
-    """Answer every question of `questions_path` (id, 질문) into `out`; resumable (module docstring)."""
+    """Answer every question of `questions_path` (id, 질문) into `out`; resumable (module docstring).
+    A finished job is recorded in `inference_runs` (unless `register=False`)."""
     from db.dacon import read_test
 
     out = Path(out)
@@ -519,7 +521,7 @@ def run_infer(
         from dobae.console import console
 
         console.print(f"[yellow]warning:[/yellow] {len(empty)} empty answers (e.g. id {empty[0]})")
-    return InferSummary(
+    summary = InferSummary(
         out,
         details,
         len(tests),
@@ -528,3 +530,52 @@ def run_infer(
         generator.stats.new_tokens - tokens0,
         generator.backend,
     )
+    if register:
+        record_inference_run(summary, run_dir, questions_path, options)
+    return summary
+
+
+def record_inference_run(
+    summary: InferSummary, run_dir: Path | str, questions_path: Path | str, options: InferOptions
+) -> int:
+    """One finished `inference_runs` row (linked to the training run registered for `run_dir`, if
+    any), for `dobae status` and the report; returns its id."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from db.migrate import ensure_schema
+    from db.models import InferenceRun, RunStatus, TrainingRun
+    from db.session import session_scope
+    from dobae.settings import get_settings
+
+    url = get_settings().db_url
+    ensure_schema(url)
+    run_dir = Path(run_dir).resolve()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with session_scope(url) as db:
+        training = db.scalar(
+            select(TrainingRun.id)
+            .where(TrainingRun.output_dir == str(run_dir))
+            .order_by(TrainingRun.id.desc())
+        )
+        row = InferenceRun(
+            training_run_id=training,
+            run_dir=str(run_dir),
+            questions_path=str(Path(questions_path).resolve()),
+            out_path=str(Path(summary.out).resolve()),
+            backend=summary.backend,
+            config=options.model_dump(),
+            n_questions=summary.questions,
+            status=RunStatus.finished,
+            started_at=now - timedelta(seconds=summary.seconds),
+            finished_at=now,
+            metrics={
+                "seconds": round(summary.seconds, 1),
+                "new_tokens": summary.new_tokens,
+                "resumed": summary.resumed,
+            },
+        )
+        db.add(row)
+        db.flush()
+        return row.id

@@ -4,6 +4,7 @@ an uninterrupted run (greedy), each question once; plus its one-line errors."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -105,6 +106,16 @@ def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, items,
     assert got == _answers(ref)  # same answers, every id once, in file order
     assert list(got) == [f"TEST_{i:03d}" for i in range(24)]
     assert not partial.exists() and out.with_suffix(".jsonl").exists()
+
+    # each finished job is one inference_runs row; the killed one left none
+    import sqlite3
+
+    con = sqlite3.connect(tmp_path / "data" / "dobae.db")
+    rows = con.execute("SELECT out_path, n_questions, status, metrics FROM inference_runs ORDER BY id").fetchall()
+    con.close()
+    assert [(Path(r[0]).name, r[1], r[2]) for r in rows] == [("answers.csv", 24, "finished")] * 2
+    assert [Path(r[0]).parent.name for r in rows] == ["ref", "out"]
+    assert json.loads(rows[1][3])["resumed"] == len(done_before)
 
 
 def test_infer_cli_errors_are_one_line(untrained_run, items, tmp_path, capsys):  # noqa: F811

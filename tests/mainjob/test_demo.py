@@ -154,16 +154,11 @@ def test_submit_beyond_infer_limit_uses_retrieval_and_says_so(db_url, dacon_file
 
 
 def test_inference_is_recorded_for_status(db_url, tmp_path):
-    from types import SimpleNamespace
-
-    from dobae.demo import DemoContext, _record_inference
-    from dobae.settings import get_settings
     from dobae.status import collect
-    from infer.generate import InferOptions
+    from infer.generate import InferOptions, InferSummary, record_inference_run
 
-    ctx = DemoContext(get_settings(), None, None, tmp_path)
-    summary = SimpleNamespace(out=tmp_path / "answers.csv", questions=8, resumed=0, seconds=61.5, new_tokens=768,
-                              backend="transformers")  # fmt: skip
-    _record_inference(ctx, tmp_path / "test.csv", InferOptions(max_new_tokens=64), summary)
+    summary = InferSummary(out=tmp_path / "answers.csv", details=tmp_path / "answers.jsonl", questions=8, resumed=0,
+                           seconds=61.5, new_tokens=768, backend="transformers")  # fmt: skip
+    record_inference_run(summary, tmp_path / "run", tmp_path / "test.csv", InferOptions(max_new_tokens=64))
     [row] = collect(db_url)["inference_runs"]
     assert row[1:4] == ("transformers", "finished", 8) and row[4] == str((tmp_path / "answers.csv").resolve())
