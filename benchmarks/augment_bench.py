@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import socket
 import subprocess
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import describe  # noqa: E402
 
 DELAY_S = 0.05
 
@@ -103,19 +104,6 @@ def free_port() -> int:
 def server_count(port: int) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/stats", timeout=5) as r:
         return json.loads(r.read())["n"]
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()
-    return f"{cpu}, {os.cpu_count()} cores, load average {load[0]:.2f}/{load[1]:.2f}/{load[2]:.2f}"
 
 
 # ----------------------------------------------------------------------------- 1. client
@@ -332,7 +320,7 @@ def main() -> None:
         serve(args.serve)
         return
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    print(f"machine: {machine()}  (shared with other engineers' jobs: timings vary)")
+    print(f"machine: {describe()}")
     n, conc = (400, 64) if args.quick else (2000, 64)
     c = bench_client(n, conc)
     limit = 1.5 * c["ideal_s"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -21,6 +20,9 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.machine import describe  # noqa: E402
 
 CHILD = r"""
 import json, sys
@@ -32,18 +34,6 @@ settings = crawl_settings(throttle=False, db_url=db_url, discard=discard,
 stats = run_crawl("ohouse", {"base_url": base_url, "per": "100", "incremental": "false"}, settings)
 json.dump({k: v for k, v in stats.items() if isinstance(v, (int, float, str))}, open(out, "w"))
 """
-
-
-def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
 
 
 def free_port() -> int:
@@ -141,7 +131,7 @@ def main() -> None:
         import importlib.util
 
         ns.site = "sandbox" if importlib.util.find_spec("crawler.sandbox") else "mini"
-    print(f"machine: {machine()}")
+    print(f"machine: {describe()}")
     proc, base = start_sandbox(ns.scale, ns.site)
     try:
         with tempfile.TemporaryDirectory(prefix="crawl-bench-") as tmp:
