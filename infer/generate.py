@@ -54,6 +54,9 @@ class InferOptions(BaseModel):
     n: int = Field(1, ge=1, le=64, description="candidates per question part: greedy + n-1 samples")
     temperature: float = Field(0.8, gt=0, le=2, description="sampling temperature of candidates 2..n")
     top_p: float = Field(0.95, gt=0, le=1, description="nucleus sampling of candidates 2..n")
+    repetition_penalty: float = Field(
+        1.0, ge=1.0, le=2.0, description="> 1 discourages repeating tokens already generated (1 = off)"
+    )
     seed: int = Field(42, description="sampling seed (per chunk: seed + chunk number)")
     context_k: int | None = Field(
         None, ge=0, description="retrieved pairs in the prompt; None: what the run was trained with"
@@ -110,6 +113,7 @@ class TransformersGenerator:
         temperature: float = 0.8,
         top_p: float = 0.95,
         seed: int = 0,
+        repetition_penalty: float = 1.0,
     ) -> list[list[str]]:
         """`n` texts per prompt, in prompt order (candidate 0 greedy)."""
         import torch
@@ -128,7 +132,10 @@ class TransformersGenerator:
                 enc = tok([prompts[i] for i in idx], return_tensors="pt", padding=True).to(device)
                 width = enc["input_ids"].shape[1]
                 common = dict(
-                    max_new_tokens=max_new_tokens, eos_token_id=self.eos_id, pad_token_id=tok.pad_token_id
+                    max_new_tokens=max_new_tokens,
+                    eos_token_id=self.eos_id,
+                    pad_token_id=tok.pad_token_id,
+                    repetition_penalty=repetition_penalty,
                 )
                 with torch.inference_mode():
                     greedy = self.model.generate(**enc, do_sample=False, **common)
@@ -181,6 +188,7 @@ class VLLMGenerator:
         temperature: float = 0.8,
         top_p: float = 0.95,
         seed: int = 0,
+        repetition_penalty: float = 1.0,
     ) -> list[list[str]]:
         from vllm import SamplingParams
 
@@ -188,7 +196,12 @@ class VLLMGenerator:
         t0 = time.perf_counter()
         greedy = self.llm.generate(
             list(prompts),
-            SamplingParams(temperature=0.0, max_tokens=max_new_tokens, stop_token_ids=eos),
+            SamplingParams(
+                temperature=0.0,
+                max_tokens=max_new_tokens,
+                stop_token_ids=eos,
+                repetition_penalty=repetition_penalty,
+            ),
             use_tqdm=False,
         )
         out = [[o.outputs[0].text.strip()] for o in greedy]
@@ -203,6 +216,7 @@ class VLLMGenerator:
                     seed=seed,
                     max_tokens=max_new_tokens,
                     stop_token_ids=eos,
+                    repetition_penalty=repetition_penalty,
                 ),
                 use_tqdm=False,
             )
@@ -325,6 +339,7 @@ class Pipeline:
             temperature=opt.temperature,
             top_p=opt.top_p,
             seed=opt.seed + seed_offset,
+            repetition_penalty=opt.repetition_penalty,
         )
         raw = cands
         if opt.postprocess:

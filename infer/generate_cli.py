@@ -20,6 +20,9 @@ def infer_cmd(
     ),
     temperature: float = typer.Option(0.8, "--temperature", help="sampling temperature of candidates 2..n"),
     top_p: float = typer.Option(0.95, "--top-p", help="nucleus sampling of candidates 2..n"),
+    repetition_penalty: float = typer.Option(
+        1.0, "--repetition-penalty", help="> 1 discourages repeated words (e.g. 1.2); 1 = off"
+    ),
     context_k: int = typer.Option(
         None, "--context-k", min=0, help="retrieved pairs in the prompt (default: as the run was trained)"
     ),
@@ -56,6 +59,7 @@ def infer_cmd(
             n=n,
             temperature=temperature,
             top_p=top_p,
+            repetition_penalty=repetition_penalty,
             context_k=context_k,
             select=select,
             split=split,

@@ -55,6 +55,17 @@ def test_generation_stops_on_eos(gen, q, items):
     assert "<|im_end|>" not in answer and "<|endoftext|>" not in answer
 
 
+def test_repetition_penalty_reaches_generation(gen, q):
+    """The option changes greedy output (HF applies it); 1.0 is exactly the default; < 1 is refused."""
+    g, _ = gen
+    prompts = [build_prompt("짧은 질문"), build_prompt(q[3] + " " + q[5])]
+    plain = g.generate(prompts, n=1, max_new_tokens=40, batch_size=2)
+    assert plain == g.generate(prompts, n=1, max_new_tokens=40, batch_size=2, repetition_penalty=1.0)
+    assert g.generate(prompts, n=1, max_new_tokens=40, batch_size=2, repetition_penalty=1.8) != plain
+    with pytest.raises(ValueError):
+        InferOptions(repetition_penalty=0.5)
+
+
 def test_candidates_greedy_first_then_samples(gen, q):
     g, _ = gen
     [cands] = g.generate([build_prompt(q[3])], n=4, max_new_tokens=20, batch_size=1, temperature=1.5, seed=1)
