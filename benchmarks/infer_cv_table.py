@@ -48,6 +48,8 @@ CONFIGS = {
     "llm+context": ("llm", {"n": 1, "context_k": 3}),
     "llm+select": ("llm", {"n": 4, "context_k": 0, "select": "reference"}),
     "llm+context+select": ("llm", {"n": 4, "context_k": 3, "select": "reference"}),
+    "llm+rep1.2": ("llm", {"n": 1, "context_k": 0, "repetition_penalty": 1.2}),
+    "llm+rep1.2+select": ("llm", {"n": 4, "context_k": 0, "select": "reference", "repetition_penalty": 1.2}),
 }
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +21,6 @@ from dobae.errors import ConfigError
 from train.config import TrainConfig, dump_toml
 from train.data import encode_with_context, metric_items, read_export, split_by_group
 from train.models import resolve_base_model
-
-# transformers 5 deprecates `is_gradient_checkpointing` but its own Trainer/peft still call it on
-# every run: a FutureWarning users can do nothing about. Only that message is hidden.
-warnings.filterwarnings("ignore", message=r".*`is_gradient_checkpointing` is deprecated", category=FutureWarning)
 
 CARD_FORMAT = 1
 
