@@ -111,7 +111,9 @@ def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, items,
     import sqlite3
 
     con = sqlite3.connect(tmp_path / "data" / "dobae.db")
-    rows = con.execute("SELECT out_path, n_questions, status, metrics FROM inference_runs ORDER BY id").fetchall()
+    rows = con.execute(
+        "SELECT out_path, n_questions, status, metrics FROM inference_runs ORDER BY id"
+    ).fetchall()
     con.close()
     assert [(Path(r[0]).name, r[1], r[2]) for r in rows] == [("answers.csv", 24, "finished")] * 2
     assert [Path(r[0]).parent.name for r in rows] == ["ref", "out"]
