@@ -55,20 +55,26 @@ class OhouseSpaSpider(DobaeSpider):
     LOADED_TITLE = "[class*='QuestionTitle'], #question-name"
     COMMENT = "[data-comment-id]"
 
-    async def start(self):
-        yield scrapy.Request(
-            self.url("/spa/questions"),
-            callback=self.parse_question_list,
+    def browser_request(self, path: str, wait_for: str, callback, **kwargs) -> scrapy.Request:
+        """A request rendered by Chromium: the page is kept for the callback (which closes it, as
+        the errback does) and handed over once `wait_for` is on it."""
+        return scrapy.Request(
+            self.url(path),
+            callback=callback,
             errback=self.close_page,
             dont_filter=True,
             meta={
                 "playwright": True,
                 "playwright_include_page": True,
                 "playwright_page_methods": [
-                    PageMethod("wait_for_selector", self.CARD, timeout=self.args.wait_ms)
+                    PageMethod("wait_for_selector", wait_for, timeout=self.args.wait_ms)
                 ],
             },
+            **kwargs,
         )
+
+    async def start(self):
+        yield self.browser_request("/spa/questions", self.CARD, self.parse_question_list)
 
     async def parse_question_list(self, response):
         page = response.meta["playwright_page"]
@@ -125,19 +131,11 @@ class OhouseSpaSpider(DobaeSpider):
         return await page.eval_on_selector_all("a[href*='/spa/questions/']", "els => els.map(e => e.href)")
 
     def question_request(self, qid: str, attempt: int = 0) -> scrapy.Request:
-        return scrapy.Request(
-            self.url(f"/spa/questions/{qid}"),
-            callback=self.parse_question,
-            errback=self.close_page,
+        return self.browser_request(
+            f"/spa/questions/{qid}",
+            self.TITLE,
+            self.parse_question,
             cb_kwargs={"qid": qid, "attempt": attempt},
-            dont_filter=True,
-            meta={
-                "playwright": True,
-                "playwright_include_page": True,
-                "playwright_page_methods": [
-                    PageMethod("wait_for_selector", self.TITLE, timeout=self.args.wait_ms)
-                ],
-            },
         )
 
     async def parse_question(self, response, qid: str, attempt: int = 0):
