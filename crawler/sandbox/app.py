@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from crawler.sandbox import boards
 from crawler.sandbox.site import HTTP_DATE, KST, LIST_PER, NOW, Comment, Question, Site, iso
+from dobae.errors import ConfigError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COMMENTS_PER_PAGE = 10
@@ -572,7 +573,7 @@ def create_app(site: Site) -> Starlette:
         qid = request.path_params["qid"]
         try:
             q = site.edit(qid, add_comment=request.query_params.get("add_comment") in ("1", "true"))
-        except Exception as exc:  # ConfigError: not a live question
+        except ConfigError as exc:  # not a live question
             return respond_json({"error": str(exc)}, 404)
         return respond_json({"id": q.id, "revision": q.revision, "title": q.title, "lastmod": iso(q.lastmod),
                              "comment_count": len(q.comments)})  # fmt: skip
