@@ -41,7 +41,7 @@ test: setup system-deps
 DEMO_ARGS ?=
 demo: setup system-deps
 	rc=0; $(BIN)/dobae demo $(DEMO_ARGS) || rc=$$?; \
-	  $(BIN)/dobae status && $(BIN)/dobae report --out data/report.html && exit $$rc
+	  $(BIN)/dobae status && $(BIN)/dobae report --force --out data/report.html && exit $$rc
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -127,7 +127,9 @@ def status() -> None:
     from rich.table import Table
 
     from augment.jobs import reasons_histogram, status_report
+    from db.session import require_database
 
+    require_database()
     rows = status_report()
     if not rows:
         console.print(
@@ -168,13 +170,18 @@ def batch_write(
     category: str = CategoryOpt,
     status: str = StatusOpt,
     limit: int = LimitOpt,
+    force: bool = typer.Option(False, "--force", help="overwrite an existing --out file"),
 ) -> None:
     """Write an operation's requests as an OpenAI Batch API file (custom_id = cache key).
 
     Example: `DOBAE_LLM__MODEL=gpt-4o-mini dobae augment batch-write paraphrase-questions -o batch.jsonl`
     """
     from augment.batch import write_batch
+    from db.session import require_database
+    from dobae.outfile import check_out_file
 
+    check_out_file(out_path, force, example="batch.jsonl")
+    require_database()
     n = write_batch(operation, _selection(source, category, status, limit, keyword), out_path)
     console.print(
         f"wrote {n} request(s) to {out_path}; submit it, then `dobae augment batch-read RESULTS.jsonl`"

@@ -90,11 +90,10 @@ def runs_cmd(limit: int = typer.Option(10, "--limit", min=1, help="how many rece
 
     from db.migrate import ensure_schema
     from db.models import CrawlRun
-    from db.session import session_scope
+    from db.session import require_database, session_scope
     from dobae.console import out
-    from dobae.settings import get_settings
 
-    url = get_settings().db_url
+    url = require_database()
     ensure_schema(url)
     table = Table("id", "spider", "status", "started", "items", "inserted", "updated", "unchanged")
     with session_scope(url) as s:

@@ -32,12 +32,30 @@ def upgrade_cmd(revision: str = typer.Argument("head", help="target revision")) 
 
 
 @db_app.command("downgrade")
-def downgrade_cmd(revision: str = typer.Argument(..., help="target revision, e.g. base or 0001")) -> None:
-    """Downgrade the schema. Example: `dobae db downgrade base`"""
-    from db.migrate import downgrade
-    from dobae.settings import get_settings
+def downgrade_cmd(
+    revision: str = typer.Argument(..., help="target revision, e.g. base or 0001"),
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="yes, drop the tables and data of the newer revisions"
+    ),
+) -> None:
+    """Downgrade the schema: drops the tables (and their data) of every newer revision; asks for
+    `--yes`. Example: `dobae db downgrade base --yes`"""
+    import sys
 
-    downgrade(get_settings().db_url, revision)
+    from db.migrate import downgrade
+    from db.session import require_database
+    from dobae.errors import InputError
+    from dobae.settings import mask_url
+
+    url = require_database()
+    if not yes:
+        question = f"downgrade {mask_url(url)} to {revision}, dropping the newer tables and their data?"
+        if not (sys.stdin.isatty() and typer.confirm(question, default=False)):
+            raise InputError(
+                f"`dobae db downgrade {revision}` drops tables and their data in {mask_url(url)}: "
+                "pass --yes to confirm"
+            )
+    downgrade(url, revision)
     console.print(f"downgraded to {revision}")
 
 
@@ -45,9 +63,9 @@ def downgrade_cmd(revision: str = typer.Argument(..., help="target revision, e.g
 def current_cmd() -> None:
     """Print the database's current revision. Example: `dobae db current`"""
     from db.migrate import current_revision
-    from dobae.settings import get_settings
+    from db.session import require_database
 
-    console.print(current_revision(get_settings().db_url) or "(empty database)")
+    console.print(current_revision(require_database()) or "(empty database)")
 
 
 import_app = typer.Typer(help="Import data sets into the database.", no_args_is_help=True)
@@ -107,6 +125,7 @@ def export_cmd(
     origin: list[str] | None = typer.Option(None, "--origin", help="crawl|dacon|augment|manual, repeatable"),
     category: list[str] | None = typer.Option(None, "--category", help="e.g. 마감하자, repeatable"),
     split: list[str] | None = typer.Option(None, "--split", help="train|valid|test, repeatable"),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing --out file"),
 ) -> None:
     """Export pairs (ordered by id, fixed columns, UTF-8) and record the file's sha256.
 
@@ -115,7 +134,11 @@ def export_cmd(
     Example: `dobae export --status approved --format jsonl --out data/exports/approved.jsonl`
     """
     from db.export import export_pairs
+    from db.session import require_database
+    from dobae.outfile import check_out_file
 
+    check_out_file(out_path, force, example="pairs.jsonl")
+    require_database()
     res = export_pairs(out_path, fmt, statuses=status, origins=origin, categories=category, splits=split)
     console.print(f"exported {res.rows} pairs to {res.path} ({res.format}, export #{res.export_id})")
     out.print(f"sha256 {res.sha256}  {res.path}", soft_wrap=True)
@@ -139,8 +162,9 @@ def review_import_cmd(
     """
     from db.migrate import ensure_schema
     from db.review import import_review_file
+    from db.session import require_database
 
-    ensure_schema()
+    ensure_schema(require_database())
     s = import_review_file(file, reviewer=reviewer, dry_run=dry_run)
     moves = ", ".join(f"{a} -> {b}: {n}" for (a, b), n in sorted(s.transitions.items())) or "-"
     verb = "would change" if dry_run else "changed"
@@ -160,9 +184,9 @@ def review_status_cmd() -> None:
 
     from db.migrate import ensure_schema
     from db.models import QAPair, Review, ReviewStatus
-    from db.session import session_scope
+    from db.session import require_database, session_scope
 
-    ensure_schema()
+    ensure_schema(require_database())
     with session_scope() as s:
         rows = s.execute(
             select(QAPair.origin, Review.status, func.count())

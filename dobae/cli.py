@@ -75,8 +75,10 @@ def status_cmd() -> None:
 
     Example: `dobae status`
     """
+    from db.session import require_database
     from dobae.status import print_status
 
+    require_database()
     print_status()
 
 
@@ -86,14 +88,19 @@ def report_cmd(
     embedder: str = typer.Option(
         None, "--embedder", help="similarity plots: auto|muse3|none (default settings)"
     ),
+    force: bool = typer.Option(False, "--force", help="overwrite an existing --out file"),
 ) -> None:
     """Write one self-contained HTML report (embedded PNG plots + the tables behind them).
 
     Example: `dobae report --out report.html`
     """
+    from db.session import require_database
+    from dobae.outfile import check_out_file
     from dobae.report import write_report
 
-    path = write_report(out_path, embedder=embedder)
+    check_out_file(out_path, force, example="report.html")
+    require_database()
+    path = write_report(out_path, embedder=embedder, force=force)
     out.print(str(path), markup=False)
 
 
@@ -111,26 +118,44 @@ def _register_stages() -> None:
 _register_stages()
 
 
+def _click_module():
+    """The click that typer runs on: typer >= 0.2x bundles its own copy (`typer._click`), so the
+    exceptions it raises are not `click.ClickException` from an installed click."""
+    import typer.core
+
+    return getattr(typer.core, "_click", None) or typer.core.click
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
+    """Run `dobae`: usage errors print the usage line and one error line (exit 2), a `DobaeError`
+    or an unusable database one line (exit 1); no traceback for anything the user can fix."""
+    from sqlalchemy.exc import DBAPIError
+
     if argv is None:  # the `dobae` program itself (tests call main with their arguments)
         quiet_library_bars()
+    click = _click_module()
     try:
         code = app(args=argv, standalone_mode=False)
     except DobaeError as exc:
-        console.print(f"[red]error:[/red] {exc}", markup=True, soft_wrap=True)
-        sys.exit(1)
+        _fail(str(exc))
+    except DBAPIError as exc:
+        from db.session import database_error
+        from dobae.settings import get_settings
+
+        _fail(str(database_error(get_settings().db_url, exc)))
     except typer.Abort:
         console.print("aborted")
         sys.exit(130)
-    except SystemExit:
-        raise
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except click.ClickException as exc:
+        # usage errors: "Usage: …", "Try 'dobae X -h' for help.", "Error: …"; `dobae`, `dobae db`
+        # alone (NoArgsIsHelpError) print the help instead. Exit 2.
+        exc.show()
+        sys.exit(exc.exit_code)
     if isinstance(code, int) and code:
         sys.exit(code)
 

@@ -516,12 +516,15 @@ def build_report(url: str | None = None, embedder: str | None = None) -> str:
     return _render(sections, "dobae report")
 
 
-def write_report(out: Path | str, url: str | None = None, embedder: str | None = None) -> Path:
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def write_report(
+    out: Path | str, url: str | None = None, embedder: str | None = None, force: bool = False
+) -> Path:
+    """Write the report to `out` atomically; an existing file only with `force` (checked first)."""
+    from dobae.outfile import atomic_path, check_out_file
+
+    out = check_out_file(out, force, example="report.html")
     text = build_report(url, embedder)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        tmp.write_text(text, encoding="utf-8")
     console.print(f"report written: {out} ({len(text) / 1024:.0f} KiB)")
     return out

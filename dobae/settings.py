@@ -137,12 +137,23 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict:
         """Settings as plain data with secrets masked and the database password hidden."""
-        from sqlalchemy.engine import make_url
-
         data = self.model_dump(mode="json")
-        data["database_url"] = make_url(self.db_url).render_as_string(hide_password=True)
+        data["database_url"] = mask_url(self.db_url)
         data["cache_dir"] = str(self.cache_path)
         return data
+
+
+def mask_url(url: str) -> str:
+    """`url` with its password shown as `***`, also when it is not a valid SQLAlchemy URL."""
+    import re
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
 @lru_cache(maxsize=1)

@@ -99,11 +99,13 @@ def evaluate_cmd(
 
     Example: `dobae evaluate --answerer retrieval -o k=3 -o compose=centroid --folds 5`
     """
+    from db.session import require_database
     from dobae.settings import get_settings
     from infer.answerer import make_answerer
     from infer.cv import cross_validate, load_items, store_evaluation
     from infer.embedders import load_embedder
 
+    require_database()
     settings = get_settings()
     seed = settings.seed if seed is None else seed
     options = parse_options(option, run)
@@ -173,8 +175,10 @@ def submit_cmd(
 
     Example: `dobae submit --questions test.csv --answerer retrieval --out submissions/retrieval`
     """
+    from db.session import require_database
     from infer.submission import make_submission
 
+    require_database()
     with console.status(f"answering {questions} with {answerer} and embedding the answers…"):
         s = make_submission(
             questions,
