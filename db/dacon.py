@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from db.models import Origin, QAPair, Question, ReviewStatus, Source, Split
-from db.tabular import Table, check_columns, read_csv
+from db.tabular import Table, check_columns, missing, read_csv
 from dobae.errors import DobaeError, InputError
 
 TRAIN_COLUMNS = ("id", "질문_1", "질문_2", "category", "답변_1", "답변_2", "답변_3", "답변_4", "답변_5")
@@ -85,8 +85,10 @@ def _require_cells(table: Table) -> None:
     seen: dict[str, int] = {}
     for rec in table.records:
         for col in table.columns:
-            if not rec.values[col]:
-                raise InputError(f"{table.where(rec, col)}: empty cell; every column needs a value")
+            why = missing(rec.values[col])
+            if why:
+                what = "empty cell" if why == "empty" else why
+                raise InputError(f"{table.where(rec, col)}: {what}; every column needs a value")
             limit = MAX_CHARS.get(col)
             if limit and len(rec.values[col]) > limit:
                 raise InputError(

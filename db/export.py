@@ -1,7 +1,8 @@
 """Export curated pairs for training or for review: JSONL, CSV or Parquet, byte-for-byte reproducible.
 
 Rows are ordered by pair id (stable database ids), columns are fixed (`EXPORT_COLUMNS`), text is
-UTF-8. `source_groups` lists every group a pair was built from (its own first; a compound pair
+UTF-8; CSV cells that a spreadsheet would run as a formula get a leading apostrophe
+(`db.spreadsheet`, undone by the review import). `source_groups` lists every group a pair was built from (its own first; a compound pair
 has two): grouped splits must hold a pair out when ANY of them is held out. The file's sha256 and the filter are recorded in the `exports` table, so a training run can
 name exactly the data it used. The same file, edited, goes back in with `dobae review import`.
 """
@@ -125,9 +126,16 @@ def _write(rows: list[dict[str, Any]], path: Path, fmt: str) -> None:
     for col in ("id", "parent_id", "version"):
         df[col] = df[col].astype("Int64")
     if fmt == "csv":
+        from db.spreadsheet import neutralise
+
         for col in ("source_groups", "reasons"):
             df[col] = [json.dumps(r, ensure_ascii=False) for r in df[col]]
-        df.to_csv(path, index=False, encoding="utf-8", lineterminator="\n")
+        for col in df.columns:  # every text column: no cell may run as a spreadsheet formula
+            if col not in ("id", "parent_id", "version"):
+                df[col] = [neutralise(v) for v in df[col]]
+        # CRLF (RFC 4180): Python's csv writer then quotes every cell holding a CR or LF, so a CR
+        # inside a text survives the round trip (with "\n" alone it splits the row when read back)
+        df.to_csv(path, index=False, encoding="utf-8", lineterminator="\r\n")
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq

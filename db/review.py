@@ -218,6 +218,9 @@ def add_initial_reviews(
 # --------------------------------------------------------------------------- review files
 
 REQUIRED = ("id", "version", "status")
+EDITABLE = ("status", "reasons", "note", "question", "answer")
+# columns an export carries for the reviewer's eyes only: an edit there is refused, never dropped
+READ_ONLY = ("key", "group_id", "category", "origin", "parent_id", "source_groups", "split")
 
 
 @dataclass
@@ -241,6 +244,7 @@ class _Edit:
     note: str | None
     question: str | None
     answer: str | None
+    fixed: dict[str, Any] = field(default_factory=dict)  # the file's read-only columns
 
 
 def _int(value: Any, where: str, what: str) -> int:
@@ -255,13 +259,17 @@ def _int(value: Any, where: str, what: str) -> int:
 
 
 def _read_edits(path: Path) -> tuple[list[_Edit], bool]:
-    from db.tabular import read_table
+    from db.spreadsheet import restore
+    from db.tabular import missing, read_table
 
     table = read_table(path)
-    missing = [c for c in REQUIRED if c not in table.columns]
-    if missing:
+    if table.unit == "line" and path.suffix.lower() == ".csv":  # undo the export's formula guard
+        for rec in table.records:
+            rec.values.update({k: restore(v) for k, v in rec.values.items()})
+    absent = [c for c in REQUIRED if c not in table.columns]
+    if absent:
         raise InputError(
-            f"{path}, line 1: missing column(s) {', '.join(map(repr, missing))}; "
+            f"{path}, line 1: missing column(s) {', '.join(map(repr, absent))}; "
             "edit a file written by `dobae export` and keep its id, version and status columns"
         )
     if not table.records:
@@ -283,7 +291,9 @@ def _read_edits(path: Path) -> tuple[list[_Edit], bool]:
         except ValueError as exc:
             raise InputError(f"{table.where(rec, 'status')}: {exc}") from None
         try:
-            reasons = parse_reasons(v.get("reasons")) if "reasons" in table.columns else None
+            reasons = None
+            if "reasons" in table.columns:
+                reasons = [] if missing(v.get("reasons")) else parse_reasons(v.get("reasons"))
         except ValueError as exc:
             raise InputError(f"{table.where(rec, 'reasons')}: {exc}") from None
         texts = {}
@@ -292,17 +302,19 @@ def _read_edits(path: Path) -> tuple[list[_Edit], bool]:
                 texts[col] = None
                 continue
             text = v.get(col)
-            if text is None or not str(text).strip():
+            why = missing(text)
+            if why:
+                what = f"empty {col}" if why == "empty" else why
                 raise InputError(
-                    f"{table.where(rec, col)}: empty {col}; set status to rejected instead of blanking it"
+                    f"{table.where(rec, col)}: {what}; set status to rejected instead of blanking it"
                 )
             texts[col] = str(text)
         note = None
-        if "note" in table.columns:
-            note = v.get("note")
-            note = str(note) if note not in (None, "") else None
+        if "note" in table.columns and not missing(v.get("note")):
+            note = str(v.get("note"))
+        fixed = {c: v.get(c) for c in READ_ONLY if c in table.columns}
         edits.append(
-            _Edit(where, pair_id, version, status, reasons, note, texts["question"], texts["answer"])
+            _Edit(where, pair_id, version, status, reasons, note, texts["question"], texts["answer"], fixed)
         )
     return edits, "note" in table.columns
 
@@ -337,6 +349,8 @@ def import_review_file(
                         "(was the file exported from another database?)"
                     )
                 pair, review = current[e.pair_id]
+                if e.version == pair.version:
+                    _check_read_only(e, pair)
                 diff = _diff(e, pair, review, note_column)
                 if not diff:
                     summary.unchanged += 1
@@ -380,6 +394,38 @@ class _Current:
     question_text: str
     answer_text: str
     version: int
+    fixed: dict[str, Any] = field(default_factory=dict)  # the READ_ONLY columns as exported
+
+
+def _same(column: str, in_file: Any, in_db: Any) -> bool:
+    """Does the file's cell (text in a CSV, typed in JSONL/Parquet) still hold the exported value?"""
+    from db.tabular import clean, missing
+
+    if missing(in_file) == "empty":
+        return in_db in (None, [], "")
+    if column == "source_groups":
+        if isinstance(in_file, str):
+            try:
+                in_file = json.loads(in_file)
+            except json.JSONDecodeError:
+                return False
+        return isinstance(in_file, list | tuple) and [str(g) for g in in_file] == list(in_db or [])
+    if column == "parent_id":
+        try:
+            return in_db is not None and _int(in_file, "", "") == in_db
+        except InputError:
+            return False
+    return clean(str(in_file)) == ("" if in_db is None else clean(str(in_db)))
+
+
+def _check_read_only(e: _Edit, pair: _Current) -> None:
+    for column, value in e.fixed.items():
+        if not _same(column, value, pair.fixed[column]):
+            raise InputError(
+                f"{e.where}, column {column!r}: {column} is read-only, and pair {e.pair_id} has "
+                f"{pair.fixed[column]!r} in the database but {value!r} in the file; nothing was imported: "
+                f"undo that edit (only {', '.join(EDITABLE)} can be changed by a review import)"
+            )
 
 
 def _current(session: Session, ids: list[int]) -> dict[int, tuple[_Current, Review | None]]:
@@ -387,26 +433,39 @@ def _current(session: Session, ids: list[int]) -> dict[int, tuple[_Current, Revi
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         rows = session.execute(
-            select(QAPair.id, QAPair.question_text, QAPair.answer_text, QAPair.version, Review)
-            .outerjoin(Review, Review.pair_id == QAPair.id)
-            .where(QAPair.id.in_(chunk))
+            select(QAPair, Review).outerjoin(Review, Review.pair_id == QAPair.id).where(QAPair.id.in_(chunk))
         ).all()
-        for pid, q, a, ver, review in rows:
-            found[pid] = (_Current(q, a, ver), review)
+        for pair, review in rows:
+            fixed = {
+                "key": pair.key,
+                "group_id": pair.group_id,
+                "category": pair.category,
+                "origin": pair.origin.value,
+                "parent_id": pair.parent_id,
+                "source_groups": pair.groups,
+                "split": pair.split.value if pair.split else None,
+            }
+            found[pair.id] = (_Current(pair.question_text, pair.answer_text, pair.version, fixed), review)
     return found
 
 
 def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) -> list[str]:
-    """Names of the fields where the file's row differs from the database."""
+    """Names of the fields where the file's row differs from the database. The file's text was
+    read NFC-normalised and stripped (a CSV cell's guard apostrophe protects its leading tab), so
+    both sides are compared that way: a text that only differs in surrounding whitespace was not
+    edited."""
+    from db.tabular import clean
+
     names = []
     if e.status != (review.status if review else ReviewStatus.pending):
         names.append("status")
     if e.reasons is not None and e.reasons != (list(review.reasons or []) if review else []):
         names.append("reasons")
-    if note_column and e.note != (review.note if review else None):
+    old_note = review.note if review else None
+    if note_column and e.note != old_note and not (e.note and old_note and clean(e.note) == clean(old_note)):
         names.append("note")
-    if e.question is not None and e.question != pair.question_text:
+    if e.question is not None and clean(e.question) != clean(pair.question_text):
         names.append("question")
-    if e.answer is not None and e.answer != pair.answer_text:
+    if e.answer is not None and clean(e.answer) != clean(pair.answer_text):
         names.append("answer")
     return names

@@ -2,6 +2,11 @@
 
 Input is UTF-8 with or without a BOM; text is NFC-normalised and stripped. Every problem is an
 `InputError` that names the file, the line (or row) and the column, and says what to do.
+
+A cell holds at most `MAX_CELL_CHARS` characters (128 KiB): a longer one is refused naming its
+line and column (usually a quote that is never closed swallowed the rows after it). `missing`
+tells the placeholders spreadsheets and pandas write for "no value" (`NaN`, `None`, `null`, `-`)
+from real text, so importers refuse them like empty cells.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -27,6 +33,30 @@ _MAGIC = {
     b"SQLite format 3": "an SQLite database",
     b"\x1f\x8b": "a gzip file",
 }
+
+
+MAX_CELL_CHARS = 128 * 1024
+_CSV_HARD_LIMIT = 1 << 30  # the csv module's own limit, raised so that our check can name the cell
+PLACEHOLDERS = frozenset({"nan", "none", "null", "-"})  # compared case-insensitively
+
+
+def missing(value: Any) -> str | None:
+    """Why `value` is no value ("empty", or "'NaN' is a placeholder for a missing value"), None for text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "empty"
+    text = str(value).strip()
+    if not text:
+        return "empty"
+    if text.casefold() in PLACEHOLDERS:
+        return f"{text!r} is a placeholder for a missing value, not text"
+    return None
+
+
+def _too_long(where: str, value: str) -> str:
+    return (
+        f"{where}: {len(value):,} characters, more than the {MAX_CELL_CHARS:,} (128 KiB) a cell may hold; "
+        "shorten that cell, or close the quote that makes it run on into the next rows"
+    )
 
 
 @dataclass(frozen=True)
@@ -103,6 +133,7 @@ def read_csv(path: Path | str, what: str = "CSV") -> Table:
     header: list[str] | None = None
     records: list[Record] = []
     prev = 0
+    limit = csv.field_size_limit(_CSV_HARD_LIMIT)
     try:
         for raw in reader:
             start, prev = prev + 1, reader.line_num
@@ -111,6 +142,11 @@ def read_csv(path: Path | str, what: str = "CSV") -> Table:
             if header is None:
                 header = _header(path, start, raw)
                 continue
+            for i, cell in enumerate(raw):  # before the width: an unclosed quote makes a short row
+                if len(cell) > MAX_CELL_CHARS:
+                    col = repr(header[i]) if i < len(header) else f"{i + 1} (past the header's last)"
+                    line = start + "".join(raw[:i]).count("\n")
+                    raise InputError(_too_long(f"{path}, line {line}, column {col}", cell))
             if len(raw) != len(header):
                 raise InputError(_width_message(path, start, raw, header))
             values: dict[str, str] = {}
@@ -125,6 +161,8 @@ def read_csv(path: Path | str, what: str = "CSV") -> Table:
         raise InputError(
             f"{path}, line {reader.line_num}: malformed CSV ({exc}); check the quotes on that line"
         ) from exc
+    finally:
+        csv.field_size_limit(limit)
     if header is None:
         raise InputError(f"{path}: no header line; expected a {what} file")
     return Table(path, header, records)
@@ -135,6 +173,8 @@ def _header(path: Path, line: int, raw: list[str]) -> list[str]:
     for i, cell in enumerate(raw, 1):
         if _BAD_BYTE.search(cell):
             raise InputError(_bad_bytes_message(f"{path}, line {line}, header column {i}", cell))
+        if len(cell) > MAX_CELL_CHARS:
+            raise InputError(_too_long(f"{path}, line {line}, header column {i}", cell))
         col = clean(cell)
         if not col:
             raise InputError(f"{path}, line {line}: header column {i} has no name")
@@ -195,9 +235,16 @@ def read_jsonl(path: Path | str) -> Table:
             unicodedata.normalize("NFC", str(k)).strip(): (clean(v) if isinstance(v, str) else v)
             for k, v in obj.items()
         }
+        _check_lengths(path, "line", n, values)
         columns.extend(k for k in values if k not in columns)
         records.append(Record(n, values))
     return Table(path, columns, records)
+
+
+def _check_lengths(path: Path, unit: str, n: int, values: dict[str, Any]) -> None:
+    for col, v in values.items():
+        if isinstance(v, str) and len(v) > MAX_CELL_CHARS:
+            raise InputError(_too_long(f"{path}, {unit} {n}, column {col!r}", v))
 
 
 def read_parquet(path: Path | str) -> Table:
@@ -214,6 +261,8 @@ def read_parquet(path: Path | str) -> Table:
         Record(i, {k: clean(v) if isinstance(v, str) else v for k, v in row.items()})
         for i, row in enumerate(table.to_pylist(), 1)
     ]
+    for rec in records:
+        _check_lengths(path, "row", rec.line, rec.values)
     return Table(path, list(table.column_names), records, unit="row")
 
 

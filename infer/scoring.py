@@ -81,7 +81,7 @@ REF_PREFIXES = ("답변", "answer", "ref", "reference")
 
 def read_references(path: Path | str) -> dict[str, list[str]]:
     """id → reference answers: every column named 답변*, answer*, ref* (e.g. dev.csv's 답변_1 … 답변_5)."""
-    from db.tabular import read_csv
+    from db.tabular import missing, read_csv
 
     table = read_csv(path, "references CSV")
     if "id" not in table.columns:
@@ -94,7 +94,7 @@ def read_references(path: Path | str) -> dict[str, list[str]]:
         rid = rec.values["id"]
         if rid in refs:
             raise InputError(f"{table.where(rec, 'id')}: duplicate id {rid!r}")
-        texts = [rec.values[c] for c in cols if rec.values[c]]
+        texts = [rec.values[c] for c in cols if not missing(rec.values[c])]  # `NaN`, `-`: no reference
         if not texts:
             raise InputError(f"{table.where(rec, cols[0])}: no reference text")
         refs[rid] = texts

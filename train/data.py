@@ -61,9 +61,14 @@ class ExportData:
 def _text(value, where: str, field: str) -> str:
     if not isinstance(value, str):
         raise InputError(f"{where}: field {field!r} must be a string, got {type(value).__name__}")
+    from db.tabular import missing
+
     text = unicodedata.normalize("NFC", value).strip()
-    if not text:
-        raise InputError(f"{where}: field {field!r} is empty")
+    why = missing(text)
+    if why:
+        raise InputError(
+            f"{where}: field {field!r} is empty" if why == "empty" else f"{where}: field {field!r}: {why}"
+        )
     return text
 
 
