@@ -330,17 +330,12 @@ class DatabasePipeline:
     # ------------------------------------------------------------------ writing
 
     def _source_id(self, session, name: str) -> int:
-        from db.models import Source
+        from db.sources import ensure_source
 
         if name in self.source_ids:
             return self.source_ids[name]
-        sid = session.scalar(select(Source.id).where(Source.name == name))
-        if sid is None:
-            base = getattr(self.spider, "base_url", None)
-            src = Source(name=name, kind="site", base_url=str(base) if base else None)
-            session.add(src)
-            session.flush()
-            sid = src.id
+        base = getattr(self.spider, "base_url", None)
+        sid = ensure_source(session, name, "site", str(base) if base else None)  # an upsert
         self.source_ids[name] = sid
         return sid
 
