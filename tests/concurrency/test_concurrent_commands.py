@@ -107,6 +107,12 @@ def run_round(cmds: list[list[str]], url: str, tmp: Path) -> list[tuple[list[str
     return [(c, p.wait(timeout=300), p.stderr.read()) for c, p in zip(cmds, procs, strict=True)]
 
 
+def why(stderr: str) -> str:
+    """The line of a failed command's stderr that says what went wrong."""
+    lines = [line for line in stderr.splitlines() if "rror" in line] or stderr.splitlines() or [""]
+    return lines[-1][:300]
+
+
 def check_round(kind: str, rounds: int, tmp_path: Path) -> None:
     a, b, na, nb = split_sample(tmp_path)
     site = Site(late_post=False, slow_s=0.1)  # every question listed from the start: fixed counts
@@ -120,9 +126,7 @@ def check_round(kind: str, rounds: int, tmp_path: Path) -> None:
             t0 = time.monotonic()
             results = run_round(commands(base, a, b, out), url, tmp_path)
             took.append(time.monotonic() - t0)
-            failed = [
-                (" ".join(c[3:6]), rc, err.strip().splitlines()[-3:]) for c, rc, err in results if rc != 0
-            ]
+            failed = [(" ".join(c[3:6]), rc, why(err)) for c, rc, err in results if rc != 0]
             assert not failed, f"round {n}: {failed}"
             with session_scope(url) as s:
                 dacon = s.scalar(
