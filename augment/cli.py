@@ -51,6 +51,14 @@ def _print_summary(summary) -> None:
     t.add_row("review reasons", ", ".join(f"{k} {v}" for k, v in summary.reasons.most_common()) or "-")
     t.add_row("failures", ", ".join(f"{k} {v}" for k, v in summary.failures.most_common()) or "-")
     console.print(t)
+    if summary.all_failed:
+        from dobae.errors import DobaeError
+
+        raise DobaeError(
+            f"augment {summary.operation}: all {summary.errors} item(s) failed "
+            f"({', '.join(f'{k} {v}' for k, v in summary.failures.most_common())}), job {summary.job_id} "
+            f"is failed. First: {summary.first_error}. Fix that, then run the same command again"
+        )
     if summary.errors:
         console.print(
             f"[yellow]{summary.errors} item(s) failed; run the same command again to retry them[/yellow]"

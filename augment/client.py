@@ -135,6 +135,42 @@ def env_proxy(url: str) -> str | None:
     return proxy
 
 
+FAST_FAIL = {"tls_error", "dns_error"}  # no retry: the address or certificate must be fixed first
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and its causes (the SDK wraps httpx, which wraps aiohttp, which wraps the OS error)."""
+    out: list[BaseException] = []
+    x: BaseException | None = exc
+    while x is not None and x not in out and len(out) < 12:
+        out.append(x)
+        x = x.__cause__ or x.__context__
+    return out
+
+
+def connection_failure(exc: BaseException, url: str, timeout_s: float) -> tuple[str, str]:
+    """(reason, detail) of a request that got no HTTP answer, named by its root cause:
+    `connection_refused`, `dns_error`, `tls_error`, `timeout` or `connection_error`. (The SDK's
+    aiohttp transport reports a refused connection as "Request timed out.")"""
+    import socket
+    import ssl
+
+    chain = _chain(exc)
+    names = [type(x).__name__ for x in chain]
+    root = chain[-1]
+    if any(isinstance(x, ssl.SSLError) for x in chain) or any(
+        "SSL" in n or "Certificate" in n for n in names
+    ):
+        return "tls_error", f"TLS failed with {url} ({root}): check the https:// address or the certificate"
+    if any(isinstance(x, ConnectionRefusedError) for x in chain):
+        return "connection_refused", f"connection refused by {url}: is the server running there? ({root})"
+    if any(isinstance(x, socket.gaierror) for x in chain) or "ClientConnectorDNSError" in names:
+        return "dns_error", f"cannot resolve the host of {url} ({root}): check DOBAE_LLM__BASE_URL"
+    if any(isinstance(x, TimeoutError) for x in chain) or any("Timeout" in n for n in names):
+        return "timeout", f"no answer from {url} within {timeout_s:g} s ({root!r})"
+    return "connection_error", f"{type(root).__name__}: {root}"
+
+
 @dataclass
 class _Sent:
     """One HTTP exchange: the decoded JSON, or a failure reason (+ status and headers of an error)."""
@@ -192,6 +228,13 @@ class LLMClient:
         return self.llm.transport
 
     async def __aenter__(self) -> LLMClient:
+        try:
+            return await self._open()
+        except BaseException:
+            await self.__aexit__()  # no "Unclosed client session" when the model cannot be listed
+            raise
+
+    async def _open(self) -> LLMClient:
         self._client = openai.AsyncOpenAI(
             base_url=self.llm.base_url,
             api_key=self.llm.api_key.get_secret_value() or "none",
@@ -218,20 +261,27 @@ class LLMClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._client is not None:
-            await self._client.close()
+        session, client, self._session, self._client = self._session, self._client, None, None
+        if session is not None:
+            await session.close()
+        if client is not None:
+            await client.close()
 
     async def _resolve_model(self) -> str:
         assert self._client is not None
         try:
             page = await self._client.models.list()
+        except openai.APIConnectionError as exc:
+            reason, detail = connection_failure(exc, self.llm.base_url, self.llm.timeout_s)
+            raise ConfigError(
+                f"cannot list models at {self.llm.base_url}: {reason}: {detail}; start a server "
+                "(`dobae augment serve --model PATH`) or set DOBAE_LLM__BASE_URL / DOBAE_LLM__MODEL"
+            ) from None
         except openai.APIError as exc:
             raise ConfigError(
-                f"cannot list models at {self.llm.base_url} ({type(exc).__name__}); "
+                f"cannot list models at {self.llm.base_url} ({type(exc).__name__}: {exc}); "
                 "start a server (`dobae augment serve --model PATH`) or set DOBAE_LLM__MODEL"
-            ) from exc
+            ) from None
         ids = [m.id for m in page.data]
         if not ids:
             raise ConfigError(f"the server at {self.llm.base_url} lists no model; set DOBAE_LLM__MODEL")
@@ -391,6 +441,8 @@ class LLMClient:
                 wait = retry_after_seconds(sent.headers)
             else:
                 last_reason, last_detail = sent.reason, sent.detail
+                if sent.reason in FAST_FAIL:
+                    return self._fail(req, key, last_reason, last_detail, attempt + 1)
             if attempt >= self.llm.max_retries:
                 return self._fail(req, key, last_reason, last_detail, attempt + 1)
             delay = wait + random.uniform(0, 0.1 * wait) if wait is not None else self._backoff(attempt)
@@ -408,10 +460,9 @@ class LLMClient:
                 options={"headers": {"Content-Type": "application/json"}},
                 cast_to=object,
             )
-        except openai.APITimeoutError as exc:
-            return _Sent(reason="timeout", detail=f"no answer within {self.llm.timeout_s:g} s ({exc})")
-        except openai.APIConnectionError as exc:
-            return _Sent(reason="connection_error", detail=str(exc))
+        except openai.APIConnectionError as exc:  # APITimeoutError too: named by its root cause
+            reason, detail = connection_failure(exc, self.llm.base_url, self.llm.timeout_s)
+            return _Sent(reason=reason, detail=detail)
         except ValueError as exc:  # the body was not JSON (json.JSONDecodeError)
             return _Sent(reason="bad_response", detail=f"malformed JSON body: {exc}")
         except openai.APIStatusError as exc:
@@ -432,10 +483,9 @@ class LLMClient:
                         reason="status", detail=f"Error code: {resp.status} - {text}", status=resp.status,
                         headers=resp.headers,
                     )  # fmt: skip
-        except TimeoutError as exc:
-            return _Sent(reason="timeout", detail=f"no answer within {self.llm.timeout_s:g} s ({exc!r})")
-        except aiohttp.ClientError as exc:  # refused, reset, disconnected, truncated body
-            return _Sent(reason="connection_error", detail=f"{type(exc).__name__}: {exc}")
+        except (TimeoutError, aiohttp.ClientError) as exc:  # refused, DNS, TLS, reset, truncated body
+            reason, detail = connection_failure(exc, self.llm.base_url, self.llm.timeout_s)
+            return _Sent(reason=reason, detail=detail)
         try:
             return _Sent(payload=json.loads(raw))
         except ValueError as exc:

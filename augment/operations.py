@@ -122,6 +122,12 @@ class JobSummary:
     statuses: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)
+    first_error: str | None = None  # "reason: detail" of the first item that failed
+
+    @property
+    def all_failed(self) -> bool:
+        """Items were tried and none succeeded (the job is `failed`; the CLI exits 1)."""
+        return self.errors > 0 and self.processed == 0
 
 
 def select_pairs(session: Session, sel: Selection) -> list[PairRow]:
@@ -593,6 +599,7 @@ class Runner:
                 job.errors += 1
                 summary.errors += 1
                 summary.failures[c.error] += 1
+                summary.first_error = summary.first_error or gen.error
                 self._advance()
                 return
             if c is not None:

@@ -69,7 +69,14 @@ def run_cmd(
     ):  # fmt: skip
         if key in stats:
             table.add_row(key, str(stats[key]))
+    failure = stats.get("dobae/failure")
+    if failure:
+        table.title = f"crawl {spider}: failed"
     out.print(table)
+    if failure:
+        from dobae.errors import DobaeError
+
+        raise DobaeError(f"crawl {spider} failed: {failure}")
 
 
 @crawl_app.command("list")
@@ -89,22 +96,34 @@ def runs_cmd(limit: int = typer.Option(10, "--limit", min=1, help="how many rece
     from sqlalchemy import select
 
     from db.migrate import ensure_schema
-    from db.models import CrawlRun
+    from db.models import CrawlRun, RunStatus
+    from db.runs import gone_reason
     from db.session import require_database, session_scope
     from dobae.console import out
 
     url = require_database()
     ensure_schema(url)
     table = Table("id", "spider", "status", "started", "items", "inserted", "updated", "unchanged")
+    notes = []
     with session_scope(url) as s:
         for run in s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)):
             st = run.stats or {}
+            gone = gone_reason(run)  # a SIGKILLed crawl never wrote its end
+            status = RunStatus.interrupted if gone else run.status
+            note = gone or run.error or ""
+            if status == RunStatus.interrupted:
+                how = f" with --jobdir {run.job_dir}" if run.job_dir else ""
+                note += f"{'; ' if note else ''}resume: run the same crawl again{how}"
+            if note:
+                notes.append(f"run {run.id} {status.value}: {note}")
             table.add_row(
-                str(run.id), run.spider, run.status.value, run.started_at.isoformat(timespec="seconds"),
+                str(run.id), run.spider, status.value, run.started_at.isoformat(timespec="seconds"),
                 str(st.get("item_scraped_count", 0)), str(st.get("db/questions_inserted", 0)),
                 str(st.get("db/questions_updated", 0)), str(st.get("db/questions_unchanged", 0)),
             )  # fmt: skip
     out.print(table)
+    for note in notes:
+        out.print(note, markup=False, highlight=False)
 
 
 # ----------------------------------------------------------------------------- dobae sandbox

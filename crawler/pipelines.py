@@ -17,6 +17,8 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import os
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -166,17 +168,23 @@ def _json_safe(value: Any) -> Any:
 class DatabasePipeline:
     """Batched upserts into questions/answers/qa_pairs/reviews/pages + a crawl_runs row."""
 
-    def __init__(self, crawler, db_url: str, batch_size: int, record_pages: bool) -> None:
+    def __init__(
+        self, crawler, db_url: str, batch_size: int, record_pages: bool, flush_s: float = 2.0
+    ) -> None:
         self.crawler = crawler
         self.db_url = db_url
         self.batch_size = batch_size
         self.record_pages = record_pages
+        self.flush_s = flush_s  # buffered items are written at least this often (and the heartbeat)
         self.buffer: list[dict] = []
         self.pages: dict[str, dict] = {}
         self.source_ids: dict[str, int] = {}
         self.run_id: int | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dobae-db")
         self.pending: Future | None = None
+        self.last_flush = time.monotonic()
+        self.ticker = None
+        self.closed = False
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -188,15 +196,20 @@ class DatabasePipeline:
             url,
             crawler.settings.getint("DOBAE_DB_BATCH_SIZE", 200),
             crawler.settings.getbool("DOBAE_RECORD_PAGES", True),
+            crawler.settings.getfloat("DOBAE_DB_FLUSH_S", 2.0),
         )
         crawler.signals.connect(pipe.response_received, signal=signals.response_received)
+        crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
         return pipe
 
     # ------------------------------------------------------------------ lifecycle
 
     def open_spider(self, spider=None) -> None:
+        from twisted.internet import task
+
         from db.migrate import ensure_schema
         from db.models import CrawlRun
+        from db.runs import hostname, mark_interrupted
         from db.session import get_engine, session_scope
 
         self.spider = spider or self.crawler.spider
@@ -206,35 +219,64 @@ class DatabasePipeline:
         source = getattr(self.spider, "source_name", self.spider.name)
         args = {k: v for k, v in _json_safe(getattr(self.spider, "run_args", {})).items()}
         with session_scope(self.db_url) as s:
+            gone = mark_interrupted(s)  # earlier runs killed without a word
+            if gone:
+                log.info("crawl run(s) %s were killed before they ended: marked interrupted", gone)
+            now = datetime.now(UTC)
             run = CrawlRun(
                 source_id=self._source_id(s, source),
                 spider=self.spider.name,
                 args=args,
                 job_dir=self.crawler.settings.get("JOBDIR"),
+                pid=os.getpid(),
+                host=hostname(),
+                started_at=now,
+                heartbeat_at=now,
             )
             s.add(run)
             s.flush()
             self.run_id = run.id
+        if self.flush_s > 0:
+            self.ticker = task.LoopingCall(self._tick)
+            self.ticker.start(self.flush_s, now=False)
 
     def close_spider(self, spider=None) -> None:
-        from db.models import CrawlRun, RunStatus
-        from db.session import session_scope
-
+        if self.ticker is not None and self.ticker.running:
+            self.ticker.stop()
         try:
             self.flush()
         finally:
             self.executor.shutdown(wait=True)
-        reason = self.crawler.stats.get_value("finish_reason") or "finished"
+            self.closed = True
+
+    def spider_closed(self, spider, reason: str) -> None:
+        """The run's row gets its end (after close_spider: Scrapy sends this signal later)."""
+        from crawler.monitor import FAILURE, failure_reason
+        from db.models import CrawlRun, RunStatus
+        from db.session import session_scope
+
+        if self.run_id is None:
+            return
+        stats = self.crawler.stats
         status = {"finished": RunStatus.finished, "shutdown": RunStatus.interrupted}.get(
             reason, RunStatus.failed
         )
-        stats = _json_safe(self.crawler.stats.get_stats())
-        stats["finish_reason"] = reason
+        error = None
+        if status == RunStatus.finished:
+            error = failure_reason(stats.get_stats(), getattr(spider, "base_url", None))
+            if error:
+                status = RunStatus.failed
+                stats.set_value(FAILURE, error)
+        elif status == RunStatus.failed:
+            error = f"the crawl stopped: {reason}"
+        saved = _json_safe(stats.get_stats())
+        saved["finish_reason"] = reason
+        now = datetime.now(UTC)
         with session_scope(self.db_url) as s:
             s.execute(
                 update(CrawlRun)
                 .where(CrawlRun.id == self.run_id)
-                .values(status=status, finished_at=datetime.now(UTC), stats=stats)
+                .values(status=status, finished_at=now, heartbeat_at=now, stats=saved, error=error)
             )
 
     def response_received(self, response, request, spider) -> None:
@@ -250,31 +292,50 @@ class DatabasePipeline:
         }
 
     async def process_item(self, item: dict, spider=None) -> dict:
-        """Buffer the item; a full batch is written by a worker thread while crawling goes on
-        (one batch in flight at a time, so memory stays bounded and writes stay ordered)."""
+        """Buffer the item; a full batch — or whatever is buffered once `flush_s` has passed — is
+        written by a worker thread while crawling goes on (one batch in flight at a time, so memory
+        stays bounded and writes stay ordered)."""
         self.buffer.append(item)
         if len(self.buffer) >= self.batch_size:
-            if self.pending is not None:
-                await asyncio.wrap_future(self.pending)
-                self.pending.result()  # a failed batch fails loudly here
-            items, pages = self._take()
-            self.pending = self.executor.submit(self._write, items, pages)
+            await self._wait_pending()
+            self._submit()
+        elif self.flush_s > 0 and time.monotonic() - self.last_flush >= self.flush_s:
+            if self.pending is None or self.pending.done():
+                await self._wait_pending()
+                self._submit()
         return item
+
+    async def _wait_pending(self) -> None:
+        """Wait for the batch in flight; a failed batch fails loudly here."""
+        while self.pending is not None:
+            pending = self.pending
+            await asyncio.wrap_future(pending)
+            if self.pending is pending:
+                self.pending = None
+
+    def _submit(self) -> None:
+        items, pages = self._take()
+        self.last_flush = time.monotonic()
+        self.pending = self.executor.submit(self._write, items, pages)
+
+    def _tick(self) -> None:
+        """Every `flush_s`: write what is buffered (a SIGKILL loses at most the last few seconds),
+        and the run's heartbeat (`crawl_runs.heartbeat_at`: a run that stops beating is over)."""
+        pending = self.pending
+        if self.closed or (pending is not None and (not pending.done() or pending.exception() is not None)):
+            return  # a batch in flight beats for us; a failed one is raised by process_item/close
+        self.pending = None
+        self._submit()
 
     # ------------------------------------------------------------------ writing
 
     def _source_id(self, session, name: str) -> int:
-        from db.models import Source
+        from db.sources import ensure_source
 
         if name in self.source_ids:
             return self.source_ids[name]
-        sid = session.scalar(select(Source.id).where(Source.name == name))
-        if sid is None:
-            base = getattr(self.spider, "base_url", None)
-            src = Source(name=name, kind="site", base_url=str(base) if base else None)
-            session.add(src)
-            session.flush()
-            sid = src.id
+        base = getattr(self.spider, "base_url", None)
+        sid = ensure_source(session, name, "site", str(base) if base else None)  # an upsert
         self.source_ids[name] = sid
         return sid
 
@@ -293,10 +354,15 @@ class DatabasePipeline:
 
     def _write(self, items: list[dict], pages: list[dict]) -> None:
         """Write items and pages in one transaction (all or nothing)."""
+        from db.models import CrawlRun
         from db.session import session_scope
 
         stats = self.crawler.stats
         with session_scope(self.db_url) as s:
+            if self.run_id is not None:
+                s.execute(
+                    update(CrawlRun).where(CrawlRun.id == self.run_id).values(heartbeat_at=datetime.now(UTC))
+                )
             by_source: dict[str, list[dict]] = {}
             for it in items:
                 by_source.setdefault(it["source"], []).append(it)
@@ -304,7 +370,8 @@ class DatabasePipeline:
                 self._write_questions(s, source, group, stats)
             if pages:
                 self._write_pages(s, pages)
-        stats.inc_value("db/batches")
+        if items or pages:
+            stats.inc_value("db/batches")
 
     def _write_pages(self, s, pages: list[dict]) -> None:
         from db.models import Page

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -65,6 +66,9 @@ def run_crawl(
     if hasattr(spider_cls, "check_args"):
         spider_cls.check_args(spider_args)  # bad arguments fail here, before the first request
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
+    # a failed crawl is reported once, by the caller (`dobae crawl run`: one line, exit 1), from
+    # stats["dobae/failure"]; without this Python's last-resort handler would print it a second time
+    logging.getLogger("crawler.monitor").addHandler(logging.NullHandler())
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     counts = {"pages": 0, "items": 0, "dropped": 0}

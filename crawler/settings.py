@@ -39,7 +39,8 @@ DOWNLOADER_MIDDLEWARES = {
 }
 
 # A crawl killed hard (SIGKILL) leaves JOBDIR's request queue torn: the next start drops it.
-EXTENSIONS = {"crawler.jobdir.JobdirGuard": 0}
+# RunMonitor: a crawl that fetched no page, or had errors and no item, is failed (crawler/monitor.py).
+EXTENSIONS = {"crawler.jobdir.JobdirGuard": 0, "crawler.monitor.RunMonitor": 10}
 
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidationPipeline": 100,
@@ -47,13 +48,14 @@ ITEM_PIPELINES = {
     "crawler.pipelines.DatabasePipeline": 300,
 }
 DOBAE_DB_BATCH_SIZE = 200
+DOBAE_DB_FLUSH_S = 2.0  # buffered items are written at least this often (a SIGKILL loses ≤ this)
 DOBAE_RECORD_PAGES = True
 
 FEED_EXPORT_ENCODING = "utf-8"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 LOG_LEVEL = "INFO"
-TELNETCONSOLE_ENABLED = False
+TELNETCONSOLE_ENABLED = False  # no listening port, no credentials in the log; `-s TELNETCONSOLE_ENABLED=1`
 
 # The browser spider (ohouse_spa) switches these on in its custom_settings.
 PLAYWRIGHT_BROWSER_TYPE = "chromium"

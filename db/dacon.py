@@ -137,12 +137,10 @@ def read_test(path: Path | str) -> list[DaconTestQuestion]:
 
 
 def _source(session: Session, name: str) -> Source:
-    src = session.scalar(select(Source).where(Source.name == name))
-    if src is None:
-        src = Source(name=name, kind="dataset", base_url=DACON_URL if name == SOURCE else None)
-        session.add(src)
-        session.flush()
-    return src
+    from db.sources import ensure_source
+
+    sid = ensure_source(session, name, "dataset", DACON_URL if name == SOURCE else None)
+    return session.get(Source, sid)
 
 
 def _sha(text: str) -> str:

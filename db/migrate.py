@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -19,14 +21,68 @@ def alembic_config(url: str | None = None) -> Config:
     return cfg
 
 
+def _url(url: str | None) -> str:
+    if url is None:
+        from dobae.settings import get_settings
+
+        url = get_settings().db_url
+    return url
+
+
+@contextmanager
+def schema_lock(url: str) -> Iterator[None]:
+    """Only one process changes the schema at a time; the others wait here, then find it done.
+
+    SQLite: a file lock beside the database file (`dobae.db.migrate.lock`); PostgreSQL: a
+    session-level `pg_advisory_lock` on a connection of its own (released when it closes, also if
+    the process is killed). Two commands started at once on a new database used to both create
+    the tables ("table alembic_version already exists")."""
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        if not u.database or u.database == ":memory:":
+            yield
+            return
+        from filelock import FileLock
+
+        path = Path(u.database)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path) + ".migrate.lock"):
+            yield
+        return
+    if backend == "postgresql":
+        from sqlalchemy import text
+
+        from db.session import get_engine
+
+        with get_engine(url).connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
+        return
+    yield
+
+
+MIGRATION_LOCK_KEY = 0x646F626165  # "dobae": the advisory lock id of schema changes
+
+
 def upgrade(url: str | None = None, revision: str = "head") -> None:
-    if url is not None:
+    url = _url(url)
+    with schema_lock(url):
         check_known(current_revision(url), url)
-    command.upgrade(alembic_config(url), revision)
+        command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:
-    command.downgrade(alembic_config(url), revision)
+    url = _url(url)
+    with schema_lock(url):
+        command.downgrade(alembic_config(url), revision)
 
 
 def current_revision(url: str) -> str | None:
@@ -46,14 +102,15 @@ def head_revision() -> str | None:
 
 def ensure_schema(url: str | None = None) -> None:
     """Upgrade to head unless the database is already there (cheap check first)."""
-    if url is None:
-        from dobae.settings import get_settings
-
-        url = get_settings().db_url
-    current = current_revision(url)
-    if current != head_revision():
-        check_known(current, url)
-        upgrade(url)
+    url = _url(url)
+    head = head_revision()
+    if current_revision(url) == head:
+        return
+    with schema_lock(url):
+        current = current_revision(url)  # another process may have upgraded it while we waited
+        if current != head:
+            check_known(current, url)
+            command.upgrade(alembic_config(url), "head")
 
 
 def check_known(revision: str | None, url: str) -> None:

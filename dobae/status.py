@@ -33,6 +33,7 @@ def collect(url: str | None = None) -> dict[str, list[tuple]]:
         Source,
         TrainingRun,
     )
+    from db.runs import run_state
     from db.session import session_scope
     from dobae.settings import get_settings
 
@@ -72,7 +73,7 @@ def collect(url: str | None = None) -> dict[str, list[tuple]]:
                 reasons[key] = reasons.get(key, 0) + 1
         data["review_reasons"] = [(*k, n) for k, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
         data["crawl_runs"] = [
-            (r.id, r.spider, _v(r.status), _when(r.started_at), _when(r.finished_at),
+            (r.id, r.spider, _v(run_state(r)), _when(r.started_at), _when(r.finished_at),
              (r.stats or {}).get("item_scraped_count", (r.stats or {}).get("items", "-")))
             for r in s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(5))
         ]  # fmt: skip

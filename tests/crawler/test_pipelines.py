@@ -86,7 +86,9 @@ class Run:
 
     def close(self) -> dict:
         self.crawler.stats.set_value("finish_reason", "finished")
+        self.crawler.stats.inc_value("dobae/pages_ok")  # the pages these items came from
         self.stages[2].close_spider(self.crawler.spider)
+        self.stages[2].spider_closed(self.crawler.spider, "finished")  # Scrapy's signal, sent next
         return self.crawler.stats.get_stats()
 
 

@@ -1,0 +1,35 @@
+"""crawl_runs: pid, host, heartbeat and error of a run
+
+A crawl killed with SIGKILL never writes its final status: `pid`/`host` (checked when the run is
+read on the same machine) and `heartbeat_at` (written every few seconds while it runs) show it as
+`interrupted`. `error` holds why a run failed (no page fetched, errors and no item, …).
+
+Revision ID: 0006
+Revises: 0004
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0006"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("crawl_runs", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("pid", sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column("host", sa.String(length=255), nullable=True))
+        batch_op.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column("error", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("crawl_runs", schema=None) as batch_op:
+        batch_op.drop_column("error")
+        batch_op.drop_column("heartbeat_at")
+        batch_op.drop_column("host")
+        batch_op.drop_column("pid")
