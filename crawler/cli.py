@@ -149,10 +149,18 @@ def sandbox_serve_cmd(
     no_late_post: bool = typer.Option(
         False, "--no-late-post", help="publish the late post (1066) from the start: no page shift"
     ),
+    era: str = typer.Option(
+        None,
+        "--era",
+        help="the real site's markup of that era: 2019 | 2021 | 2024 (default: the current sandbox)",
+    ),
+    no_json: bool = typer.Option(
+        False, "--no-json", help="with --era: no JSON endpoints and no JSON embedded in pages (HTML only)"
+    ),
 ) -> None:
     """Serve the sandbox site until Ctrl-C; prints its URL first.
 
-    Example: `dobae sandbox serve --port 8800 --scale 5000`
+    Example: `dobae sandbox serve --port 8800 --scale 5000`, `dobae sandbox serve --era 2021 --no-json`
     """
     from crawler.sandbox.server import SandboxServer
     from dobae.console import console, out
@@ -160,7 +168,7 @@ def sandbox_serve_cmd(
     with console.status("loading the sandbox content…"):
         server = SandboxServer(
             host=host, port=port, scale=scale, seed=seed, churn=churn, rate_limit=rate_limit, burst=burst,
-            slow_s=slow, late_post=not no_late_post,
+            slow_s=slow, late_post=not no_late_post, era=era, json=not no_json,
         )  # fmt: skip
     out.print(server.base_url, markup=False, highlight=False)
     console.print(

@@ -108,6 +108,9 @@ class QuestionItem(BaseModel):
     like_count: Count = None
     is_deleted: bool = False
     lastmod: str | None = Field(None, description="the sitemap's lastmod when found through a sitemap")
+    comments_incomplete: bool = Field(
+        False, description="the page said there are more comments than could be fetched (no comment JSON)"
+    )
     comments: list[CommentItem] = Field(default_factory=list)
 
     @field_validator("keywords", mode="before")

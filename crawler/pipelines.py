@@ -130,6 +130,7 @@ def normalize_question(item: QuestionItem, author) -> dict:
         "scrap_count": item.scrap_count,
         "like_count": item.like_count,
         "is_deleted": item.is_deleted,
+        "comments_incomplete": item.comments_incomplete,
         "raw": {"lastmod": item.lastmod} if item.lastmod else None,
     }
     hashed = {
@@ -137,6 +138,8 @@ def normalize_question(item: QuestionItem, author) -> dict:
         for k in ("title", "body", "category", "keywords", "author_pseudonym", "posted_at", "is_deleted")
     }
     hashed["answers"] = [a["content_hash"] for a in answers]
+    if item.comments_incomplete:  # a later complete read of the same comments is a change
+        hashed["comments_incomplete"] = True
     if item.lastmod:  # a new lastmod is stored even when the text did not change
         hashed["lastmod"] = item.lastmod
     q["content_hash"] = content_hash(hashed)
@@ -581,8 +584,9 @@ class DiscardPipeline:
         return pipe
 
 
-def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool, str | None]]:
-    """external id → (comment_count, is_deleted, sitemap lastmod) stored for `source` (incremental/resume)."""
+def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool, str | None, bool]]:
+    """external id → (comment_count, is_deleted, sitemap lastmod, comments_incomplete) stored for
+    `source` (incremental/resume)."""
     from db.migrate import ensure_schema
     from db.models import Question, Source
     from db.session import session_scope
@@ -590,8 +594,14 @@ def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool, st
     ensure_schema(db_url)
     with session_scope(db_url) as s:
         rows = s.execute(
-            select(Question.external_id, Question.comment_count, Question.is_deleted, Question.raw)
+            select(
+                Question.external_id,
+                Question.comment_count,
+                Question.is_deleted,
+                Question.raw,
+                Question.comments_incomplete,
+            )
             .join(Source, Source.id == Question.source_id)
             .where(Source.name == source)
         ).all()
-    return {r[0]: (r[1], bool(r[2]), (r[3] or {}).get("lastmod")) for r in rows}
+    return {r[0]: (r[1], bool(r[2]), (r[3] or {}).get("lastmod"), bool(r[4])) for r in rows}

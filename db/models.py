@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -156,6 +157,8 @@ class Question(Base):
     scrap_count: Mapped[int | None] = mapped_column(Integer)
     like_count: Mapped[int | None] = mapped_column(Integer)
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # stored with fewer comments than the page stated (no comment JSON answered): see docs/crawler.md
+    comments_incomplete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     split: Mapped[Split | None] = mapped_column(_enum(Split, "split"), index=True)
     content_hash: Mapped[str | None] = mapped_column(String(64))
     raw: Mapped[dict[str, Any] | None] = mapped_column(JSON)

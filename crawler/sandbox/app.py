@@ -167,7 +167,8 @@ def comment_li(c: Comment) -> str:
         return (f'<li class="comment-feed__list__item{reply}"><article class="comment-feed__item '
                 f'comment-feed__item--deleted" data-comment-id="{c.id}"{parent}><p class="comment-feed__item__content">'
                 '<span class="comment-feed__item__content__content">삭제된 댓글입니다</span></p>'
-                f'<footer class="comment-feed__item__footer">{when}</footer></article></li>')  # fmt: skip
+                f'<footer class="comment-feed__item__footer">{when}<span class="comment-feed__item__footer__likes">좋아요 '
+                f'<span class="comment-feed__item__footer__likes__count">{c.like_count}</span></span></footer></article></li>')  # fmt: skip
     w = c.writer
     badge = ""
     if w.badge:
@@ -184,6 +185,40 @@ def comment_li(c: Comment) -> str:
         f'<span class="comment-feed__item__footer__likes__count">{c.like_count}</span></span>{adopted}</footer>'
         "</article></li>"
     )
+
+
+def next_data_json(q: Question, slug_id: str) -> str:
+    """The `__NEXT_DATA__` of a community post (the whole post, every comment)."""
+    post = {
+        "id": q.id,
+        "title": q.title,
+        "components": [{"componentType": "TEXT", "text": p} for p in q.text.split("\n\n") if p]
+        + [{"componentType": "IMAGE", "url": u} for u in q.images],
+        "category": q.category,
+        "keywords": q.keywords,
+        "writer": {"id": q.writer.id, "profile": {"nickname": q.writer.nickname}},
+        "createdAt": iso(q.created_at),
+        "viewCount": q.view_count,
+        "likeCount": None,
+        "scrapCount": q.scrap_count,
+        "commentCount": len(q.comments),
+        "comments": [
+            {"id": c.id, "content": None if c.is_deleted else c.raw_html, "createdAt": iso(c.created_at),
+             "likeCount": c.like_count, "parentId": c.parent_id, "isAdopted": c.is_adopted,
+             "isDeleted": c.is_deleted, "writer": None if c.is_deleted else writer_json(c.writer, True)}
+            for c in q.comments
+        ],
+    }  # fmt: skip
+    data = {
+        "props": {"pageProps": {"dehydratedState": {"mutations": [], "queries": [
+            {"queryKey": ["community", "user"], "state": {"data": {"loggedIn": False}}},
+            {"queryKey": ["community", "post", q.id], "state": {"data": {"post": post}, "status": "success"}},
+        ]}}},
+        "page": "/community/posts/[slug]",
+        "query": {"slug": slug_id},
+        "buildId": "sandbox",
+    }  # fmt: skip
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
 
 
 # ----------------------------------------------------------------------------- responses
@@ -485,36 +520,7 @@ def create_app(site: Site) -> Starlette:
         q = site.questions.get(int(tail)) if tail.isdigit() and head else None
         if q is None or q.deleted or q.members_only:
             return not_found()
-        post = {
-            "id": q.id,
-            "title": q.title,
-            "components": [{"componentType": "TEXT", "text": p} for p in q.text.split("\n\n") if p]
-            + [{"componentType": "IMAGE", "url": u} for u in q.images],
-            "category": q.category,
-            "keywords": q.keywords,
-            "writer": {"id": q.writer.id, "profile": {"nickname": q.writer.nickname}},
-            "createdAt": iso(q.created_at),
-            "viewCount": q.view_count,
-            "likeCount": None,
-            "scrapCount": q.scrap_count,
-            "commentCount": len(q.comments),
-            "comments": [
-                {"id": c.id, "content": None if c.is_deleted else c.raw_html, "createdAt": iso(c.created_at),
-                 "likeCount": c.like_count, "parentId": c.parent_id, "isAdopted": c.is_adopted,
-                 "isDeleted": c.is_deleted, "writer": None if c.is_deleted else writer_json(c.writer, True)}
-                for c in q.comments
-            ],
-        }  # fmt: skip
-        data = {
-            "props": {"pageProps": {"dehydratedState": {"mutations": [], "queries": [
-                {"queryKey": ["community", "user"], "state": {"data": {"loggedIn": False}}},
-                {"queryKey": ["community", "post", q.id], "state": {"data": {"post": post}, "status": "success"}},
-            ]}}},
-            "page": "/community/posts/[slug]",
-            "query": {"slug": slug_id},
-            "buildId": "sandbox",
-        }  # fmt: skip
-        raw = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+        raw = next_data_json(q, slug_id)
         return respond(render("next_post.html", c=site.classes(), title=q.title, data=raw))
 
     # -- faults on demand
@@ -623,6 +629,40 @@ def create_app(site: Site) -> Starlette:
         Route("/_sandbox/state", admin_state),
         *boards.routes(respond),
     ]
+
+    if site.era is not None:
+        from types import SimpleNamespace
+
+        from crawler.sandbox import eras
+
+        def render_feed(q: Question, shown: list[Comment]) -> str:
+            pages = max(1, math.ceil(len(q.comments) / COMMENTS_PER_PAGE))
+            buttons = ""
+            if pages > 1:
+                buttons = '<ul class="comment-feed__paginator">' + "".join(
+                    f'<li><button type="button" class="comment-feed__paginator__page" data-page="{p}">{p}</button></li>'
+                    for p in range(1, pages + 1)) + "</ul>"  # fmt: skip
+            return (f'<section class="comment-feed" data-question-id="{q.id}"><h1 class="comment-feed__header">댓글 '
+                    f'<span class="comment-feed__header__count">{len(q.comments)}</span></h1><ul class="comment-feed__list">'
+                    + "".join(comment_li(c) for c in shown) + f"</ul>{buttons}</section>")  # fmt: skip
+
+        def page(title: str, body: str) -> str:
+            return render("era_page.html", title=title, canonical=None, body=_Markup(body))
+
+        def next_data(q: Question, slug_id: str) -> str:
+            return next_data_json(q, slug_id)
+
+        helpers = SimpleNamespace(
+            render=render, respond=respond, respond_json=respond_json, not_found=not_found,
+            bad_request=bad_request, fault=fault, count=count, long_date=long_date, short_date=short_date,
+            excerpt=excerpt, react_props=react_props, Markup=_Markup, int_param=_int, ORDERS=ORDERS,
+            question_list_json=question_list_json, question_json_route=question_json_route,
+            comments_json=comments_json, render_feed=render_feed, page=page, next_data=next_data,
+        )  # fmt: skip
+        replaced = {"/questions", "/questions.json", "/questions/{qid:int}.json", "/questions/{qid:int}/comments.json",
+                    "/questions/{qid:int}", "/spa/questions", "/spa/questions/{qid:int}",
+                    "/community/posts/{slug_id}"}  # fmt: skip
+        routes = eras.routes(site, helpers) + [r for r in routes if r.path not in replaced]
 
     async def fallback(request: Request, exc: Exception) -> Response:
         return not_found()

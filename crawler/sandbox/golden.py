@@ -77,9 +77,30 @@ def question_row(q: Question, source: str = "ohouse") -> dict:
 
 
 def golden_rows(site: Site | None = None) -> list[dict]:
-    """Rows of every live question of `site` (default: the seed content), ordered by id."""
+    """Rows of every live question of `site` (default: the seed content), ordered by id. For an era
+    site (`Site(era=…, json=…)`): what that era's pages can show — the same content, but a JSON-less
+    era keeps only the comments its HTML renders and marks the rest `comments_incomplete`."""
     site = site if site is not None else Site()
-    return [question_row(q) for q in site.live_questions()]
+    if site.era is None:
+        return [question_row(q) for q in site.live_questions()]
+    return [era_row(site, q) for q in site.live_questions()]
+
+
+def era_row(site: Site, q: Question) -> dict:
+    from crawler.sandbox.eras import post_path, shown_comments
+
+    row = question_row(q)
+    row.pop("content_hash")
+    if site.era == "2024":
+        row["url"] = post_path(q.id)
+    shown = q.comments if site.json else shown_comments(site, q)
+    row["comments"] = [comment_row(c) for c in shown]
+    row["comments_incomplete"] = len(shown) < len(q.comments)
+    return with_hash(row)
+
+
+def era_file(era: str, json: bool = True) -> str:
+    return f"ohouse-{era}{'' if json else '-nojson'}.jsonl"
 
 
 def deleted_ids(site: Site | None = None) -> dict[str, str]:
@@ -128,8 +149,14 @@ def render_jsonl(rows: list[dict]) -> str:
 
 
 def expected_files() -> dict[str, str]:
+    from crawler.sandbox.site import ERAS
+
+    eras = {
+        era_file(e, j): render_jsonl(golden_rows(Site(era=e, json=j))) for e in ERAS for j in (True, False)
+    }
     return {
         "ohouse.jsonl": render_jsonl(golden_rows()),
+        **eras,
         "kin.jsonl": render_jsonl(board_rows("kin")),
         "82cook.jsonl": render_jsonl(board_rows("82cook")),
     }

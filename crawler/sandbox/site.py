@@ -31,6 +31,7 @@ CONTENT = Path(__file__).resolve().parent / "content" / "questions.yaml"
 WITHDRAWN = "탈퇴한 사용자"
 GENERATED_FIRST_ID = 100_001
 LIST_PER = 20  # cards per HTML list page
+ERAS = ("2019", "2021", "2024")
 FAULTS = {"always500", "flaky503", "rate429", "slow", "truncated_props", "short_body"}
 
 
@@ -335,7 +336,17 @@ class Site:
         rate_limit: float | None = None,
         burst: int = 20,
         log_requests: bool = False,
+        era: str | None = None,
+        json: bool = True,
     ) -> None:
+        if era is not None and era not in ERAS:
+            raise ConfigError(f"--era {era}: use one of {', '.join(ERAS)} (or none: the default site)")
+        if not json and era is None:
+            raise ConfigError(
+                "--no-json needs an --era (2019, 2021 or 2024): the default site is built on JSON"
+            )
+        self.era = era  # None: the default site; "2019" | "2021" | "2024": that era's markup (eras.py)
+        self.json = json  # False: no JSON endpoints and no JSON embedded in pages
         self.seed = seed
         # every request as [arrival (monotonic), method, path?query, status] when asked for (tests)
         self.request_log: list[list] | None = [] if log_requests else None
@@ -443,6 +454,12 @@ class Site:
                 "QuestionDescription", "QuestionAuthor", "QuestionStats", "QuestionStatsItem", "KeywordList",
                 "KeywordItem", "NoticeBadge", "FeedPaginatorContainer", "FeedPaginatorItem", "EmptyResult",
                 "SortTab", "FilterChip", "CommentItem", "QuestionBody", "ViewCount", "PostTitle",
+                # 2024 (Next.js) markup
+                "PostFeed", "PostCard", "PinnedBadge", "PostCardLink", "PostCardTitle", "PostCardStats",
+                "DeletedNotice", "PostDetail", "PostWriter", "PostWriterName", "PostViewCount", "PostScrapCount",
+                "PostCategory", "PostDate", "PostContent", "PostKeywords", "CommentSection", "CommentCount",
+                "CommentList", "CommentDate", "CommentContent", "CommentWriter", "CommentWriterName",
+                "CommentBadge", "AdoptedLabel", "CommentLike", "CommentMore",
             ]  # fmt: skip
             cache = (self.churn, {n: emotion_hash(n, self.churn) for n in names})
             self.__dict__["_classes"] = cache

@@ -11,20 +11,27 @@ Example: `scrapy crawl ohouse -a base_url=http://127.0.0.1:8800 -a query=도배,
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import math
 import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import scrapy
 from pydantic import Field, field_validator
+from w3lib.url import add_or_replace_parameter
 
 from crawler.normalize import parse_count, parse_korean_datetime
 from crawler.spiders.base import DobaeSpider, SpiderArgs
 
 QUESTION_PATH = re.compile(r"/questions/(\d+)(?:[/?#]|$)")
+# a question's link on a list page: /questions/{id} (2019, 2021) or /community/posts/{slug}-{id} (2024)
+QUESTION_HREF = re.compile(r"/questions/(\d+)(?=[/?#]|$)|/community/posts/(?:[^/?#]*-)?(\d+)(?=[/?#]|$)")
+# list cards of every era: 2021 emotion, 2019 Rails BEM, 2024 Next.js posts
+LIST_CARDS = '[class*="QuestionContainer"], li.question-list__item, [data-post-id], [data-pinned]'
+DELETED_TEXTS = ("삭제된 질문", "삭제된 게시글", "삭제되었거나 존재하지 않")
 HTML_LIST_PER = 20  # cards per HTML list page (fixed by the site; the JSON endpoint takes `per`)
 MAX_LIST_REREADS = 20  # per keyword: re-reads of the list head after the list grew mid-crawl
 
@@ -146,12 +153,20 @@ class OhouseSpider(DobaeSpider):
             dont_filter=True,  # lists change: always refetched (also after a restart)
         )
 
-    def list_html_request(self, query: str, page: int, follow: bool = True) -> scrapy.Request:
-        params: dict[str, Any] = {"page": page}
-        if query:
-            params["query"] = query
+    def list_html_request(
+        self, query: str, page: int, follow: bool = True, url: str | None = None
+    ) -> scrapy.Request:
+        """HTML list page `page`; `url`: a list page already seen (its `page` parameter replaced),
+        so a list that moved (2024: `/questions` → `/community/posts`) is walked where it is."""
+        if url is not None:
+            target = add_or_replace_parameter(url, "page", str(page))
+        else:
+            params: dict[str, Any] = {"page": page}
+            if query:
+                params["query"] = query
+            target = self.url(f"/questions?{urlencode(params)}")
         return scrapy.Request(
-            self.url(f"/questions?{urlencode(params)}"),
+            target,
             callback=self.parse_question_list,
             cb_kwargs={"query": query, "page": page, "follow": follow},
             dont_filter=True,
@@ -218,62 +233,107 @@ class OhouseSpider(DobaeSpider):
         return list(self.html_fallback(request.cb_kwargs["query"], request.cb_kwargs["page"]))
 
     def parse_question_list(self, response, query: str, page: int, follow: bool = True):
-        """The 2021-style HTML list: cards, pinned notices (skipped), paginator."""
-        cards = response.css('[class*="QuestionContainer"]')
+        """An HTML list page of any era: the 2021 emotion cards (`[class*="QuestionContainer"]`), the
+        2019 Rails BEM list (`li.question-list__item`) or the 2024 post feed (`[data-post-id]`).
+        Pinned notices are skipped. The next page is `page=N+1` of the same URL: up to the last
+        page the paginator links to (hrefs), else the stated total (`[data-total]`), else until a
+        page has no cards (`<button>` and `<li data-page>` paginators carry no hrefs)."""
+        cards = response.css(LIST_CARDS)
+        if not cards:
+            self.crawler.stats.inc_value("ohouse/list_empty")
         seen_here = self.list_cards.setdefault(query, set())
         shifted = False
+        found = 0
         for card in cards:
-            if card.css('[class*="Notice"]') or "Notice" in (card.attrib.get("class") or ""):
+            if is_notice(card):
+                self.crawler.stats.inc_value("ohouse/notice_skipped")
                 continue
-            href = card.css('a[class*="QuestionLink"]::attr(href), a::attr(href)').get()
-            m = QUESTION_PATH.search(href or "")
+            href = next((h for h in card.css("a::attr(href)").getall() if QUESTION_HREF.search(h)), None)
+            m = QUESTION_HREF.search(href or "")
             if not m:
                 continue
-            qid = m.group(1)
+            found += 1
+            qid = m.group(1) or m.group(2)
             shifted = shifted or (page > 1 and follow and qid in seen_here)
             seen_here.add(qid)
-            stats = card.css('[class*="QuestionStatsItem"] ::text').getall()
-            comments = next((parse_count(s) for s in stats if "댓글" in s), None)
-            yield from self.follow_question(qid, comments)
+            stats = card.css("::text").getall()
+            comments = next(
+                (parse_count(t) for t in stats if "댓글" in t and any(ch.isdigit() for ch in t)), None
+            )
+            url = None if "/questions/" in m.group(0) else response.urljoin(href.split("?")[0].split("#")[0])
+            yield from self.follow_question(qid, comments, url)
         if shifted:  # a card of an earlier page again: something new pushed the list down
             yield from self.reread_head(query, 1, json_list=False)
-        if not cards or not follow:
+        if not found or not follow:
             return  # past the last page ("검색 결과가 없습니다"), or a page standing in for a JSON page
         if self.args.max_pages and page >= self.args.max_pages:
             return
-        pages = [
-            int(n)
-            for n in response.css('[class*="Paginator"] a::attr(href)').re(r"[?&]page=(\d+)")
-            if n.isdigit()
-        ]
-        if pages and page + 1 <= max(pages) or not pages and cards:
-            yield self.list_html_request(query, page + 1)
+        last = self.last_list_page(response, found)
+        if last is None or page + 1 <= last:
+            yield self.list_html_request(query, page + 1, url=response.url)
+
+    @staticmethod
+    def last_list_page(response, cards: int) -> int | None:
+        """The last list page the page states: its paginator's links, or `data-total`
+        (questions; `data-per` per page, else this page's card count), or `data-total-pages`;
+        None when it does not say (walk on until an empty page)."""
+        hrefs = response.css('[class*="Paginator"] a::attr(href), [class*="paginator"] a::attr(href)').re(
+            r"[?&]page=(\d+)"
+        )
+        if hrefs:
+            return max(int(n) for n in hrefs)
+        nav = response.css("[data-total-pages], [data-total]")
+        if nav:
+            pages = parse_count(nav.attrib.get("data-total-pages"))
+            if pages is not None:
+                return pages
+            total = parse_count(nav.attrib.get("data-total"))
+            per = parse_count(nav.attrib.get("data-per")) or cards
+            if total is not None and per:
+                return max(1, math.ceil(total / per))
+        return None
 
     # ------------------------------------------------------------------ questions
 
-    def follow_question(self, qid: str, comment_count: int | None):
+    def follow_question(self, qid: str, comment_count: int | None, url: str | None = None):
         if qid in self.seen:
             self.crawler.stats.inc_value("ohouse/duplicate_in_list")
             return
         self.seen.add(qid)
         known = self.known.get(qid)
-        if known is not None and comment_count is not None and known[0] == comment_count and not known[1]:
+        if (
+            known is not None
+            and comment_count is not None
+            and known[0] == comment_count
+            and not known[1]
+            and not (len(known) > 3 and known[3])  # stored with comments missing: look again
+        ):
             self.crawler.stats.inc_value("incremental/skipped")
             return
-        yield self.question_request(qid)
+        yield self.question_request(qid, url=url)
 
-    def question_request(self, qid: str, lastmod: str | None = None) -> scrapy.Request:
+    def question_request(
+        self, qid: str, lastmod: str | None = None, url: str | None = None
+    ) -> scrapy.Request:
         return scrapy.Request(
-            self.url(f"/questions/{qid}"),
+            url or self.url(f"/questions/{qid}"),
             callback=self.parse_question,
             errback=self.question_failed,
             cb_kwargs={"qid": qid, "lastmod": lastmod},
             dont_filter=True,
         )
 
-    def deleted(self, qid: str) -> dict:
+    def deleted(self, qid: str, url: str | None = None) -> dict:
         return {"kind": "question", "source": self.source_name, "external_id": qid,
-                "url": self.url(f"/questions/{qid}"), "is_deleted": True}  # fmt: skip
+                "url": url or self.url(f"/questions/{qid}"), "is_deleted": True}  # fmt: skip
+
+    def item_url(self, response, qid: str) -> str:
+        """The question's URL as stored: `/questions/{id}` (any tracking parameters dropped), or the
+        page's own path where it is not a `/questions/` page (2024 community posts)."""
+        path = urlsplit(response.url).path
+        if "/questions/" in path or not path.strip("/"):
+            return self.url(f"/questions/{qid}")
+        return response.urljoin(path)
 
     def parse_question(self, response, qid: str, lastmod: str | None = None):
         for item in self.question_items(response, qid, lastmod):
@@ -282,20 +342,23 @@ class OhouseSpider(DobaeSpider):
             yield item
 
     def question_items(self, response, qid: str, lastmod: str | None):
+        """One question page → the item, by the first parse path that gives it whole: the JSON
+        embedded in the page, else the HTML (+ `comments.json` for comments the page does not
+        show). Only the page itself answering 404/410, or saying it was deleted, marks it deleted."""
+        url = self.item_url(response, qid)
         if response.status in (404, 410):
             self.crawler.stats.inc_value("ohouse/question_gone")
-            yield self.deleted(qid)
+            yield self.deleted(qid, url)
             return
         now = self.reference_time(response)
-        url = self.url(f"/questions/{qid}")
         data = self.embedded_json(response)
         if data is not None:
             q = data.get("question") or data
             comments = data.get("comments")
             if isinstance(comments, dict):
                 comments = comments.get("comments") or comments.get("items") or []
-            if q.get("is_deleted") or self.is_deleted_page(response):
-                yield self.deleted(qid)
+            if q.get("is_deleted") or q.get("isDeleted") or self.is_deleted_page(response):
+                yield self.deleted(qid, url)
                 return
             if q.get("id") is not None and comments is not None:
                 item = question_from_json(q, comments, self.source_name, url, now)
@@ -303,109 +366,387 @@ class OhouseSpider(DobaeSpider):
                     data.get("comment_total") or (data.get("comments_meta") or {}).get("total_count")
                 )
                 if total is None or len(comments) >= total:
+                    self.parsed(item, "embedded")
                     yield item
                     return
         if self.is_deleted_page(response):
-            yield self.deleted(qid)
+            yield self.deleted(qid, url)
             return
-        self.crawler.stats.inc_value("ohouse/html_fallback")
-        item = self.question_from_html(response, qid, url, now)
+        item, total = self.question_from_html(response, qid, url, now)
         item["lastmod"] = lastmod
-        yield self.comments_request(item, 1)
+        if not item.get("title") and "/questions/" in url:
+            # a page without the question in its HTML (rendered by JavaScript): its JSON endpoint
+            yield self.question_json_request(item)
+            return
+        yield from self.complete_comments(item, total, "html")
+
+    def complete_comments(self, item: dict, total: int | None, path: str):
+        """The item when it holds every comment (the stated `total`), else the `comments.json`
+        pages (when they do not answer: the item as it is, marked `comments_incomplete`)."""
+        if total is not None and len(item["comments"]) >= total:
+            self.parsed(item, path)
+            yield item
+            return
+        # fewer than stated, or the page does not say: ask the comment JSON (a 404 is "no JSON")
+        item["_total_known"] = total is not None
+        yield self.comments_request(item, 1, path=path, shown=item["comments"])
+
+    def parsed(self, item: dict, path: str) -> None:
+        """Stats of a finished item: its parse path and every field it lacks."""
+        stats = self.crawler.stats
+        stats.inc_value(f"ohouse/parsed/{path}")
+        for field in TRACKED_FIELDS:
+            if item.get(field) in (None, "", []):
+                stats.inc_value(f"ohouse/missing/{field}")
+        if item.get("comments_incomplete"):
+            stats.inc_value("ohouse/comments_incomplete")
 
     @staticmethod
     def is_deleted_page(response) -> bool:
         text = " ".join(
             response.css("h1 ::text, .deleted ::text, [class*='Deleted'] ::text, p ::text").getall()[:20]
         )
-        return "삭제된 질문" in text
+        return any(t in text for t in DELETED_TEXTS)
 
     def embedded_json(self, response) -> dict | None:
-        raw = response.css("[data-react-props]::attr(data-react-props)").get()
-        if raw is None:
-            raw = response.css("script#__NEXT_DATA__::text").get()
-        if raw is None:
-            return None
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            self.crawler.stats.inc_value("ohouse/embedded_json_broken")
-            return None
-        queries = (((data.get("props") or {}).get("pageProps") or {}).get("dehydratedState") or {}).get(
-            "queries"
-        )
-        if queries:  # Next.js: props.pageProps.dehydratedState.queries[].state.data.post
-            for query in queries:
-                post = ((query.get("state") or {}).get("data") or {}).get("post")
-                if post:
-                    return {"question": post, "comments": post.get("comments", [])}
-            return None
-        return data if isinstance(data, dict) else None
+        """The page's own data: `data-react-props` of the App (or any props holding a `question`),
+        or Next.js' `__NEXT_DATA__` post. Other React mount points (2019's `CommentFeed`, whose props
+        carry only a count) are not the question."""
+        raws = response.css('[data-react-class="App"]::attr(data-react-props)').getall()
+        raws += [
+            r
+            for r in response.css("[data-react-props]::attr(data-react-props)").getall()
+            if '"question"' in r and r not in raws
+        ]
+        raws += response.css("script#__NEXT_DATA__::text").getall()
+        for raw in raws:
+            try:
+                data = json.loads(raw)
+            except ValueError:
+                self.crawler.stats.inc_value("ohouse/embedded_json_broken")
+                continue
+            if not isinstance(data, dict):
+                continue
+            props = ((data.get("props") or {}).get("pageProps") or {}).get("dehydratedState") or {}
+            queries = props.get("queries")
+            if queries:  # Next.js: props.pageProps.dehydratedState.queries[].state.data.post
+                for query in queries:
+                    post = ((query.get("state") or {}).get("data") or {}).get("post")
+                    if post:
+                        return {"question": post, "comments": post.get("comments", [])}
+                continue
+            if "question" in data or "title" in data:
+                return data
+        return None
 
-    def question_from_html(self, response, qid: str, url: str, now) -> dict:
-        """The 2019-style server-rendered detail page (readable BEM classes)."""
-        page = response.css("article#page, [data-question-id]") or response
-        author = page.css("address.question__author, [class*='question__author']")
-        author_href = author.css("a::attr(href)").get() or ""
-        uid = re.search(r"/users/(\d+)", author_href)
-        time_el = page.css("time.question__content__footer__date, [class*='question__content__footer__date']")
-        when = time_el.attrib.get("datetime") if time_el else None
-        views = page.css("[class*='question__content__footer__view'] ::text, [class*='views'] ::text").get()
-        scraps = page.css("[class*='scrap'] ::text").get()
-        return {
+    def question_from_html(self, response, qid: str, url: str, now) -> tuple[dict, int | None]:
+        """A detail page of any era (2019 BEM `question__*`, 2021 `qna-detail__*`, 2024 Next.js
+        hashed classes) → (item, the number of comments the page says there are). Comments the
+        page renders are taken from it (replies nested or with `data-parent-id`)."""
+        page = response.css(DETAIL_ROOT) or response
+        author = page.css(Q_AUTHOR)
+        author_href = next(
+            (h for h in author.css("a::attr(href), ::attr(href)").getall() if USER_HREF.search(h)), ""
+        )
+        uid = USER_HREF.search(author_href)
+        name = author.css(Q_AUTHOR_NAME)
+        time_el = page.css(Q_TIME)
+        title = page.css(Q_TITLE)
+        # in the order they were written (ids ascending): nested replies come after their parent in
+        # the DOM, not where they belong in time
+        comments = in_written_order(comments_from_html(response, now))
+        total = self.comment_total(response, len(comments))
+        item = {
             "kind": "question",
             "source": self.source_name,
             "external_id": qid,
             "url": url,
-            "title": page.css(
-                "#question-name ::text, [class*='question__content__header__name'] ::text"
-            ).get(),
-            "body": page.css("section.question__content__body, [class*='question__content__body']").get(),
-            "category": page.css("[class*='question__category'] ::text").get(),
-            "keywords": page.css("ul.keyword-list a ::text, [class*='keyword-item'] ::text").getall(),
+            "title": title[0].xpath("string()").get() if title else None,
+            "body": page.css(Q_BODY).get(),
+            "category": page.css(Q_CATEGORY).xpath("normalize-space()").get() or None,
+            "keywords": page.css(Q_KEYWORDS).getall(),
             "author_id": uid.group(1) if uid else None,
-            "author_name": author.css("[class*='__name'] ::text").get() or author.css("::text").get(),
-            "posted_at": parse_korean_datetime(
-                when or (time_el.css("::text").get() if time_el else None), now
-            ),
-            "view_count": views,
-            "scrap_count": scraps,
-            "comment_count": page.css(
-                ".comment-feed__header__count ::text, [class*='header__count'] ::text"
-            ).get(),
-            "comments": [],
+            "author_name": (name.xpath("normalize-space()").get() if name else None)
+            or (author.xpath("normalize-space()").get() if author else None),
+            "posted_at": when(time_el[0], now) if time_el else None,
+            "view_count": page.css(Q_VIEWS).xpath("normalize-space()").get(),
+            "scrap_count": page.css(Q_SCRAPS).xpath("normalize-space()").get(),
+            "comment_count": len(comments) if total is None else total,
+            "comments": comments,
         }
+        return item, total
 
-    def comments_request(self, item: dict, page: int) -> scrapy.Request:
+    @staticmethod
+    def comment_total(response, shown: int) -> int | None:
+        """How many comments the page says the question has: the feed's count, `data-comment-count`,
+        or the props of 2019's empty `CommentFeed` mount point."""
+        text = response.css(COMMENT_COUNT).xpath("normalize-space()").get()
+        total = parse_count(text) if text else None
+        if total is None:
+            total = parse_count(response.css("[data-comment-count]::attr(data-comment-count)").get())
+        if total is None:
+            for raw in response.css('[data-react-class="CommentFeed"]::attr(data-react-props)').getall():
+                try:
+                    total = parse_count(_first(json.loads(raw), "commentCount", "comment_count"))
+                except (ValueError, AttributeError):
+                    continue
+        return total
+
+    def question_json_request(self, item: dict) -> scrapy.Request:
+        return scrapy.Request(
+            self.url(f"/questions/{item['external_id']}.json"),
+            callback=self.parse_question_json,
+            errback=self.question_json_failed,
+            cb_kwargs={"item": item},
+            dont_filter=True,
+        )
+
+    def parse_question_json(self, response, item: dict):
+        """`/questions/{id}.json`; a 404 here means "no JSON", never "deleted"."""
+        now = self.reference_time(response)
+        try:
+            q = json.loads(response.text) if response.status < 400 else None
+        except ValueError:
+            q = None
+        if not isinstance(q, dict) or q.get("id") is None:
+            self.crawler.stats.inc_value("ohouse/question_json_absent")
+            yield from self.complete_comments(item, None, "html")  # dropped as missing_title, counted
+            return
+        if q.get("is_deleted"):
+            yield self.deleted(item["external_id"], item["url"])
+            return
+        new = question_from_json(q, item["comments"], self.source_name, item["url"], now)
+        new["lastmod"] = item.get("lastmod")
+        yield from self.complete_comments(new, parse_count(q.get("comment_count")), "json")
+
+    def question_json_failed(self, failure):
+        item = failure.request.cb_kwargs["item"]
+        self.crawler.stats.inc_value("ohouse/question_json_failed")
+        self.logger.warning("question JSON failed for %s: %s", failure.request.url, failure.value)
+        return list(self.complete_comments(item, None, "html"))
+
+    def comments_request(self, item: dict, page: int, path: str = "html", shown=None) -> scrapy.Request:
         return scrapy.Request(
             self.url(f"/questions/{item['external_id']}/comments.json?page={page}&per=10"),
             callback=self.parse_comments,
             errback=self.comments_failed,
-            cb_kwargs={"item": item, "page": page},
+            cb_kwargs={"item": item, "page": page, "path": path, "shown": shown or []},
             dont_filter=True,
         )
 
-    def parse_comments(self, response, item: dict, page: int):
+    def parse_comments(self, response, item: dict, page: int, path: str = "html", shown=None):
+        """A `comments.json` page. Its comments replace the ones the HTML showed; when it does not
+        answer (404: the site has no comment JSON; broken JSON) the question is stored with the
+        comments it has, marked `comments_incomplete` — never dropped."""
         now = self.reference_time(response)
         try:
-            data = json.loads(response.text)
-        except ValueError:
+            data = json.loads(response.text) if response.status < 400 else None
+            got = [comment_from_json(c, now) for c in data["comments"]] if isinstance(data, dict) else None
+        except (ValueError, KeyError, TypeError):
             self.crawler.stats.inc_value("ohouse/comments_json_broken")
-            self.logger.error(
-                "broken comments JSON at %s: question %s not stored", response.url, item["external_id"]
-            )
+            got = None
+        if got is None:
+            self.crawler.stats.inc_value(f"ohouse/comments_json_absent/{response.status}")
+            yield self.incomplete(item, page, path, shown)
             return
-        item["comments"] = item["comments"] + [comment_from_json(c, now) for c in data.get("comments", [])]
+        item["comments"] = (item["comments"] if page > 1 else []) + got
         next_page = data.get("next_page")
         if next_page:
-            yield self.comments_request(item, int(next_page))
+            yield self.comments_request(item, int(next_page), path, shown)
         else:
+            item.pop("_total_known", None)
+            self.parsed(item, path)
             yield item
 
+    def incomplete(self, item: dict, page: int, path: str, shown) -> dict:
+        """The item with what it has: the HTML's comments and the JSON pages read so far."""
+        have = {c["external_id"]: c for c in (item["comments"] if page > 1 else [])}
+        for c in shown or []:
+            have.setdefault(c["external_id"], c)
+        item["comments"] = in_written_order(list(have.values()))
+        if not item.pop("_total_known", True):  # the page stated no count: nothing known missing
+            self.parsed(item, path)
+            return item
+        item["comments_incomplete"] = True
+        self.logger.info(
+            "question %s: %d comment(s) found, the rest not reachable: stored marked comments_incomplete",
+            item["external_id"], len(item["comments"]),
+        )  # fmt: skip
+        self.parsed(item, path)
+        return item
+
     def comments_failed(self, failure):
+        kw = failure.request.cb_kwargs
         self.crawler.stats.inc_value("ohouse/comments_failed")
-        self.logger.error("comments failed for %s: %s", failure.request.url, failure.value)
+        self.logger.warning("comments failed for %s: %s", failure.request.url, failure.value)
+        return [self.incomplete(kw["item"], kw["page"], kw.get("path", "html"), kw.get("shown"))]
 
     def question_failed(self, failure):
         self.crawler.stats.inc_value("ohouse/question_failed")
         self.logger.error("question %s failed: %s", failure.request.url, failure.value)
+
+
+# ----------------------------------------------------------------------------- HTML of every era
+# Selectors on stable parts only: ids, BEM names, the component name inside emotion classes
+# (`[class*="QuestionTitle"]`), data-* attributes — never a hash.
+
+TRACKED_FIELDS = ("title", "body", "author_name", "posted_at", "view_count", "keywords", "category")
+USER_HREF = re.compile(r"/users/(\d+)(?:[/?#]|$)")
+DETAIL_ROOT = "article#page, .qna-detail, [data-post-id]"
+Q_TITLE = (
+    "#question-name, .question__content__header__name, .qna-detail__title, "
+    '[class*="QuestionTitle"], [class*="PostTitle"]'
+)
+Q_BODY = (
+    'section.question__content__body, .qna-detail__content, [class*="QuestionBody"], [class*="PostContent"]'
+)
+Q_CATEGORY = '.question__category, .qna-detail__category, [class*="PostCategory"]'
+Q_KEYWORDS = (
+    "ul.keyword-list a ::text, .qna-detail__keyword ::text, "
+    '[class*="PostKeywords"] a ::text, [class*="KeywordItem"] ::text'
+)
+Q_AUTHOR = (
+    'address.question__author, .qna-detail__author, [class*="PostWriter"]:not([class*="PostWriterName"])'
+)
+Q_AUTHOR_NAME = '[class*="__name"], [class*="WriterName"]'
+Q_TIME = 'time.question__content__footer__date, time.qna-detail__date, time[class*="PostDate"]'
+Q_VIEWS = '[class*="footer__view"], .qna-detail__views, [class*="PostViewCount"], [class*="ViewCount"]'
+Q_SCRAPS = '[class*="footer__scrap"], .qna-detail__scraps, [class*="ScrapCount"]'
+COMMENT_COUNT = '.comment-feed__header__count, .qna-comment-feed__count, [class*="CommentCount"]'
+C_CONTENT = '.comment-feed__item__content__content, .qna-comment__content, [class*="CommentContent"]'
+C_AUTHOR = '.comment-feed__item__content__author, .qna-comment__author, [class*="CommentWriter"]'
+C_AUTHOR_NAME = '[class*="author__name"], [class*="WriterName"]'
+C_BADGE = '[class*="__badge"], [class*="CommentBadge"]'
+C_ADOPTED = '[class*="__adopted"], [class*="AdoptedLabel"]'
+C_LIKES = '[class*="likes__count"], [class*="like__count"], [class*="CommentLike"] span'
+BADGE_NAMES = {"전문가": "expert", "판매자": "seller", "expert": "expert", "seller": "seller"}
+LEADING_MENTION = re.compile(r"^(<[^>]+>)\s*<a\b[^>]*>\s*@[^<]*</a>\s*")
+
+
+def is_notice(card) -> bool:
+    """A pinned notice card (every era pins the same 공지 on each list page)."""
+    cls = (card.attrib.get("class") or "").lower()
+    if "notice" in cls or "pinned" in cls or card.attrib.get("data-pinned") in ("true", "1"):
+        return True
+    return bool(card.css('[class*="Notice"], [class*="notice"], [class*="Pinned"], [data-pinned]'))
+
+
+def when(el, now):
+    """`<time datetime>` first, then its Korean text ("2019년 05월 14일 09:30", "2024.05.14"),
+    then relative forms ("3일 전", "어제") against the response's Date."""
+    dt = parse_korean_datetime(el.attrib.get("datetime"), now) if el.attrib.get("datetime") else None
+    return dt or parse_korean_datetime(el.xpath("normalize-space()").get(), now)
+
+
+# a rendered comment: `data-comment-id`, or the comment element of each era's markup (the real
+# pages' comments do not always carry their id)
+_TOKEN = "contains(concat(' ', normalize-space(@class), ' '), ' {} ')"
+IS_COMMENT = " or ".join([
+    "@data-comment-id",
+    _TOKEN.format("comment-feed__item"),
+    _TOKEN.format("qna-comment"),
+    "contains(concat(normalize-space(@class), ' '), '-CommentItem ')",
+])  # fmt: skip
+
+
+def _depth(el, axis: str = "ancestor") -> int:
+    return len(el.xpath(f"{axis}::*[{IS_COMMENT}]"))
+
+
+def _own(node, css: str):
+    """The first element under comment `node` matching `css` that belongs to this comment, not to
+    a reply nested inside it."""
+    depth = _depth(node, "ancestor-or-self")
+    for el in node.css(css):
+        if _depth(el) == depth:
+            return el
+    return None
+
+
+def comments_from_html(response, now) -> list[dict]:
+    """Every comment the page renders, in document order. A comment without an id gets a stable
+    one made from what it shows (`h` + 16 hex of author, time and text); a reply's parent is its
+    `data-parent-id` or the comment it is nested in."""
+    out: list[dict] = []
+    ids: dict[Any, str] = {}  # lxml element → external id
+    for node in response.xpath(f"//*[{IS_COMMENT}]"):
+        c = comment_from_html(node, now)
+        ids[node.root] = c["external_id"]
+        if c["parent_external_id"] is None:
+            parents = node.xpath(f"ancestor::*[{IS_COMMENT}][1]")
+            if parents:
+                c["parent_external_id"] = ids.get(parents[0].root)
+        out.append(c)
+    return out
+
+
+def _synthetic_id(c: dict) -> str:
+    key = "\x1f".join(str(c.get(k) or "") for k in ("author_id", "author_name", "posted_at", "body"))
+    return "h" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+
+
+def in_written_order(comments: list[dict]) -> list[dict]:
+    """Comments by id when every id is a number (ids grow with time; nested replies come after
+    their parent in the DOM, not where they belong in time), else as found."""
+    if all(str(c["external_id"]).isdigit() for c in comments):
+        return sorted(comments, key=lambda c: int(c["external_id"]))
+    return comments
+
+
+def comment_from_html(node, now) -> dict:
+    """A rendered comment of any era → a comment dict (the parent only from `data-parent-id`; see
+    `comments_from_html`). A reply's leading `@mention` anchor (its addressee, already kept as the
+    parent) is not part of the text."""
+    parent = node.attrib.get("data-parent-id")
+    cls = node.attrib.get("class") or ""
+    content = _own(node, C_CONTENT)
+    body = content.get() if content is not None else None
+    deleted = "--deleted" in cls or node.attrib.get("data-deleted") in ("true", "1")
+    if not deleted and content is not None:
+        deleted = (
+            content.xpath("normalize-space()").get() == "삭제된 댓글입니다" and _own(node, C_AUTHOR) is None
+        )
+    if body:
+        body = LEADING_MENTION.sub(r"\1", body, count=1)
+    author = _own(node, C_AUTHOR)
+    if author is None:  # the first profile link of this comment that is not an @mention
+        own_depth = _depth(node, "ancestor-or-self")
+        author = next(
+            (a for a in node.css('a[href*="/users/"]')
+             if _depth(a) == own_depth and "sign_in" not in (a.attrib.get("href") or "")
+             and not (a.xpath("normalize-space()").get() or "").startswith("@")),
+            None,
+        )  # fmt: skip
+    href = (
+        (author.attrib.get("href") or author.css("a::attr(href)").get() or "") if author is not None else ""
+    )
+    uid = USER_HREF.search(href)
+    name_el = _own(node, C_AUTHOR_NAME)
+    name = name_el.xpath("normalize-space()").get() if name_el is not None else None
+    if name is None and author is not None:
+        name = author.xpath("normalize-space()").get()
+    badge_el = _own(node, C_BADGE)
+    badge = None
+    if badge_el is not None:
+        badge = BADGE_NAMES.get(badge_el.attrib.get("data-badge") or "")
+        badge = badge or next(
+            (v for k, v in BADGE_NAMES.items() if f"--{k}" in (badge_el.attrib.get("class") or "")), None
+        )
+        badge = badge or BADGE_NAMES.get(badge_el.xpath("normalize-space()").get() or "")
+    likes = _own(node, C_LIKES)
+    time_el = _own(node, "time")
+    c = {
+        "external_id": node.attrib.get("data-comment-id"),
+        "parent_external_id": parent,
+        "body": body,
+        "author_id": uid.group(1) if uid else None,
+        "author_name": None if deleted else name,
+        "author_badge": None if deleted else badge,
+        "is_adopted": not deleted and _own(node, C_ADOPTED) is not None,
+        "like_count": likes.xpath("normalize-space()").get() if likes is not None else None,
+        "posted_at": when(time_el, now) if time_el is not None else None,
+        "is_deleted": deleted,
+    }
+    if not c["external_id"]:
+        c["external_id"] = _synthetic_id(c)
+    return c

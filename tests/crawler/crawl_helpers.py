@@ -117,7 +117,7 @@ def expected_rows(base_url: str, golden: list[dict], deleted: dict[str, str] | N
             "category": g.get("category"), "keywords": g.get("keywords", []), "author": q_author,
             "posted_at": g["posted_at"], "view_count": g["view_count"], "comment_count": g["comment_count"],
             "scrap_count": g.get("scrap_count"), "like_count": g.get("like_count"), "is_deleted": False,
-            "answers": answers,
+            "comments_incomplete": g.get("comments_incomplete", False), "answers": answers,
         }  # fmt: skip
         pairs = {}
         question_text = g["title"] if not g["body"] else f"{g['title']}\n{g['body']}"
@@ -175,7 +175,8 @@ def stored_rows(db_url: str, source: str = "ohouse", fields: set[str] | None = N
             "url": q.url, "title": q.title, "body": q.body, "category": q.category, "keywords": q.keywords,
             "author": q.author_pseudonym, "posted_at": _utc(q.posted_at), "view_count": q.view_count,
             "comment_count": q.comment_count, "scrap_count": q.scrap_count, "like_count": q.like_count,
-            "is_deleted": q.is_deleted, "answers": answers, "pairs": my_pairs,
+            "is_deleted": q.is_deleted, "comments_incomplete": q.comments_incomplete, "answers": answers,
+            "pairs": my_pairs,
         }  # fmt: skip
     if fields is not None:
         out = {k: {f: v[f] for f in v if f in fields or f == "is_deleted"} for k, v in out.items()}

@@ -86,7 +86,8 @@ def test_board_golden_rows():
 
 def test_write_golden_round_trip(tmp_path):
     paths = write_golden(tmp_path)
-    assert sorted(p.name for p in paths) == ["82cook.jsonl", "kin.jsonl", "ohouse.jsonl"]
+    eras = [f"ohouse-{e}{j}.jsonl" for e in ("2019", "2021", "2024") for j in ("-nojson", "")]
+    assert sorted(p.name for p in paths) == sorted(["82cook.jsonl", "kin.jsonl", "ohouse.jsonl", *eras])
     assert stale_files(tmp_path) == []
     (tmp_path / "kin.jsonl").write_text("{}\n", encoding="utf-8")
     assert stale_files(tmp_path) == ["kin.jsonl"]
