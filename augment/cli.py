@@ -118,6 +118,32 @@ def compound(
     _run("compound", _selection(source, category, status, limit))
 
 
+@augment_app.command("curate")
+def curate(
+    dry_run: bool = typer.Option(False, "--dry-run", help="judge and count; write nothing"),
+) -> None:
+    """Flag every crawled pair before a person sees it (not an answer, contact details, advertising,
+    off-domain, too short/long, near-duplicate, the asker's own answer) and note positive signals
+    (+adopted, +expert, +liked); the reasons show in `review_queue`. A person's verdict is kept.
+
+    Example: `dobae augment curate && dobae review approve --origin crawl --no-flags --dry-run`
+    """
+    from rich.table import Table
+
+    from augment.curation import curate_crawl
+
+    s = curate_crawl(dry_run=dry_run)
+    t = Table(title="crawl curation" + (" (dry run: nothing written)" if dry_run else ""), show_header=False)
+    t.add_row(
+        "crawled pairs", f"{s.crawled} ({s.judged} judged, {s.kept_person} already decided by a person)"
+    )
+    t.add_row("clean (no flag)", str(s.clean))
+    t.add_row("changed verdicts", str(s.changed))
+    t.add_row("results", ", ".join(f"{k} {v}" for k, v in sorted(s.statuses.items())) or "-")
+    t.add_row("flags and signals", ", ".join(f"{k} {v}" for k, v in s.reasons.most_common()) or "-")
+    console.print(t)
+
+
 @augment_app.command("status")
 def status() -> None:
     """Progress, tokens, errors and review results per operation.

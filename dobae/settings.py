@@ -92,6 +92,40 @@ class GateSettings(BaseModel):
     )
 
 
+class CurationSettings(BaseModel):
+    """Machine flags on crawled pairs before a person sees them (augment/curation.py)."""
+
+    order: list[str] = Field(
+        default_factory=lambda: [
+            "self_answer",
+            "not_an_answer",
+            "contact_details",
+            "advertising",
+            "too_short",
+            "too_long",
+            "near_duplicate",
+            "off_domain",
+        ],
+        description="crawl filters, run in this order",
+    )
+    min_chars: int = Field(15, ge=0, description="shorter answer (letters and digits): too_short")
+    max_chars: int = Field(1500, ge=1, description="longer answer: too_long")
+    near_dup_threshold: float = Field(
+        0.8, gt=0, le=1, description="MinHash Jaccard estimate to an earlier answer at/above: near_duplicate"
+    )
+    off_domain_cosine: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="best cosine of the pair to any category centroid below this (and no glossary term): "
+        "off_domain",
+    )
+    liked_min: int = Field(10, ge=1, description="likes at/above this: +liked signal")
+    reject: list[str] = Field(
+        default_factory=list, description="flags that reject a crawled pair; any other flag: needs_review"
+    )
+
+
 class AugmentSettings(BaseModel):
     """LLM augmentation (augment/): paraphrases, keywords, keyword-seeded and compound pairs."""
 
@@ -109,6 +143,7 @@ class AugmentSettings(BaseModel):
     )
     compound_per_pair: int = Field(1, ge=1, le=10, description="compound questions built per selected pair")
     gates: GateSettings = Field(default_factory=GateSettings)
+    curation: CurationSettings = Field(default_factory=CurationSettings)
 
 
 class Settings(BaseSettings):
