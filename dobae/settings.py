@@ -28,6 +28,13 @@ class LLMSettings(BaseModel):
         description="chat requests through the async openai SDK (default, ~1 ms of client CPU per request) "
         "or posted directly with one aiohttp session (~0.4 ms; for high-volume jobs on small machines)",
     )
+    mode: Literal["chat", "completion", "auto"] = Field(
+        "auto",
+        description="chat: /chat/completions with instructions (instruction-tuned models); completion: "
+        "few-shot text prompts through /completions with stop sequences (base models such as the shipped "
+        "Gemma-3-270M); auto: completion unless the model's name says it is instruction-tuned "
+        "(instruct, chat, -it) or the server has no /completions (probed once)",
+    )
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(512, ge=1)
     seed: int = Field(0)
