@@ -133,6 +133,30 @@ class CurationSettings(BaseModel):
     )
 
 
+class DocsSettings(BaseModel):
+    """Reference documents (augment/documents.py) and the Q&A grounded on them (augment/from_docs.py)."""
+
+    chunk_chars: int = Field(350, ge=50, description="longest chunk of whole sentences, in characters")
+    overlap_chars: int = Field(
+        120, ge=0, description="at most this many characters of sentences repeated from the previous chunk"
+    )
+    pairs_per_chunk: int = Field(
+        2, ge=1, le=10, description="Q&A pairs asked for per chunk (chat mode; completion mode: 1)"
+    )
+    ground_lexical_min: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="an answer sentence is supported when at least this share of its character bigrams occur in the chunk …",
+    )
+    ground_cosine_min: float = Field(
+        0.6,
+        ge=-1,
+        le=1,
+        description="… or its embedding's cosine to the closest chunk sentence is at least this",
+    )
+
+
 class AugmentSettings(BaseModel):
     """LLM augmentation (augment/): paraphrases, keywords, keyword-seeded and compound pairs."""
 
@@ -151,6 +175,7 @@ class AugmentSettings(BaseModel):
     compound_per_pair: int = Field(1, ge=1, le=10, description="compound questions built per selected pair")
     gates: GateSettings = Field(default_factory=GateSettings)
     curation: CurationSettings = Field(default_factory=CurationSettings)
+    docs: DocsSettings = Field(default_factory=DocsSettings)
 
 
 class Settings(BaseSettings):
