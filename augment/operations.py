@@ -67,6 +67,7 @@ class Selection:
     status: str | None = None  # review status of the input pairs (pending = no review yet)
     limit: int | None = None
     keywords: list[str] | None = None  # `seeded`: glossary terms to use (default: the glossary)
+    one_per_group: bool | None = None  # only the first input pair of each group (one per DACON item)
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -260,7 +261,15 @@ class Operation:
 
     def items(self, session: Session, sel: Selection) -> list[WorkItem]:
         self.prepare(session)
-        pairs = select_pairs(session, replace(sel, limit=None) if self.distinct_by else sel)
+        whole = self.distinct_by or sel.one_per_group
+        pairs = select_pairs(session, replace(sel, limit=None) if whole else sel)
+        if sel.one_per_group:
+            firsts: dict[str, PairRow] = {}
+            for p in pairs:
+                firsts.setdefault(p.group_id, p)
+            pairs = list(firsts.values())
+            if not self.distinct_by and sel.limit is not None:
+                pairs = pairs[: sel.limit]
         if self.distinct_by:
             seen: set[tuple[str, str]] = set()
             unique = []
