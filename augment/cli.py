@@ -126,6 +126,32 @@ def compound(
     _run("compound", _selection(source, category, status, limit))
 
 
+@augment_app.command("curate")
+def curate(
+    dry_run: bool = typer.Option(False, "--dry-run", help="judge and count; write nothing"),
+) -> None:
+    """Flag every crawled pair before a person sees it (not an answer, contact details, advertising,
+    off-domain, too short/long, near-duplicate, the asker's own answer) and note positive signals
+    (+adopted, +expert, +liked); the reasons show in `review_queue`. A person's verdict is kept.
+
+    Example: `dobae augment curate && dobae review approve --origin crawl --no-flags --dry-run`
+    """
+    from rich.table import Table
+
+    from augment.curation import curate_crawl
+
+    s = curate_crawl(dry_run=dry_run)
+    t = Table(title="crawl curation" + (" (dry run: nothing written)" if dry_run else ""), show_header=False)
+    t.add_row(
+        "crawled pairs", f"{s.crawled} ({s.judged} judged, {s.kept_person} already decided by a person)"
+    )
+    t.add_row("clean (no flag)", str(s.clean))
+    t.add_row("changed verdicts", str(s.changed))
+    t.add_row("results", ", ".join(f"{k} {v}" for k, v in sorted(s.statuses.items())) or "-")
+    t.add_row("flags and signals", ", ".join(f"{k} {v}" for k, v in s.reasons.most_common()) or "-")
+    console.print(t)
+
+
 @augment_app.command("status")
 def status() -> None:
     """Progress, tokens, errors and review results per operation.
@@ -248,6 +274,62 @@ def serve(
             console.print("stopping")
 
 
+docs_app = typer.Typer(
+    help="Reference documents (PDF, HTML, Markdown, text) for grounded Q&A generation.", no_args_is_help=True
+)
+
+
+@docs_app.command("add")
+def docs_add(
+    sources: list[str] = typer.Argument(
+        None, help="files or http(s) URLs: .pdf, .html, .md, .txt", show_default=False
+    ),
+    reference: bool = typer.Option(
+        False, "--reference", help="add the reference set shipped with the project"
+    ),
+    note: str = typer.Option(None, "--note", help="where the documents come from (stored with each)"),
+) -> None:
+    """Add documents: text extracted, split into Korean sentences (Kiwi) and overlapping chunks with
+    character offsets and pages. Re-adding an unchanged file adds nothing.
+
+    Example: `dobae docs add guide.pdf https://example.org/wallpaper.html notes.md`
+    """
+    from augment.documents import add_documents, reference_sources
+
+    todo = [*(sources or [])]
+    if reference:
+        todo += [str(p) for p in reference_sources()]
+        note = note or "reference set written for the dobae project"
+    if not todo:
+        from dobae.errors import InputError
+
+        raise InputError("name files or URLs to add, or --reference for the shipped reference set")
+    res = add_documents(todo, note=note)
+    for src, doc_id, n in res.added:
+        console.print(f"added document #{doc_id}: {src} ({n} chunks)")
+    for src, doc_id in res.unchanged:
+        console.print(f"unchanged: {src} (document #{doc_id})")
+
+
+@docs_app.command("list")
+def docs_list() -> None:
+    """List the documents with their chunks and grounded pairs.
+
+    Example: `dobae docs list`
+    """
+    from rich.table import Table
+
+    from augment.documents import document_rows
+
+    t = Table(title="documents")
+    for col in ("id", "kind", "title", "pages", "chunks", "pairs", "source"):
+        t.add_column(col, overflow="fold")
+    for r in document_rows():
+        t.add_row(*(str(v) if v is not None else "-" for v in r))
+    out.print(t)
+
+
 def register(app: typer.Typer) -> None:
     """Add this stage's commands to the root `dobae` app."""
     app.add_typer(augment_app, name="augment")
+    app.add_typer(docs_app, name="docs")

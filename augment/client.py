@@ -23,10 +23,12 @@ import functools
 import json
 import logging
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -50,6 +52,12 @@ class ChatRequest:
     temperature: float | None = None
     max_tokens: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    prompt: str | None = None  # set: a text completion (`/completions`, no chat template) of this prompt
+    stop: tuple[str, ...] = ()  # completion: stop sequences (the text is also cut at the first one)
+
+    @property
+    def is_completion(self) -> bool:
+        return self.prompt is not None
 
 
 @dataclass
@@ -171,6 +179,55 @@ def connection_failure(exc: BaseException, url: str, timeout_s: float) -> tuple[
     return "connection_error", f"{type(root).__name__}: {root}"
 
 
+def cut_at_stop(text: str | None, stop: Sequence[str]) -> str | None:
+    """`text` up to the first stop sequence (servers differ in whether they include it)."""
+    if not text or not stop:
+        return text
+    cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=len(text))
+    return text[:cut]
+
+
+_INSTRUCT_NAME = re.compile(r"(instruct|chat|(?<![a-z])it(?![a-z])|sft|dpo|rlhf|assistant)", re.I)
+
+
+def resolve_mode(llm: LLMSettings, model: str | None = None) -> str:
+    """`llm.mode`, with `auto` resolved: `chat` when the model's name says it is instruction-tuned
+    (…-Instruct, …-chat, gemma-…-it) or when the server has no `/completions` (one probe request of
+    one token); otherwise `completion`, which base models need (they echo a chat prompt)."""
+    if llm.mode != "auto":
+        return llm.mode
+    name = Path(model or llm.model or "").name
+    if name and _INSTRUCT_NAME.search(name.replace("_", "-")):
+        return "chat"
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"model": model or llm.model, "prompt": "도배", "max_tokens": 1}).encode("utf-8")
+    req = urllib.request.Request(
+        llm.base_url.rstrip("/") + "/completions",
+        data=body,
+        headers={
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {llm.api_key.get_secret_value() or 'none'}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=llm.timeout_s) as resp:
+            return "completion" if resp.status == 200 else "chat"
+    except urllib.error.HTTPError as exc:
+        if exc.code in (404, 405, 501):
+            log.warning("the server has no /completions (HTTP %s): chat mode", exc.code)
+            return "chat"
+        raise ConfigError(
+            f"probing {llm.base_url}/completions for llm.mode=auto failed: HTTP {exc.code}"
+        ) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise ConfigError(
+            f"cannot reach {llm.base_url} to probe llm.mode=auto ({exc}); start a server "
+            "(`dobae augment serve --model PATH`) or set DOBAE_LLM__MODE=chat|completion"
+        ) from exc
+
+
 @dataclass
 class _Sent:
     """One HTTP exchange: the decoded JSON, or a failure reason (+ status and headers of an error)."""
@@ -183,12 +240,14 @@ class _Sent:
 
 
 def _read_completion(resp: Any) -> tuple[str | None, str | None, int | None, int | None] | None:
-    """(content, finish_reason, prompt_tokens, completion_tokens) of a chat completion JSON."""
+    """(content, finish_reason, prompt_tokens, completion_tokens) of a chat or text completion JSON."""
     if not isinstance(resp, dict) or not isinstance(resp.get("choices"), list) or not resp["choices"]:
         return None
     choice = resp["choices"][0] if isinstance(resp["choices"][0], dict) else {}
     message = choice.get("message") or {}
     content = message.get("content")
+    if content is None and "message" not in choice and isinstance(choice.get("text"), str):
+        content = choice["text"]  # a text completion (/completions)
     if content is None and message.get("refusal"):
         content = message["refusal"]  # the refusal gate flags it; the text is kept
     usage = resp.get("usage") or {}
@@ -211,6 +270,7 @@ class LLMClient:
         self.cache = cache
         self.offline = offline  # cache only: a miss is an error "not_cached" (batch results)
         self.model = llm.model
+        self.mode = llm.mode  # resolved on entry: "chat" or "completion"
         self.structured = augment.structured_output
         self.stats = ClientStats()
         self._sem = asyncio.Semaphore(llm.concurrency)
@@ -258,6 +318,10 @@ class LLMClient:
             self._proxy = env_proxy(self._chat_url)
         if not self.model and not self.offline:
             self.model = await self._resolve_model()
+        if self.offline:  # replaying stored results (Batch API jobs are chat requests)
+            self.mode = "chat" if self.llm.mode == "auto" else self.llm.mode
+        else:
+            self.mode = await asyncio.to_thread(resolve_mode, self.llm, self.model)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -295,14 +359,34 @@ class LLMClient:
         }
         if req.output is not None:
             params["output"] = req.output.__name__
+        if req.is_completion:
+            params["mode"] = "completion"
+            params["stop"] = list(req.stop)
         return params
 
     def key(self, req: ChatRequest) -> str:
-        return cache_key(self.model, self.params(req), req.messages, self.llm.seed)
+        messages = req.messages if not req.is_completion else [{"role": "prompt", "content": req.prompt}]
+        return cache_key(self.model, self.params(req), messages, self.llm.seed)
+
+    @staticmethod
+    def path(req: ChatRequest) -> str:
+        """The endpoint below the base URL: `/completions` for a text prompt, else `/chat/completions`."""
+        return "/completions" if req.is_completion else "/chat/completions"
 
     def body(self, req: ChatRequest, structured: bool | None = None) -> dict[str, Any]:
         """The chat.completions request body (also a Batch API line's `body`)."""
         params = self.params(req)
+        if req.is_completion:
+            body = {
+                "model": self.model,
+                "prompt": req.prompt,
+                "temperature": params["temperature"],
+                "max_tokens": params["max_tokens"],
+                "seed": self.llm.seed,
+            }
+            if req.stop:
+                body["stop"] = list(req.stop)
+            return body
         body: dict[str, Any] = {
             "model": self.model,
             "messages": req.messages,
@@ -323,6 +407,7 @@ class LLMClient:
             "model": self.model,
             "params": self.params(req),
             "messages": req.messages,
+            **({"prompt": req.prompt, "stop": list(req.stop)} if req.is_completion else {}),
             "seed": self.llm.seed,
             "meta": req.meta,
         }
@@ -404,12 +489,17 @@ class LLMClient:
             # carries): the SDK's typed-parameter transform and deep copies cost ~0.5 ms per
             # request, a third of the budget at concurrency 64 (benchmarks/augment_bench.py).
             data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-            sent = await (self._send_direct(data) if self._session is not None else self._send_sdk(data))
+            path = self.path(req)
+            sent = await (
+                self._send_direct(data, path) if self._session is not None else self._send_sdk(data, path)
+            )
             if sent.reason is None:
                 latency = (time.perf_counter() - started) * 1000
                 parsed = _read_completion(sent.payload)
                 if parsed is not None:
                     content, finish, tin, tout = parsed
+                    if req.is_completion:
+                        content = cut_at_stop(content, req.stop)
                     self.stats.tokens_in += tin or 0
                     self.stats.tokens_out += tout or 0
                     return Completion(
@@ -422,7 +512,7 @@ class LLMClient:
                         attempts=attempt + 1,
                         finish_reason=finish,
                     )
-                last_reason, last_detail = "bad_response", f"not a chat completion: {str(sent.payload)[:300]}"
+                last_reason, last_detail = "bad_response", f"not a completion: {str(sent.payload)[:300]}"
             elif sent.status is not None:
                 status, text = sent.status, sent.detail
                 if (
@@ -451,11 +541,11 @@ class LLMClient:
             attempt += 1
             await asyncio.sleep(delay)
 
-    async def _send_sdk(self, data: bytes) -> _Sent:
+    async def _send_sdk(self, data: bytes, path: str = "/chat/completions") -> _Sent:
         assert self._client is not None, "use `async with LLMClient(...)`"
         try:
             resp = await self._client.post(
-                "/chat/completions",
+                path,
                 content=data,
                 options={"headers": {"Content-Type": "application/json"}},
                 cast_to=object,
@@ -470,12 +560,13 @@ class LLMClient:
             return _Sent(reason="status", detail=str(exc), status=exc.status_code, headers=headers)
         return _Sent(payload=resp)
 
-    async def _send_direct(self, data: bytes) -> _Sent:
+    async def _send_direct(self, data: bytes, path: str = "/chat/completions") -> _Sent:
         """POST with aiohttp: the same outcomes as the SDK path, a fifth of its CPU per request."""
         import aiohttp
 
+        url = self._chat_url if path == "/chat/completions" else self.llm.base_url.rstrip("/") + path
         try:
-            async with self._session.post(self._chat_url, data=data, proxy=self._proxy) as resp:
+            async with self._session.post(url, data=data, proxy=self._proxy) as resp:
                 raw = await resp.read()
                 if resp.status >= 400:
                     text = raw.decode("utf-8", errors="replace")

@@ -34,7 +34,7 @@ from augment.gates import Candidate, GateContext, GatePipeline
 from augment.jobs import finish_job, require_schema, start_job
 from augment.parsing import ParseError, parse_output
 from augment.review import machine_review
-from augment.schemas import OUTPUT_MODELS
+from augment.schemas import OUTPUT_MODELS, AnswerParaphrases, Keywords, QuestionParaphrases
 from augment.templates import PromptTemplate, load_glossary, load_template
 from db.models import (
     AugmentJob,
@@ -67,6 +67,7 @@ class Selection:
     status: str | None = None  # review status of the input pairs (pending = no review yet)
     limit: int | None = None
     keywords: list[str] | None = None  # `seeded`: glossary terms to use (default: the glossary)
+    one_per_group: bool | None = None  # only the first input pair of each group (one per DACON item)
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -180,12 +181,80 @@ class Operation:
     template_name: ClassVar[str | None] = None
     uses_llm: ClassVar[bool] = True
     makes_pairs: ClassVar[bool] = True
+    #: completion mode: what the few-shot examples pair up within one approved group ("question": two
+    #: phrasings of its question, "answer": two of its answers); None: the template's own examples
+    example_field: ClassVar[str | None] = None
+    SHOTS: ClassVar[int] = 3
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, mode: str = "chat") -> None:
         self.settings = settings
+        self.mode = mode  # "chat" or "completion" (resolved `llm.mode`)
         self.template: PromptTemplate | None = (
             load_template(self.template_name) if self.template_name else None
         )
+        self._shots: dict[str | None, list[tuple[str, dict[str, str]]]] = {}
+
+    @property
+    def completion(self) -> bool:
+        return self.mode == "completion"
+
+    def prepare(self, session: Session) -> None:
+        """Completion mode: the few-shot pool, per category, from approved (non-augment, non-test)
+        pairs whose group has two different phrasings of `example_field`."""
+        if not self.completion or self.example_field is None:
+            return
+        groups: dict[str, dict[str, Any]] = {}
+        rows = select_pairs(session, Selection(status="approved"))
+        for p in rows:
+            g = groups.setdefault(p.group_id, {"category": p.category, "texts": {}, "question": p.question})
+            text = getattr(p, self.example_field)
+            g["texts"].setdefault(normalise(text), text)
+        for gid, g in sorted(groups.items()):
+            texts = list(g["texts"].values())
+            if len(texts) < 2:
+                continue
+            ex = {"source": texts[0], "target": texts[1], "question": g["question"]}
+            self._shots.setdefault(g["category"], []).append((gid, ex))
+
+    def shots(self, pair: PairRow) -> list[dict[str, str]]:
+        """Up to SHOTS examples for `pair`: approved items of its category (never its own groups),
+        picked by a seeded draw, then the template's written examples."""
+        own = set(pair.all_groups())
+        pool = [ex for gid, ex in self._shots.get(pair.category, []) if gid not in own]
+        rng = random.Random(f"{self.settings.seed}:{pair.id}")
+        picked = rng.sample(pool, min(self.SHOTS, len(pool)))
+        assert self.template is not None and self.template.completion is not None
+        names = self.completion_fields
+        for values in self.template.completion.examples:
+            if len(picked) >= self.SHOTS:
+                break
+            picked.append(dict(zip(names, values, strict=False)))
+        return picked
+
+    #: names of the template's written example values, in order
+    completion_fields: ClassVar[tuple[str, ...]] = ("source", "target")
+
+    def completion_request(self, pair: PairRow, **values: Any) -> ChatRequest:
+        tmpl = self.template.completion if self.template else None
+        if tmpl is None:
+            raise InputError(
+                f"`{self.name}` has no completion prompt; run it against an instruction-tuned model "
+                "with DOBAE_LLM__MODE=chat"
+            )
+        prompt = tmpl.render(self.shots(pair), **values)
+        return ChatRequest([], self.output, max_tokens=tmpl.max_tokens, prompt=prompt, stop=tmpl.stop)
+
+    def parse(self, content: str | None) -> Any:
+        """The output model from a completion's text (JSON in chat mode, plain text otherwise)."""
+        if not self.completion:
+            return parse_output(content, self.output)
+        text = " ".join((content or "").split())
+        if not text:
+            raise ParseError("empty", "the model wrote nothing before the stop sequence")
+        return self.parse_text(text)
+
+    def parse_text(self, text: str) -> Any:  # pragma: no cover - operations with a completion prompt
+        raise NotImplementedError
 
     @property
     def output(self) -> type[BaseModel]:
@@ -197,7 +266,16 @@ class Operation:
     distinct_by: ClassVar[str | None] = None
 
     def items(self, session: Session, sel: Selection) -> list[WorkItem]:
-        pairs = select_pairs(session, replace(sel, limit=None) if self.distinct_by else sel)
+        self.prepare(session)
+        whole = self.distinct_by or sel.one_per_group
+        pairs = select_pairs(session, replace(sel, limit=None) if whole else sel)
+        if sel.one_per_group:
+            firsts: dict[str, PairRow] = {}
+            for p in pairs:
+                firsts.setdefault(p.group_id, p)
+            pairs = list(firsts.values())
+            if not self.distinct_by and sel.limit is not None:
+                pairs = pairs[: sel.limit]
         if self.distinct_by:
             seen: set[tuple[str, str]] = set()
             unique = []
@@ -233,10 +311,17 @@ class ParaphraseQuestions(Operation):
     template_name = "question_paraphrase"
     distinct_by = "question"
 
+    example_field = "question"
+
     def item_for(self, pair: PairRow) -> WorkItem:
+        if self.completion:
+            return WorkItem(f"pair:{pair.id}", [pair], self.completion_request(pair, source=pair.question))
         n = self.settings.augment.question_paraphrases
         msgs = self.template.render(question=pair.question, n=n)
         return WorkItem(f"pair:{pair.id}", [pair], ChatRequest(msgs, self.output))
+
+    def parse_text(self, text):
+        return QuestionParaphrases.model_construct(formal=[text], colloquial=[])
 
     def derive(self, item, parsed):
         p = item.pairs[0]
@@ -261,10 +346,19 @@ class ParaphraseAnswers(Operation):
     template_name = "answer_paraphrase"
     distinct_by = "answer"
 
+    example_field = "answer"
+    completion_fields = ("question", "source", "target")
+
     def item_for(self, pair: PairRow) -> WorkItem:
+        if self.completion:
+            req = self.completion_request(pair, question=pair.question, source=pair.answer)
+            return WorkItem(f"pair:{pair.id}", [pair], req)
         n = self.settings.augment.answer_paraphrases
         msgs = self.template.render(question=pair.question, answer=pair.answer, n=n)
         return WorkItem(f"pair:{pair.id}", [pair], ChatRequest(msgs, self.output))
+
+    def parse_text(self, text):
+        return AnswerParaphrases.model_construct(answers=[text])
 
     def derive(self, item, parsed):
         p = item.pairs[0]
@@ -302,11 +396,20 @@ class ExtractKeywords(Operation):
     template_name = "keywords"
     makes_pairs = False
 
+    completion_fields = ("question", "answer", "target")
+
     def item_for(self, pair: PairRow) -> WorkItem:
+        if self.completion:
+            req = self.completion_request(pair, question=pair.question, answer=pair.answer)
+            return WorkItem(f"pair:{pair.id}", [pair], req)
         msgs = self.template.render(
             question=pair.question, answer=pair.answer, n=self.settings.augment.keywords_per_pair
         )
         return WorkItem(f"pair:{pair.id}", [pair], ChatRequest(msgs, self.output))
+
+    def parse_text(self, text):
+        words = [w.strip(" .\"'") for w in re.split(r"[,，、/·]", text)]
+        return Keywords.model_construct(keywords=[w for w in words if w])
 
 
 def _bigrams(text: str) -> set[str]:
@@ -457,10 +560,10 @@ OPERATIONS: dict[str, type[Operation]] = {
 }
 
 
-def get_operation(name: str, settings: Settings) -> Operation:
+def get_operation(name: str, settings: Settings, mode: str = "chat") -> Operation:
     if name not in OPERATIONS:
         raise InputError(f"unknown operation {name!r}; use one of {', '.join(OPERATIONS)}")
-    return OPERATIONS[name](settings)
+    return OPERATIONS[name](settings, mode)
 
 
 # ----------------------------------------------------------------------------- runner
@@ -499,6 +602,16 @@ class Runner:
 
     async def run(self, progress: bool = False) -> JobSummary:
         require_schema(self.url)
+        if not self.op.uses_llm:
+            return await self._run(None, progress)
+        async with LLMClient(
+            self.settings.llm, self.settings.augment, self._cache(), offline=self.offline
+        ) as client:
+            if self.op.template is not None and self.op.template.completion is not None:
+                self.op.mode = client.mode
+            return await self._run(client, progress)
+
+    async def _run(self, client: LLMClient | None, progress: bool) -> JobSummary:
         with session_scope(self.url) as s:
             items = self.op.items(s, self.sel)
         job_id = start_job(self.url, self.op.name, self.job_params(), len(items))
@@ -506,25 +619,22 @@ class Runner:
         done = self._done_items()
         status = RunStatus.failed
         try:
-            if self.op.uses_llm:
-                async with LLMClient(
-                    self.settings.llm, self.settings.augment, self._cache(), offline=self.offline
-                ) as client:
-                    self.model, self.client = client.model, client
-                    keyed = [(it, client.key(it.request)) for it in items]
-                    todo = [(it, k) for it, k in keyed if (it.item_id, k) not in done]
-                    self._start(job_id, len(items) - len(todo), progress)
-                    for it, _ in todo:
-                        it.request.meta.update(
-                            {"operation": self.op.name, "item": it.item_id, "job": self.job_params()}
-                        )
-                    by_item = {it.item_id: it for it, _ in todo}
-                    await client.complete_many(
-                        [it.request for it, _ in todo],
-                        on_done=lambda c: self.store(by_item[c.request.meta["item"]], c),
+            if client is not None:
+                self.model, self.client = client.model, client
+                keyed = [(it, client.key(it.request)) for it in items]
+                todo = [(it, k) for it, k in keyed if (it.item_id, k) not in done]
+                self._start(job_id, len(items) - len(todo), progress)
+                for it, _ in todo:
+                    it.request.meta.update(
+                        {"operation": self.op.name, "item": it.item_id, "job": self.job_params()}
                     )
-                    st = client.stats
-                    summary.calls, summary.cache_hits = st.calls, st.cache_hits
+                by_item = {it.item_id: it for it, _ in todo}
+                await client.complete_many(
+                    [it.request for it, _ in todo],
+                    on_done=lambda c: self.store(by_item[c.request.meta["item"]], c),
+                )
+                st = client.stats
+                summary.calls, summary.cache_hits = st.calls, st.cache_hits
             else:
                 todo = [it for it in items if (it.item_id, None) not in done]
                 self._start(job_id, len(items) - len(todo), progress)
@@ -608,7 +718,7 @@ class Runner:
             parsed = None
             if c is not None:
                 try:
-                    parsed = parse_output(c.content, self.op.output)
+                    parsed = self.op.parse(c.content)
                 except ParseError as exc:
                     gen.status, gen.error = "parse_error", str(exc)
                     summary.failures["parse_error"] += 1

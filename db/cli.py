@@ -174,6 +174,39 @@ def review_import_cmd(
     )
 
 
+@review_app.command("approve")
+def review_approve_cmd(
+    origin: str = typer.Option(..., "--origin", help="crawl, augment, …: whose curated pairs to approve"),
+    no_flags: bool = typer.Option(
+        False, "--no-flags", help="approve the curated pairs that carry no flag (required)"
+    ),
+    reviewer: str | None = typer.Option(
+        None, "--reviewer", help="your name for the review log (default: $USER)"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="count what would be approved; write nothing"),
+) -> None:
+    """Approve, in one logged step, the pairs the machine curated without a flag (positive signals such as +adopted are not flags). Flagged pairs and pairs not curated yet are left for a person and counted.
+
+    Example: `dobae augment curate && dobae review approve --origin crawl --no-flags --dry-run`
+    """
+    from db.migrate import ensure_schema
+    from db.review import approve_unflagged
+
+    if not no_flags:
+        from dobae.errors import InputError
+
+        raise InputError("say --no-flags: only curated pairs without a flag are approved in bulk")
+    ensure_schema()
+    s = approve_unflagged(origin, reviewer=reviewer, dry_run=dry_run)
+    verb = "would approve" if dry_run else "approved"
+    console.print(
+        f"{s.origin}: {verb} {s.approved} pair(s) without flags; {s.flagged} flagged left for review, "
+        f"{s.not_curated} not curated yet"
+        + (" (run `dobae augment curate`)" if s.not_curated else "")
+        + (" [dry run: nothing written]" if dry_run else "")
+    )
+
+
 @review_app.command("status")
 def review_status_cmd() -> None:
     """Count pairs by origin and review status (pairs without a review count as pending).

@@ -5,6 +5,8 @@ UTF-8; CSV cells that a spreadsheet would run as a formula get a leading apostro
 (`db.spreadsheet`, undone by the review import). `source_groups` lists every group a pair was built from (its own first; a compound pair
 has two): grouped splits must hold a pair out when ANY of them is held out. The file's sha256 and the filter are recorded in the `exports` table, so a training run can
 name exactly the data it used. The same file, edited, goes back in with `dobae review import`.
+Contact details (phone numbers, URLs, e-mail addresses, messenger ids) are masked in the written
+question and answer texts (`db.contact.mask_contacts`); the import treats a masked text as unchanged.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from db.contact import mask_contacts
 from db.models import Export, Origin, QAPair, Review, ReviewStatus, Split
 from dobae.errors import InputError
 
@@ -98,8 +101,8 @@ def select_rows(
                 "id": pair.id,
                 "key": pair.key,
                 "group_id": pair.group_id,
-                "question": pair.question_text,
-                "answer": pair.answer_text,
+                "question": mask_contacts(pair.question_text),
+                "answer": mask_contacts(pair.answer_text),
                 "category": pair.category,
                 "origin": pair.origin.value,
                 "parent_id": pair.parent_id,

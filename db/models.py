@@ -219,6 +219,44 @@ class Generation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Document(Base):
+    """A reference document (PDF, HTML, Markdown, text) added with `dobae docs add`; unique by the
+    sha256 of its bytes, so re-adding an unchanged file adds nothing. `text` is the extracted text
+    that the chunks' character offsets point into."""
+
+    __tablename__ = "documents"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    source: Mapped[str] = mapped_column(Text)  # the path or URL it was read from
+    kind: Mapped[str] = mapped_column(String(16))  # pdf, html, markdown, text
+    title: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # where it comes from, its licence
+    text: Mapped[str] = mapped_column(Text)
+    pages: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    chunks: Mapped[list[DocChunk]] = relationship(
+        back_populates="document", order_by="DocChunk.seq", cascade="all, delete-orphan"
+    )
+
+
+class DocChunk(Base):
+    """A run of whole sentences of a document (overlapping its neighbours); `text` equals
+    `document.text[start_char:end_char]`."""
+
+    __tablename__ = "doc_chunks"
+    __table_args__ = (UniqueConstraint("document_id", "seq"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    page: Mapped[int | None] = mapped_column(Integer)  # 1-based page of the chunk's start (PDF)
+    start_char: Mapped[int] = mapped_column(Integer)
+    end_char: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+    document: Mapped[Document] = relationship(back_populates="chunks")
+
+
 class QAPair(Base):
     """A curated question–answer pair. `group_id` keeps paraphrases of one item together."""
 
@@ -240,6 +278,7 @@ class QAPair(Base):
     question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"), index=True)
     answer_id: Mapped[int | None] = mapped_column(ForeignKey("answers.id"), index=True)
     generation_id: Mapped[int | None] = mapped_column(ForeignKey("generations.id"), index=True)
+    chunk_id: Mapped[int | None] = mapped_column(ForeignKey("doc_chunks.id"), index=True)  # grounded on it
     version: Mapped[int] = mapped_column(Integer, default=1)  # bumped on every edit (optimistic review check)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

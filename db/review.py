@@ -349,6 +349,7 @@ def import_review_file(
                         "(was the file exported from another database?)"
                     )
                 pair, review = current[e.pair_id]
+                _unmask(e, pair)
                 if e.version == pair.version:
                     _check_read_only(e, pair)
                 diff = _diff(e, pair, review, note_column)
@@ -449,6 +450,19 @@ def _current(session: Session, ids: list[int]) -> dict[int, tuple[_Current, Revi
     return found
 
 
+def _unmask(e: _Edit, pair: _Current) -> None:
+    """A text that is the export's masked form of the database text (contact details replaced,
+    `db.contact`) is no edit: keep the database text."""
+    from db.contact import mask_contacts
+
+    if e.question is not None and e.question != pair.question_text:
+        if e.question == mask_contacts(pair.question_text):
+            e.question = None
+    if e.answer is not None and e.answer != pair.answer_text:
+        if e.answer == mask_contacts(pair.answer_text):
+            e.answer = None
+
+
 def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) -> list[str]:
     """Names of the fields where the file's row differs from the database. The file's text was
     read NFC-normalised and stripped (a CSV cell's guard apostrophe protects its leading tab), so
@@ -469,3 +483,78 @@ def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) ->
     if e.answer is not None and clean(e.answer) != clean(pair.answer_text):
         names.append("answer")
     return names
+
+
+# --------------------------------------------------------------------------- bulk approval
+
+
+@dataclass
+class ApproveSummary:
+    origin: str
+    approved: int = 0
+    flagged: int = 0  # curated pairs with at least one flag: left for a person
+    not_curated: int = 0  # pending pairs the machine has not looked at yet
+    dry_run: bool = False
+    pair_ids: list[int] = field(default_factory=list)
+
+
+def is_flag(reason: str) -> bool:
+    """A reason that asks a person to look; positive signals (`+adopted`, `+expert`, …) are not flags."""
+    return not str(reason).startswith("+")
+
+
+def approve_unflagged(
+    origin: str,
+    reviewer: str | None = None,
+    url: str | None = None,
+    dry_run: bool = False,
+    machine_actor: str = "machine:curate",
+) -> ApproveSummary:
+    """Approve, in one transaction, every pair of `origin` that the machine curated (`needs_review`
+    set by `machine_actor`) and that carries no flag; each approval is one review_events row.
+
+    Pairs a person has already judged, flagged pairs and pairs not curated yet are left alone
+    (and counted). `dry_run` counts without writing.
+    """
+    from db.models import Origin
+    from db.session import session_factory
+
+    try:
+        og = Origin(origin)
+    except ValueError:
+        raise InputError(f"--origin {origin!r}: use one of {', '.join(o.value for o in Origin)}") from None
+    actor = reviewer or default_actor()
+    summary = ApproveSummary(origin=og.value, dry_run=dry_run)
+    session = session_factory(url)()
+    try:
+        with session.begin() as tx:
+            rows = session.execute(
+                select(QAPair.id, Review)
+                .outerjoin(Review, Review.pair_id == QAPair.id)
+                .where(QAPair.origin == og)
+                .order_by(QAPair.id)
+            ).all()
+            for pair_id, review in rows:
+                if review is None or review.status == ReviewStatus.pending:
+                    summary.not_curated += 1
+                    continue
+                if review.status != ReviewStatus.needs_review or review.reviewer != machine_actor:
+                    continue
+                if any(is_flag(r) for r in review.reasons or []):
+                    summary.flagged += 1
+                    continue
+                set_review(
+                    session,
+                    pair_id,
+                    ReviewStatus.approved,
+                    reasons=list(review.reasons or []),
+                    actor=actor,
+                    note="approved without flags (dobae review approve --no-flags)",
+                )
+                summary.approved += 1
+                summary.pair_ids.append(pair_id)
+            if dry_run:
+                tx.rollback()
+    finally:
+        session.close()
+    return summary

@@ -28,6 +28,13 @@ class LLMSettings(BaseModel):
         description="chat requests through the async openai SDK (default, ~1 ms of client CPU per request) "
         "or posted directly with one aiohttp session (~0.4 ms; for high-volume jobs on small machines)",
     )
+    mode: Literal["chat", "completion", "auto"] = Field(
+        "auto",
+        description="chat: /chat/completions with instructions (instruction-tuned models); completion: "
+        "few-shot text prompts through /completions with stop sequences (base models such as the shipped "
+        "Gemma-3-270M); auto: completion unless the model's name says it is instruction-tuned "
+        "(instruct, chat, -it) or the server has no /completions (probed once)",
+    )
     temperature: float = Field(0.7, ge=0, le=2)
     max_tokens: int = Field(512, ge=1)
     seed: int = Field(0)
@@ -92,6 +99,64 @@ class GateSettings(BaseModel):
     )
 
 
+class CurationSettings(BaseModel):
+    """Machine flags on crawled pairs before a person sees them (augment/curation.py)."""
+
+    order: list[str] = Field(
+        default_factory=lambda: [
+            "self_answer",
+            "not_an_answer",
+            "contact_details",
+            "advertising",
+            "too_short",
+            "too_long",
+            "near_duplicate",
+            "off_domain",
+        ],
+        description="crawl filters, run in this order",
+    )
+    min_chars: int = Field(15, ge=0, description="shorter answer (letters and digits): too_short")
+    max_chars: int = Field(1500, ge=1, description="longer answer: too_long")
+    near_dup_threshold: float = Field(
+        0.8, gt=0, le=1, description="MinHash Jaccard estimate to an earlier answer at/above: near_duplicate"
+    )
+    off_domain_cosine: float = Field(
+        0.25,
+        ge=-1,
+        le=1,
+        description="best cosine of the pair to any category centroid below this (and no glossary term): "
+        "off_domain",
+    )
+    liked_min: int = Field(10, ge=1, description="likes at/above this: +liked signal")
+    reject: list[str] = Field(
+        default_factory=list, description="flags that reject a crawled pair; any other flag: needs_review"
+    )
+
+
+class DocsSettings(BaseModel):
+    """Reference documents (augment/documents.py) and the Q&A grounded on them (augment/from_docs.py)."""
+
+    chunk_chars: int = Field(350, ge=50, description="longest chunk of whole sentences, in characters")
+    overlap_chars: int = Field(
+        120, ge=0, description="at most this many characters of sentences repeated from the previous chunk"
+    )
+    pairs_per_chunk: int = Field(
+        2, ge=1, le=10, description="Q&A pairs asked for per chunk (chat mode; completion mode: 1)"
+    )
+    ground_lexical_min: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="an answer sentence is supported when at least this share of its character bigrams occur in the chunk …",
+    )
+    ground_cosine_min: float = Field(
+        0.6,
+        ge=-1,
+        le=1,
+        description="… or its embedding's cosine to the closest chunk sentence is at least this",
+    )
+
+
 class AugmentSettings(BaseModel):
     """LLM augmentation (augment/): paraphrases, keywords, keyword-seeded and compound pairs."""
 
@@ -109,6 +174,8 @@ class AugmentSettings(BaseModel):
     )
     compound_per_pair: int = Field(1, ge=1, le=10, description="compound questions built per selected pair")
     gates: GateSettings = Field(default_factory=GateSettings)
+    curation: CurationSettings = Field(default_factory=CurationSettings)
+    docs: DocsSettings = Field(default_factory=DocsSettings)
 
 
 class Settings(BaseSettings):

@@ -107,7 +107,13 @@ def test_seeded_pairs_are_grounded_and_keep_a_group(db_url, fault_server, monkey
 
 def test_garbage_from_a_real_tiny_model_is_flagged_not_dropped(db_url, tiny_server, monkeypatch):
     insert_pairs(db_url)
-    llm_env(monkeypatch, tiny_server.base_url, tiny_server.model, DOBAE_LLM__MAX_TOKENS="24")
+    llm_env(
+        monkeypatch,
+        tiny_server.base_url,
+        tiny_server.model,
+        DOBAE_LLM__MAX_TOKENS="24",
+        DOBAE_LLM__MODE="chat",
+    )
     summary = run_operation("paraphrase-questions", Selection(limit=2))
     assert summary.calls == 2 and summary.errors == 0
     rows = _derived(db_url)
