@@ -76,7 +76,7 @@ def _load_builtin_answerers() -> None:
     """Import the modules whose `@register_answerer` fill the registry (optional ones may be absent)."""
     import importlib
 
-    for module in ("infer.baselines", "infer.retrieval", "infer.llm"):
+    for module in ("infer.baselines", "infer.retrieval", "infer.compose", "infer.llm"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

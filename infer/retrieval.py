@@ -120,6 +120,24 @@ class RetrievalAnswerer:
         """(n_queries, n_groups): the best phrasing's similarity per training item."""
         return np.maximum.reduceat(self._entry_similarity(queries), self._starts, axis=1)
 
+    def similarity(self, queries: Sequence[str]) -> np.ndarray:
+        """(n_queries, n_groups) hybrid similarity to every training item (order: `group_ids`)."""
+        return self._similarity(queries)
+
+    def answer_vectors(self, group: int) -> np.ndarray:
+        """The embeddings of training item `group`'s answers (order: `group_answers[group]`)."""
+        return self._answer_vecs[group]
+
+    def question_features(self, queries: Sequence[str]):
+        """(dense embeddings, sparse char n-gram TF-IDF rows) of cleaned `queries`."""
+        queries = [clean_question(q) for q in queries]
+        return self.embedder.encode(queries), self._tfidf.transform(queries)
+
+    def phrasing_features(self):
+        """(dense embeddings or None, sparse TF-IDF rows, group index) of every training phrasing."""
+        group_of = np.repeat(np.arange(len(self.group_ids)), [len(qs) for qs in self.group_questions])
+        return self._qvecs, self._lex, group_of
+
     def retrieve(self, question: str, k: int | None = None) -> list[tuple[str, str, float]]:
         """The `k` nearest training items: (their closest question phrasing, their most central answer, score)."""
         return self.retrieve_many([question], k)[0]
