@@ -5,7 +5,7 @@ read on the same machine) and `heartbeat_at` (written every few seconds while it
 `interrupted`. `error` holds why a run failed (no page fetched, errors and no item, …).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from collections.abc import Sequence
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

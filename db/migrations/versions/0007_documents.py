@@ -1,7 +1,7 @@
 """documents, doc_chunks and qa_pairs.chunk_id: reference documents and the pairs grounded on them
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 from db.views import DROP_REVIEW_QUEUE, REVIEW_QUEUE_V2
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
