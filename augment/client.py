@@ -222,10 +222,15 @@ def resolve_mode(llm: LLMSettings, model: str | None = None) -> str:
             f"probing {llm.base_url}/completions for llm.mode=auto failed: HTTP {exc.code}"
         ) from exc
     except (urllib.error.URLError, OSError) as exc:
-        raise ConfigError(
-            f"cannot reach {llm.base_url} to probe llm.mode=auto ({exc}); start a server "
-            "(`dobae augment serve --model PATH`) or set DOBAE_LLM__MODE=chat|completion"
-        ) from exc
+        # No answer at all: the requests themselves will fail and name the cause (refused, DNS,
+        # TLS, timeout) per item; the probe only decides the prompt form.
+        log.warning(
+            "cannot reach %s to probe llm.mode=auto (%s): chat mode; set DOBAE_LLM__MODE=chat|completion "
+            "to skip the probe",
+            llm.base_url,
+            exc,
+        )
+        return "chat"
 
 
 @dataclass
