@@ -47,9 +47,9 @@ def missing(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "empty"
     text = str(value).strip()
-    if not text.translate(_DROP_INVISIBLE).strip():
+    if not text or (text[0] in _INVISIBLE and not text.translate(_DROP_INVISIBLE).strip()):
         return "empty"
-    if text.casefold() in PLACEHOLDERS:
+    if len(text) <= 4 and text.casefold() in PLACEHOLDERS:
         return f"{text!r} is a placeholder for a missing value, not text"
     return None
 
