@@ -2,7 +2,7 @@
 
 Pure functions, no Scrapy: HTML → plain text that keeps paragraph breaks; entities (also
 double-escaped ones such as ``&amp;lt;br&amp;gt;``); NFC (NFD 한글 from macOS uploads becomes NFC);
-zero-width characters removed (a ZWJ inside an emoji sequence is kept); Korean relative and
+zero-width and control characters removed (a ZWJ inside an emoji sequence is kept); Korean relative and
 absolute dates → timezone-aware UTC, read as KST (the source's zone) against a reference time;
 "1.2만" / "조회 1,234" → integers; canonical URLs without tracking parameters.
 """
@@ -32,6 +32,13 @@ _BLOCK_TAGS = {
 _DOUBLE_ESCAPED = re.compile(r"&amp;(?:[a-zA-Z]{2,8}|#\d{1,7}|#x[0-9a-fA-F]{1,6});")
 _ESCAPED_TAG = re.compile(r"&lt;(/?(?:br|p|div|b|i|u|span|strong|em)\b[^&<>]{0,80}?/?)&gt;", re.I)
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u3000]+")
+# control characters and XML non-characters: noise in text, fatal to lxml. Tab, LF and CR stay;
+# vertical tab and form feed separate words, so they become spaces.
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffe\uffff]")
+
+
+def _no_controls(text: str) -> str:
+    return _CONTROL.sub("", text).replace("\x0b", " ").replace("\x0c", " ")
 
 
 def _is_emoji_side(ch: str) -> bool:
@@ -61,7 +68,7 @@ def clean_text(text: str | None, unescape: bool = True) -> str | None:
         return None
     if unescape and "&" in text:
         text = html.unescape(text)
-    text = unicodedata.normalize("NFC", text)
+    text = unicodedata.normalize("NFC", _no_controls(text))
     text = remove_zero_width(text).replace("\r\n", "\n").replace("\r", "\n")
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     text = "\n".join(lines)
@@ -84,7 +91,7 @@ def html_to_text(fragment: str | None) -> str | None:
     """
     if fragment is None:
         return None
-    fragment = _unescape_double(fragment)
+    fragment = _unescape_double(_no_controls(fragment))
     if "<" not in fragment:
         return clean_text(fragment)
     root = lxml.html.fragment_fromstring(fragment, create_parent="div")

@@ -260,12 +260,12 @@ def _int(value: Any, where: str, what: str) -> int:
 
 def _read_edits(path: Path) -> tuple[list[_Edit], bool]:
     from db.spreadsheet import restore
-    from db.tabular import missing, read_table
+    from db.tabular import clean, missing, read_table
 
     table = read_table(path)
     if table.unit == "line" and path.suffix.lower() == ".csv":  # undo the export's formula guard
         for rec in table.records:
-            rec.values.update({k: restore(v) for k, v in rec.values.items()})
+            rec.values.update({k: clean(restore(v)) for k, v in rec.values.items()})
     absent = [c for c in REQUIRED if c not in table.columns]
     if absent:
         raise InputError(
@@ -468,7 +468,10 @@ def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) ->
     read NFC-normalised and stripped (a CSV cell's guard apostrophe protects its leading tab), so
     both sides are compared that way: a text that only differs in surrounding whitespace was not
     edited."""
-    from db.tabular import clean
+    from db.tabular import clean, missing
+
+    def _note(note: str | None) -> str | None:  # an invisible or placeholder note is no note
+        return None if missing(note) else clean(note)
 
     names = []
     if e.status != (review.status if review else ReviewStatus.pending):
@@ -476,7 +479,7 @@ def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) ->
     if e.reasons is not None and e.reasons != (list(review.reasons or []) if review else []):
         names.append("reasons")
     old_note = review.note if review else None
-    if note_column and e.note != old_note and not (e.note and old_note and clean(e.note) == clean(old_note)):
+    if note_column and _note(e.note) != _note(old_note):
         names.append("note")
     if e.question is not None and clean(e.question) != clean(pair.question_text):
         names.append("question")

@@ -25,7 +25,14 @@ def neutralise(value: Any) -> Any:
 
 
 def restore(value: Any) -> Any:
-    """The text `neutralise` was given: one leading apostrophe dropped where it added one."""
-    if isinstance(value, str) and value.startswith(QUOTE) and value[1:].startswith(_ESCAPED):
+    """The text `neutralise` was given: one leading apostrophe dropped where it added one.
+
+    A lone apostrophe is an empty cell: `neutralise` never makes one, but a guarded tab or CR
+    alone (`'\t`) becomes one when the reader strips the whitespace, and spreadsheets show it empty."""
+    if (
+        isinstance(value, str)
+        and value.startswith(QUOTE)
+        and (value == QUOTE or value[1:].startswith(_ESCAPED))
+    ):
         return value[1:]
     return value

@@ -37,6 +37,8 @@ _MAGIC = {
 
 MAX_CELL_CHARS = 128 * 1024
 _CSV_HARD_LIMIT = 1 << 30  # the csv module's own limit, raised so that our check can name the cell
+_INVISIBLE = "\u200b\u200c\u200d\u2060\ufeff\u180e\u00ad\u200e\u200f"  # zero-width, BOM, LRM/RLM
+_DROP_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE))
 PLACEHOLDERS = frozenset({"nan", "none", "null", "-"})  # compared case-insensitively
 
 
@@ -45,9 +47,9 @@ def missing(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "empty"
     text = str(value).strip()
-    if not text:
+    if not text or (text[0] in _INVISIBLE and not text.translate(_DROP_INVISIBLE).strip()):
         return "empty"
-    if text.casefold() in PLACEHOLDERS:
+    if len(text) <= 4 and text.casefold() in PLACEHOLDERS:
         return f"{text!r} is a placeholder for a missing value, not text"
     return None
 

@@ -134,7 +134,7 @@ def _fail(message: str, code: int = 1) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run `dobae`: usage errors print the usage line and one error line (exit 2), a `DobaeError`
     or an unusable database one line (exit 1); no traceback for anything the user can fix."""
-    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
     if argv is None:  # the `dobae` program itself (tests call main with their arguments)
         quiet_library_bars()
@@ -143,7 +143,9 @@ def main(argv: list[str] | None = None) -> None:
         code = app(args=argv, standalone_mode=False)
     except DobaeError as exc:
         _fail(str(exc))
-    except DBAPIError as exc:
+    except (OperationalError, InterfaceError, DatabaseError) as exc:
+        if type(exc) not in (OperationalError, InterfaceError, DatabaseError):
+            raise  # IntegrityError, ProgrammingError, …: a bug, keep its traceback
         from db.session import database_error
         from dobae.settings import get_settings
 
