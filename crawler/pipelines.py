@@ -33,6 +33,7 @@ from crawler.normalize import canonical_url, content_hash
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_S = 5.0  # heartbeat interval when DOBAE_DB_FLUSH_S=0 (no time-based writes)
 WITHDRAWN_AUTHORS = {"탈퇴한 사용자", "탈퇴한 회원", "탈퇴회원", "알수없음", "(알 수 없음)"}
 
 
@@ -236,9 +237,10 @@ class DatabasePipeline:
             s.add(run)
             s.flush()
             self.run_id = run.id
-        if self.flush_s > 0:
-            self.ticker = task.LoopingCall(self._tick)
-            self.ticker.start(self.flush_s, now=False)
+        # the heartbeat always beats (a silent run is shown interrupted after db.runs.STALE_AFTER_S);
+        # DOBAE_DB_FLUSH_S=0 only turns off the time-based writing of items
+        self.ticker = task.LoopingCall(self._tick)
+        self.ticker.start(self.flush_s if self.flush_s > 0 else HEARTBEAT_S, now=False)
 
     def close_spider(self, spider=None) -> None:
         if self.ticker is not None and self.ticker.running:
@@ -325,7 +327,10 @@ class DatabasePipeline:
         if self.closed or (pending is not None and (not pending.done() or pending.exception() is not None)):
             return  # a batch in flight beats for us; a failed one is raised by process_item/close
         self.pending = None
-        self._submit()
+        if self.flush_s > 0:
+            self._submit()
+        else:
+            self.pending = self.executor.submit(self._write, [], [])  # the heartbeat only
 
     # ------------------------------------------------------------------ writing
 
