@@ -358,7 +358,9 @@ class DatabasePipeline:
             self._write(*self._take())
 
     def _write(self, items: list[dict], pages: list[dict]) -> None:
-        """Write items and pages in one transaction (all or nothing)."""
+        """Write items and pages in one transaction (all or nothing). Rows go out sorted by their
+        key, table after table in one order, so two crawls writing the same rows at once on
+        PostgreSQL lock them in the same order (no deadlock)."""
         from db.models import CrawlRun
         from db.session import session_scope
 
@@ -383,6 +385,7 @@ class DatabasePipeline:
 
         sid = self._source_id(s, getattr(self.spider, "source_name", self.spider.name))
         rows = [{**p, "source_id": sid, "crawl_run_id": self.run_id} for p in pages]
+        rows.sort(key=lambda r: r["canonical_url"])  # one lock order for concurrent crawls (see _write)
         stmt = self.insert(Page.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["source_id", "canonical_url"],
@@ -411,7 +414,7 @@ class DatabasePipeline:
         }
         now = datetime.now(UTC)
         live, deleted = [], []
-        for ext, it in latest.items():
+        for ext, it in sorted(latest.items()):
             q = it["question"]
             old = existing.get(ext)
             if q["is_deleted"]:
@@ -490,6 +493,7 @@ class DatabasePipeline:
                 rows.append({**a, "source_id": sid, "question_id": qid, "updated_at": now})
         if not rows:
             return
+        rows.sort(key=lambda r: r["external_id"])
         stmt = self.insert(at)
         cols = [c for c in rows[0] if c not in ("source_id", "external_id")]
         stmt = stmt.on_conflict_do_update(
@@ -544,6 +548,7 @@ class DatabasePipeline:
                 )
         if not rows:
             return
+        rows.sort(key=lambda r: r["key"])
         stmt = self.insert(pt)
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"],
@@ -567,7 +572,11 @@ class DatabasePipeline:
         rt = Review.__table__
         rstmt = self.insert(rt).on_conflict_do_nothing(index_elements=["pair_id"])
         s.execute(
-            rstmt, [{"pair_id": pid, "status": ReviewStatus.pending.value, "reasons": []} for pid in pair_ids]
+            rstmt,
+            [
+                {"pair_id": pid, "status": ReviewStatus.pending.value, "reasons": []}
+                for pid in sorted(pair_ids)
+            ],
         )
         self.crawler.stats.inc_value("db/qa_pairs_written", len(rows))
 
