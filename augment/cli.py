@@ -152,6 +152,12 @@ def curate(
     console.print(t)
 
 
+def _jobs_cell(r) -> str:
+    """'3' or '3 (1 running, 1 interrupted)'."""
+    parts = [f"{n} {what}" for n, what in ((r.running, "running"), (r.interrupted, "interrupted")) if n]
+    return f"{r.jobs} ({', '.join(parts)})" if parts else str(r.jobs)
+
+
 @augment_app.command("status")
 def status() -> None:
     """Progress, tokens, errors and review results per operation.
@@ -181,7 +187,7 @@ def status() -> None:
         pairs = ", ".join(f"{k} {v}" for k, v in sorted(r.pairs.items())) or "-"
         t.add_row(
             r.operation,
-            f"{r.jobs} ({r.running} running)" if r.running else str(r.jobs),
+            _jobs_cell(r),
             f"{r.done}/{r.total}",
             f"{r.tokens_in}/{r.tokens_out}",
             errors,

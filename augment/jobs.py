@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from db.models import AugmentJob, Generation, QAPair, Review, RunStatus, utcnow
+from db.runs import hostname, run_state
 from db.session import session_scope
 
 
@@ -37,8 +39,12 @@ def start_job(url: str | None, operation: str, params: dict[str, Any], total: in
                 job.status = RunStatus.running
                 job.total = total
                 job.finished_at = None
+                job.pid, job.host = os.getpid(), hostname()
                 return job.id
-        job = AugmentJob(operation=operation, params=params, total=total, status=RunStatus.running)
+        job = AugmentJob(
+            operation=operation, params=params, total=total, status=RunStatus.running, pid=os.getpid(),
+            host=hostname(),
+        )  # fmt: skip
         s.add(job)
         s.flush()
         return job.id
@@ -65,6 +71,7 @@ class OperationStatus:
     tokens_out: int
     pairs: dict[str, int]
     failures: dict[str, int]
+    interrupted: int = 0  # killed without a word (its process is gone): the same command resumes it
 
 
 def status_report(url: str | None = None) -> list[OperationStatus]:
@@ -75,7 +82,8 @@ def status_report(url: str | None = None) -> list[OperationStatus]:
         for job in s.scalars(select(AugmentJob).order_by(AugmentJob.id)):
             st = out.setdefault(job.operation, OperationStatus(job.operation, 0, 0, 0, 0, 0, 0, 0, 0, {}, {}))
             st.jobs += 1
-            st.running += job.status == RunStatus.running
+            st.running += run_state(job) == RunStatus.running  # a SIGKILLed job is not running
+            st.interrupted += run_state(job) == RunStatus.interrupted
             st.total += job.total
             st.done += job.done
             st.errors += job.errors

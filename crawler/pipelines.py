@@ -33,6 +33,7 @@ from crawler.normalize import canonical_url, content_hash
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_S = 5.0  # heartbeat interval when DOBAE_DB_FLUSH_S=0 (no time-based writes)
 WITHDRAWN_AUTHORS = {"탈퇴한 사용자", "탈퇴한 회원", "탈퇴회원", "알수없음", "(알 수 없음)"}
 
 
@@ -239,9 +240,10 @@ class DatabasePipeline:
             s.add(run)
             s.flush()
             self.run_id = run.id
-        if self.flush_s > 0:
-            self.ticker = task.LoopingCall(self._tick)
-            self.ticker.start(self.flush_s, now=False)
+        # the heartbeat always beats (a silent run is shown interrupted after db.runs.STALE_AFTER_S);
+        # DOBAE_DB_FLUSH_S=0 only turns off the time-based writing of items
+        self.ticker = task.LoopingCall(self._tick)
+        self.ticker.start(self.flush_s if self.flush_s > 0 else HEARTBEAT_S, now=False)
 
     def close_spider(self, spider=None) -> None:
         if self.ticker is not None and self.ticker.running:
@@ -328,7 +330,10 @@ class DatabasePipeline:
         if self.closed or (pending is not None and (not pending.done() or pending.exception() is not None)):
             return  # a batch in flight beats for us; a failed one is raised by process_item/close
         self.pending = None
-        self._submit()
+        if self.flush_s > 0:
+            self._submit()
+        else:
+            self.pending = self.executor.submit(self._write, [], [])  # the heartbeat only
 
     # ------------------------------------------------------------------ writing
 
@@ -356,7 +361,9 @@ class DatabasePipeline:
             self._write(*self._take())
 
     def _write(self, items: list[dict], pages: list[dict]) -> None:
-        """Write items and pages in one transaction (all or nothing)."""
+        """Write items and pages in one transaction (all or nothing). Rows go out sorted by their
+        key, table after table in one order, so two crawls writing the same rows at once on
+        PostgreSQL lock them in the same order (no deadlock)."""
         from db.models import CrawlRun
         from db.session import session_scope
 
@@ -381,6 +388,7 @@ class DatabasePipeline:
 
         sid = self._source_id(s, getattr(self.spider, "source_name", self.spider.name))
         rows = [{**p, "source_id": sid, "crawl_run_id": self.run_id} for p in pages]
+        rows.sort(key=lambda r: r["canonical_url"])  # one lock order for concurrent crawls (see _write)
         stmt = self.insert(Page.__table__)
         stmt = stmt.on_conflict_do_update(
             index_elements=["source_id", "canonical_url"],
@@ -409,7 +417,7 @@ class DatabasePipeline:
         }
         now = datetime.now(UTC)
         live, deleted = [], []
-        for ext, it in latest.items():
+        for ext, it in sorted(latest.items()):
             q = it["question"]
             old = existing.get(ext)
             if q["is_deleted"]:
@@ -488,6 +496,7 @@ class DatabasePipeline:
                 rows.append({**a, "source_id": sid, "question_id": qid, "updated_at": now})
         if not rows:
             return
+        rows.sort(key=lambda r: r["external_id"])
         stmt = self.insert(at)
         cols = [c for c in rows[0] if c not in ("source_id", "external_id")]
         stmt = stmt.on_conflict_do_update(
@@ -542,6 +551,7 @@ class DatabasePipeline:
                 )
         if not rows:
             return
+        rows.sort(key=lambda r: r["key"])
         stmt = self.insert(pt)
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"],
@@ -565,7 +575,11 @@ class DatabasePipeline:
         rt = Review.__table__
         rstmt = self.insert(rt).on_conflict_do_nothing(index_elements=["pair_id"])
         s.execute(
-            rstmt, [{"pair_id": pid, "status": ReviewStatus.pending.value, "reasons": []} for pid in pair_ids]
+            rstmt,
+            [
+                {"pair_id": pid, "status": ReviewStatus.pending.value, "reasons": []}
+                for pid in sorted(pair_ids)
+            ],
         )
         self.crawler.stats.inc_value("db/qa_pairs_written", len(rows))
 

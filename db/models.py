@@ -319,6 +319,9 @@ class AugmentJob(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # the process running it (a SIGKILLed job never writes its end): see db/runs.py
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
 
 
 class Keyword(Base):

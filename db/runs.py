@@ -1,4 +1,4 @@
-"""Is a `running` crawl run still alive? A crawl killed with SIGKILL (or a lost machine) never
+"""Is a `running` crawl run (or augmentation job) still alive? A crawl killed with SIGKILL (or a lost machine) never
 writes its end, so its row would say `running` for ever. A run is shown as `interrupted` when
 
 - it was started on this machine and its process is gone (pid check), or
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import CrawlRun, RunStatus
+from db.models import AugmentJob, CrawlRun, RunStatus
 
 STALE_AFTER_S = 60.0  # a heartbeat older than this: the crawl is gone (it beats every few seconds)
 
@@ -47,12 +47,15 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
-def gone_reason(run: CrawlRun, now: datetime | None = None) -> str | None:
-    """Why a `running` run is in fact over (None: it may still be running, or it is not `running`)."""
+def gone_reason(run: CrawlRun | AugmentJob, now: datetime | None = None) -> str | None:
+    """Why a `running` run is in fact over (None: it may still be running, or it is not `running`).
+    Augmentation jobs have no heartbeat (a job may wait minutes for a slow server): pid only."""
     if run.status != RunStatus.running:
         return None
     if run.pid and run.host == hostname() and not pid_alive(run.pid):
         return f"its process {run.pid} on {run.host} is gone (killed?)"
+    if not isinstance(run, CrawlRun):
+        return None
     beat = _utc(run.heartbeat_at) or _utc(run.started_at)
     now = now or datetime.now(UTC)
     if beat is not None and now - beat > timedelta(seconds=STALE_AFTER_S):
@@ -60,7 +63,7 @@ def gone_reason(run: CrawlRun, now: datetime | None = None) -> str | None:
     return None
 
 
-def run_state(run: CrawlRun, now: datetime | None = None) -> RunStatus:
+def run_state(run: CrawlRun | AugmentJob, now: datetime | None = None) -> RunStatus:
     """The status to show: `interrupted` for a `running` run whose process is gone."""
     return RunStatus.interrupted if gone_reason(run, now) else run.status
 

@@ -77,15 +77,14 @@ def collect(url: str | None = None) -> dict[str, list[tuple]]:
              (r.stats or {}).get("item_scraped_count", (r.stats or {}).get("items", "-")))
             for r in s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(5))
         ]  # fmt: skip
+        jobs: dict[tuple[str, str], list[int]] = {}
+        for job in s.scalars(select(AugmentJob).order_by(AugmentJob.operation, AugmentJob.id)):
+            row = jobs.setdefault((job.operation, _v(run_state(job))), [0, 0, 0, 0])
+            for i, n in enumerate((1, job.done or 0, job.total or 0, job.errors or 0)):
+                row[i] += n
         data["augment_jobs"] = [
-            (op, n, _v(st), done or 0, total or 0, errors or 0)
-            for op, st, n, done, total, errors in s.execute(
-                select(AugmentJob.operation, AugmentJob.status, func.count(), func.sum(AugmentJob.done),
-                       func.sum(AugmentJob.total), func.sum(AugmentJob.errors))
-                .group_by(AugmentJob.operation, AugmentJob.status)
-                .order_by(AugmentJob.operation)
-            )
-        ]  # fmt: skip
+            (op, n, st, done, total, errors) for (op, st), (n, done, total, errors) in jobs.items()
+        ]
         data["exports"] = [
             (e.id, e.path, e.format, e.rows, e.sha256[:12], _when(e.created_at))
             for e in s.scalars(select(Export).order_by(Export.id.desc()).limit(3))

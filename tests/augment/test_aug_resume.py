@@ -49,7 +49,15 @@ def test_sigkilled_job_resumes_without_duplicates_or_losses(db_url, monkeypatch)
         killed_at = _count_generations(db_url)
         assert 3 <= killed_at < N, "kill the job midway"
         with session_scope(db_url) as s:
-            assert s.scalars(select(AugmentJob)).one().status == RunStatus.running  # it never finished
+            job = s.scalars(select(AugmentJob)).one()
+            assert job.status == RunStatus.running and job.pid == proc.pid  # it never finished
+        # …but its process is gone: shown as interrupted, not running
+        from augment.jobs import status_report
+        from dobae.status import collect
+
+        [op] = status_report(db_url)
+        assert (op.running, op.interrupted) == (0, 1)
+        assert [r[2] for r in collect(db_url)["augment_jobs"]] == ["interrupted"]
         sent_before = len(srv.requests)
 
         summary = run_operation("paraphrase-questions", Selection(limit=N))

@@ -104,3 +104,32 @@ def test_failure_reason_rules():
     assert why is not None and why.startswith("2 error(s) and no item from http://x") and "HTTP 500 ×4" in why
     refused = {"downloader/exception_type_count/twisted.internet.error.DNSLookupError": 2}
     assert "DNS lookup failed ×2" in (failure_reason(refused) or "")
+
+
+def test_ctrl_c_is_stored_interrupted_not_finished(db_url):
+    """Scrapy's graceful stop (SIGINT: finish_reason `shutdown`) is `interrupted` in the run row;
+    the pipeline used to read finish_reason before Scrapy set it and stored `finished`."""
+    import os
+    import signal
+    import time
+
+    from crawler.sandbox import Site, serve_sandbox
+
+    with serve_sandbox(site=Site(scale=200)) as base:
+        proc = subprocess.Popen(
+            scrapy_cmd("ohouse", base, "-s", "DOWNLOAD_DELAY=0.1", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=1",
+                       "-s", "DOBAE_DB_FLUSH_S=0.3"),
+            cwd=ROOT, env=env_for(db_url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            with session_scope(db_url) as s:
+                if s.scalars(select(CrawlRun.id)).first() is not None:
+                    break
+            time.sleep(0.1)
+        time.sleep(1.0)
+        assert proc.poll() is None, "the crawl ended before it could be stopped"
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 0
+    run = only_run(db_url)
+    assert run.status == RunStatus.interrupted and (run.stats or {}).get("finish_reason") == "shutdown"
