@@ -17,7 +17,7 @@ import json
 import math
 import re
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import scrapy
 from pydantic import Field, field_validator
@@ -131,6 +131,11 @@ class OhouseSpider(DobaeSpider):
     # last page are added.
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # `scrapy parse --spider=ohouse URL` replaces `start()` with its own and gives no base_url:
+        # the site root is then taken from the URL it parses (see `parse`)
+        self.base_from_response = "base_url" not in kwargs and type(self).start is not _OWN_START
+        if self.base_from_response:
+            kwargs["base_url"] = "http://base-url.from-the-parsed-page"
         super().__init__(*args, **kwargs)
         self.list_total: dict[str, int] = {}  # keyword → largest total_count seen
         self.list_last: dict[str, int] = {}  # keyword → last JSON page scheduled
@@ -140,6 +145,29 @@ class OhouseSpider(DobaeSpider):
     async def start(self):
         for query in self.args.query or [""]:
             yield self.list_json_request(query, 1)
+
+    def parse(self, response, **kwargs: Any):
+        """Any one page of the site, by its URL (`scrapy parse --spider=ohouse URL`, `dobae crawl
+        probe URL`): a list (HTML or JSON), a question page, or a question's JSON."""
+        if self.base_from_response:
+            parts = urlsplit(response.url)
+            self.base_url = f"{parts.scheme}://{parts.netloc}"
+        kind, qid, query, page = classify_url(response.url)
+        if kind == "list_json":
+            yield from self.parse_question_list_json(response, query=query, page=page)
+        elif kind == "list":
+            yield from self.parse_question_list(response, query=query, page=page)
+        elif kind == "question":
+            yield from self.parse_question(response, qid=qid)
+        elif kind == "question_json":
+            stub = {"kind": "question", "source": self.source_name, "external_id": qid,
+                    "url": self.url(f"/questions/{qid}"), "comments": []}  # fmt: skip
+            yield from self.parse_question_json(response, item=stub)
+        else:
+            self.crawler.stats.inc_value("ohouse/parse_unknown_url")
+            self.logger.warning(
+                "not a page the ohouse spider knows: %s (a list, a question or its JSON)", response.url
+            )
 
     def list_json_request(self, query: str, page: int, reread: bool = False) -> scrapy.Request:
         params = {"page": page, "per": self.args.per}
@@ -621,6 +649,30 @@ C_ADOPTED = '[class*="__adopted"], [class*="AdoptedLabel"]'
 C_LIKES = '[class*="likes__count"], [class*="like__count"], [class*="CommentLike"] span'
 BADGE_NAMES = {"전문가": "expert", "판매자": "seller", "expert": "expert", "seller": "seller"}
 LEADING_MENTION = re.compile(r"^(<[^>]+>)\s*<a\b[^>]*>\s*@[^<]*</a>\s*")
+
+
+_OWN_START = OhouseSpider.start  # as defined here, before `scrapy parse` replaces it
+
+
+def classify_url(url: str) -> tuple[str, str | None, str, int]:
+    """(kind, question id, query, page) of a URL of the site: `list`, `list_json`, `question`,
+    `question_json`, `comments_json` or `unknown`."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    params = dict(parse_qsl(parts.query))
+    query, page = params.get("query", ""), parse_count(params.get("page")) or 1
+    if path.endswith("/questions.json"):
+        return "list_json", None, query, page
+    if path.endswith(("/questions", "/community/posts")):
+        return "list", None, query, page
+    m = re.search(r"/questions/(\d+)(\.json|/comments\.json)?$", path)
+    if m:
+        kind = {None: "question", ".json": "question_json", "/comments.json": "comments_json"}[m.group(2)]
+        return kind, m.group(1), query, page
+    m = re.search(r"/community/posts/(?:[^/]*-)?(\d+)$", path)
+    if m:
+        return "question", m.group(1), query, page
+    return "unknown", None, query, page
 
 
 def is_notice(card) -> bool:
