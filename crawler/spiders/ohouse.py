@@ -142,7 +142,26 @@ class OhouseSpider(DobaeSpider):
         self.list_rereads: dict[str, int] = {}
         self.list_cards: dict[str, set[str]] = {}  # keyword → ids seen on HTML list pages
 
+    @property
+    def distributed(self):
+        """The `RedisWorkers` extension in a scrapy-redis crawl (see crawler/distributed.py), else None."""
+        return getattr(self.crawler, "distributed", None)
+
+    def list_state(self, query: str) -> tuple[int | None, int]:
+        if self.distributed is not None:
+            total, last = self.distributed.list_state(query)
+            return total, last or 1
+        return self.list_total.get(query), self.list_last.get(query, 1)
+
+    def set_list_state(self, query: str, total: int, last: int) -> None:
+        self.list_total[query], self.list_last[query] = total, last
+        if self.distributed is not None:
+            self.distributed.set_list_state(query, total, last)
+
     async def start(self):
+        if self.distributed is not None and not self.distributed.claim_seed():
+            self.logger.info("distributed crawl: another worker seeded it; taking requests from Redis")
+            return
         for query in self.args.query or [""]:
             yield self.list_json_request(query, 1)
 
@@ -242,17 +261,16 @@ class OhouseSpider(DobaeSpider):
             return
         for q in questions:
             yield from self.follow_question(str(q["id"]), parse_count(q.get("comment_count")))
-        known = self.list_total.get(query)
+        known, scheduled = self.list_state(query)
         if known is not None and total > known:
             yield from self.reread_head(query, math.ceil((total - known) / self.args.per), json_list=True)
         if known is None or total > known:
-            self.list_total[query] = total
             last = max(1, math.ceil(total / self.args.per))
             if self.args.max_pages:
                 last = min(last, self.args.max_pages)
-            for p in range(self.list_last.get(query, 1) + 1, last + 1):
+            self.set_list_state(query, total, max(last, scheduled))
+            for p in range(scheduled + 1, last + 1):
                 yield self.list_json_request(query, p)
-            self.list_last[query] = max(last, self.list_last.get(query, 1))
 
     def list_json_failed(self, failure):
         request = failure.request
@@ -348,7 +366,8 @@ class OhouseSpider(DobaeSpider):
             callback=self.parse_question,
             errback=self.question_failed,
             cb_kwargs={"qid": qid, "lastmod": lastmod},
-            dont_filter=True,
+            # one process: `self.seen` dedups (and a restart refetches); several: Redis' dupefilter
+            dont_filter=self.distributed is None,
         )
 
     def deleted(self, qid: str, url: str | None = None) -> dict:
