@@ -88,6 +88,7 @@ class RedisWorkers:
 
     def spider_opened(self, spider) -> None:
         self.spider = spider
+        self.started = time.monotonic()  # the grace counts from here (opening may take long under load)
         self.beat()
         self.heartbeat = task.LoopingCall(self.beat)
         self.heartbeat.start(HEARTBEAT_S, now=False)
@@ -97,6 +98,9 @@ class RedisWorkers:
         """True for the one process that yields the start requests of this crawl."""
         first = bool(self.redis.set(self.key("seeded"), self.worker, nx=True))
         self.crawler.stats.set_value("distributed/seeder", first)
+        if first:  # busy from now on: the others wait for the requests it is about to queue
+            self.last_activity = time.monotonic()
+            self.redis.set(self.key("busy", self.worker), "1", ex=ALIVE_S)
         return first
 
     def spider_closed(self, spider, reason) -> None:
