@@ -22,20 +22,22 @@ $(BIN)/.installed: pyproject.toml
 setup: $(BIN)/.installed
 
 system-deps:
-	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then \
-	  echo "system-deps: installing chromium and postgresql (apt-get)…"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; fi
+	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; }; then \
+	  echo "system-deps: installing chromium, postgresql and redis-server (apt-get)…"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql redis-server >/dev/null; fi
 	@# a Hangul font for `dobae report`'s plots (matplotlib picks NanumGothic)
 	@if [ "$$(id -u)" = 0 ] && ! fc-list :lang=ko 2>/dev/null | grep -q .; then \
 	  echo "system-deps: installing fonts-nanum, a Hangul font for the report's plots (apt-get)…"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-nanum >/dev/null; fi
 
 # PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS=tests/db`. PostgreSQL is started for every run
-# (CI=true makes a missing one an error, never a skip); pytest's exit code is make's exit code.
+# and Redis (the distributed crawl) for every run (CI=true makes a missing one an error, never a skip);
+# pytest's exit code is make's exit code.
 PYTEST_ARGS ?=
 test: setup system-deps
-	source .ci/pg.sh && { pg_start || { echo "make test: could not start PostgreSQL (see above)" >&2; exit 1; }; } && \
-	  trap pg_stop EXIT && CI=$${CI:-true} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	source .ci/pg.sh && source .ci/redis.sh && { pg_start || { echo "make test: could not start PostgreSQL (see above)" >&2; exit 1; }; } && \
+	  trap 'pg_stop; redis_stop' EXIT && { redis_start || { echo "make test: could not start Redis (see above)" >&2; exit 1; }; } && \
+	  CI=$${CI:-true} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # DEMO_ARGS, e.g. `make demo DEMO_ARGS="--train ../shared/data/dacon/dev.csv --test ../shared/data/dacon/test.csv"`
 DEMO_ARGS ?=

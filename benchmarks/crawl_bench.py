@@ -4,6 +4,7 @@ baseline) and items written to SQLite through the database pipeline. Prints page
 peak memory, the ratio database/baseline (goal ≥ 0.85) and the machine.
 
     python benchmarks/crawl_bench.py [--scale 5000] [--db-url sqlite:///…]
+    python benchmarks/crawl_bench.py --redis [--scale 5000]   # distributed: 1 vs 3 processes (crawl_redis.py)
 """
 
 from __future__ import annotations
@@ -126,7 +127,19 @@ def main() -> None:
         default="auto",
         help="local site to crawl; auto: the sandbox when crawler.sandbox exists, else the tests' mini site",
     )
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="distributed crawl on scrapy-redis + PostgreSQL: 1 vs 3 processes",
+    )
+    parser.add_argument("--redis-url", default=None, help="with --redis (default: a throwaway redis-server)")
     ns = parser.parse_args()
+    if ns.redis:
+        from benchmarks.crawl_redis import run
+
+        print(f"machine: {describe()}")
+        run(ns.scale, ns.db_url, ns.redis_url)
+        return
     if ns.site == "auto":
         import importlib.util
 

@@ -1,4 +1,4 @@
-"""`dobae` commands of the crawler stage: `dobae crawl run|list|runs`."""
+"""`dobae` commands of the crawler stage: `dobae crawl run|probe|list|runs`."""
 
 from __future__ import annotations
 
@@ -77,6 +77,58 @@ def run_cmd(
         from dobae.errors import DobaeError
 
         raise DobaeError(f"crawl {spider} failed: {failure}")
+
+
+@crawl_app.command("probe")
+def probe_cmd(
+    url: str = typer.Argument(..., help="a list page, a question page or a JSON URL of the site"),
+    base_url: str = typer.Option(None, "--base-url", help="site root (default: the URL's scheme and host)"),
+    ignore_robots: bool = typer.Option(False, "--ignore-robots", help="fetch even what robots.txt forbids"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as one JSON object"),
+) -> None:
+    """What the `ohouse` spider makes of one page: the item, the parse path taken and the fields it
+    could not find — nothing is written to the database.
+
+    Example: `dobae crawl probe http://127.0.0.1:8800/questions/1001`
+    """
+    import dataclasses
+    import json
+
+    from rich.table import Table
+
+    from crawler.probe import probe
+    from dobae.console import out
+
+    result = probe(url, base_url=base_url, obey_robots=not ignore_robots)
+    if as_json:
+        out.print_json(json.dumps(dataclasses.asdict(result), ensure_ascii=False, default=str))
+        return
+    table = Table(title=f"crawl probe: {url} ({result.kind})", show_header=False)
+    table.add_row("fetched", "\n".join(f"{s} {u}" for u, s in result.fetched))
+    table.add_row("parse path", ", ".join(f"{k} ({v})" for k, v in result.parse_paths.items()) or "-")
+    table.add_row("fields not found", ", ".join(f"{k} ({v})" for k, v in result.missing.items()) or "-")
+    for item in result.items:
+        comments = item.get("comments") or []
+        table.add_row(
+            f"item {item['external_id']}",
+            f"{item.get('title') or '(no title)'}\n"
+            f"url {item['url']} · posted {item.get('posted_at')} · author {item.get('author_name')}\n"
+            f"comments {len(comments)} of {item.get('comment_count')}"
+            + (" · comments_incomplete" if item.get("comments_incomplete") else "")
+            + (" · deleted" if item.get("is_deleted") else ""),
+        )
+    for reason in result.dropped:
+        table.add_row("dropped", reason)
+    if result.next_requests:
+        shown = result.next_requests[:15]
+        more = len(result.next_requests) - len(shown)
+        table.add_row("would request", "\n".join(shown) + (f"\n… {more} more" if more else ""))
+    other = {k: v for k, v in result.stats.items() if "/parsed/" not in k and "/missing/" not in k}
+    if other:
+        table.add_row("stats", ", ".join(f"{k.removeprefix('ohouse/')}={v}" for k, v in other.items()))
+    out.print(table)
+    for item in result.items:
+        out.print_json(json.dumps(item, ensure_ascii=False, default=str))
 
 
 @crawl_app.command("list")

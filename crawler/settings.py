@@ -40,7 +40,16 @@ DOWNLOADER_MIDDLEWARES = {
 
 # A crawl killed hard (SIGKILL) leaves JOBDIR's request queue torn: the next start drops it.
 # RunMonitor: a crawl that fetched no page, or had errors and no item, is failed (crawler/monitor.py).
-EXTENSIONS = {"crawler.jobdir.JobdirGuard": 0, "crawler.monitor.RunMonitor": 10}
+EXTENSIONS = {
+    "crawler.jobdir.JobdirGuard": 0,
+    "crawler.distributed.RedisWorkers": 10,
+    "crawler.monitor.RunMonitor": 20,
+}
+
+# Distributed crawling (crawler/distributed.py): on only with `-s SCHEDULER=scrapy_redis.scheduler.Scheduler
+# -s REDIS_URL=redis://host:6379/0`; the queue persists so processes can come and go.
+SPIDER_MIDDLEWARES = {"crawler.distributed.InflightDone": 50}
+SCHEDULER_PERSIST = True
 
 ITEM_PIPELINES = {
     "crawler.pipelines.ValidationPipeline": 100,

@@ -284,7 +284,9 @@ def crawl_section(plt, crawls: list[dict], posted: list[Any]) -> Section:
     sec = Section(
         "Crawl runs over time",
         "Per crawl run (crawl_runs.stats): pages received, questions scraped and dropped, what the database "
-        "pipeline did with them (new / updated / unchanged / marked deleted), retries and HTTP statuses; "
+        "pipeline did with them (new / updated / unchanged / marked deleted), retries and HTTP statuses, "
+        "where the questions were read from (JSON endpoint, JSON embedded in the page, HTML) and how many were "
+        "stored with fewer comments than their page stated (comments incomplete: no comment JSON answered); "
         "then the crawled questions by the date they were posted on the site.",
     )
     import numpy as np
@@ -303,10 +305,14 @@ def crawl_section(plt, crawls: list[dict], posted: list[Any]) -> Section:
                      st.get("db/questions_inserted", 0), st.get("db/questions_updated", 0),
                      st.get("db/questions_unchanged", 0), st.get("db/questions_deleted", 0),
                      st.get("retry/count", 0),
-                     " ".join(f"{k}:{v}" for k, v in sorted(codes.items())) or "-"])  # fmt: skip
+                     " ".join(f"{k}:{v}" for k, v in sorted(codes.items())) or "-",
+                     " ".join(f"{k.rsplit('/', 1)[1]}:{v}" for k, v in sorted(st.items())
+                              if k.endswith(("/parsed/json", "/parsed/embedded", "/parsed/html"))) or "-",
+                     sum(v for k, v in st.items() if k.endswith("/comments_incomplete"))])  # fmt: skip
     sec.tables.append(
         ("Crawl runs", ["id", "spider", "status", "started (UTC)", "seconds", "pages", "items", "dropped",
-                        "new", "updated", "unchanged", "deleted", "retries", "HTTP statuses"], rows)
+                        "new", "updated", "unchanged", "deleted", "retries", "HTTP statuses", "parsed from",
+                        "comments incomplete"], rows)
     )  # fmt: skip
     if crawls:
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))

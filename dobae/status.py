@@ -42,13 +42,15 @@ def collect(url: str | None = None) -> dict[str, list[tuple]]:
     with session_scope(url) as s:
         data: dict[str, list[tuple]] = {}
         data["questions"] = [
-            (src, _v(split) if split else "crawled", n, deleted or 0)
-            for src, split, n, deleted in s.execute(
+            (src, _v(split) if split else "crawled", n, deleted or 0, incomplete or 0)
+            for src, split, n, deleted, incomplete in s.execute(
                 select(
                     Source.name,
                     Question.split,
                     func.count(),
                     func.sum(func.cast(Question.is_deleted, Integer_())),
+                    # stored with fewer comments than their page stated (no comment JSON answered)
+                    func.sum(func.cast(Question.comments_incomplete, Integer_())),
                 )
                 .join(Source, Source.id == Question.source_id)
                 .group_by(Source.name, Question.split)
@@ -116,7 +118,10 @@ def _fmt(x: Any) -> str:
 
 
 TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "questions": ("Questions (crawled and DACON test)", ("source", "split", "count", "deleted")),
+    "questions": (
+        "Questions (crawled and DACON test)",
+        ("source", "split", "count", "deleted", "comments incomplete"),
+    ),
     "pairs": ("Q&A pairs by origin and review status", ("origin", "review status", "count")),
     "review_reasons": (
         "Review reasons (machine flags and reviewers)",

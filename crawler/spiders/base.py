@@ -69,6 +69,16 @@ class DobaeSpider(scrapy.Spider):
         self._known: dict[str, tuple] | None = None
 
     @classmethod
+    def update_settings(cls, settings) -> None:
+        super().update_settings(settings)
+        # `-s SCHEDULER=scrapy_redis.scheduler.Scheduler` alone makes a distributed crawl: its shared
+        # dupefilter comes with it (crawler/distributed.py)
+        if "scrapy_redis" in str(settings.get("SCHEDULER") or "") and "scrapy_redis" not in str(
+            settings.get("DUPEFILTER_CLASS") or ""
+        ):
+            settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="spider")
+
+    @classmethod
     def check_args(cls, kwargs: dict[str, Any]) -> None:
         """Validate arguments without starting a crawl (the CLI calls this first)."""
         validate_args(cls.args_model, cls.name, kwargs)

@@ -17,7 +17,7 @@ import json
 import math
 import re
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import scrapy
 from pydantic import Field, field_validator
@@ -131,15 +131,62 @@ class OhouseSpider(DobaeSpider):
     # last page are added.
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # `scrapy parse --spider=ohouse URL` replaces `start()` with its own and gives no base_url:
+        # the site root is then taken from the URL it parses (see `parse`)
+        self.base_from_response = "base_url" not in kwargs and type(self).start is not _OWN_START
+        if self.base_from_response:
+            kwargs["base_url"] = "http://base-url.from-the-parsed-page"
         super().__init__(*args, **kwargs)
         self.list_total: dict[str, int] = {}  # keyword → largest total_count seen
         self.list_last: dict[str, int] = {}  # keyword → last JSON page scheduled
         self.list_rereads: dict[str, int] = {}
         self.list_cards: dict[str, set[str]] = {}  # keyword → ids seen on HTML list pages
 
+    @property
+    def distributed(self):
+        """The `RedisWorkers` extension in a scrapy-redis crawl (see crawler/distributed.py), else None."""
+        return getattr(self.crawler, "distributed", None)
+
+    def list_state(self, query: str) -> tuple[int | None, int]:
+        if self.distributed is not None:
+            total, last = self.distributed.list_state(query)
+            return total, last or 1
+        return self.list_total.get(query), self.list_last.get(query, 1)
+
+    def set_list_state(self, query: str, total: int, last: int) -> None:
+        self.list_total[query], self.list_last[query] = total, last
+        if self.distributed is not None:
+            self.distributed.set_list_state(query, total, last)
+
     async def start(self):
+        if self.distributed is not None and not self.distributed.claim_seed():
+            self.logger.info("distributed crawl: another worker seeded it; taking requests from Redis")
+            return
         for query in self.args.query or [""]:
             yield self.list_json_request(query, 1)
+
+    def parse(self, response, **kwargs: Any):
+        """Any one page of the site, by its URL (`scrapy parse --spider=ohouse URL`, `dobae crawl
+        probe URL`): a list (HTML or JSON), a question page, or a question's JSON."""
+        if self.base_from_response:
+            parts = urlsplit(response.url)
+            self.base_url = f"{parts.scheme}://{parts.netloc}"
+        kind, qid, query, page = classify_url(response.url)
+        if kind == "list_json":
+            yield from self.parse_question_list_json(response, query=query, page=page)
+        elif kind == "list":
+            yield from self.parse_question_list(response, query=query, page=page)
+        elif kind == "question":
+            yield from self.parse_question(response, qid=qid)
+        elif kind == "question_json":
+            stub = {"kind": "question", "source": self.source_name, "external_id": qid,
+                    "url": self.url(f"/questions/{qid}"), "comments": []}  # fmt: skip
+            yield from self.parse_question_json(response, item=stub)
+        else:
+            self.crawler.stats.inc_value("ohouse/parse_unknown_url")
+            self.logger.warning(
+                "not a page the ohouse spider knows: %s (a list, a question or its JSON)", response.url
+            )
 
     def list_json_request(self, query: str, page: int, reread: bool = False) -> scrapy.Request:
         params = {"page": page, "per": self.args.per}
@@ -214,17 +261,16 @@ class OhouseSpider(DobaeSpider):
             return
         for q in questions:
             yield from self.follow_question(str(q["id"]), parse_count(q.get("comment_count")))
-        known = self.list_total.get(query)
+        known, scheduled = self.list_state(query)
         if known is not None and total > known:
             yield from self.reread_head(query, math.ceil((total - known) / self.args.per), json_list=True)
         if known is None or total > known:
-            self.list_total[query] = total
             last = max(1, math.ceil(total / self.args.per))
             if self.args.max_pages:
                 last = min(last, self.args.max_pages)
-            for p in range(self.list_last.get(query, 1) + 1, last + 1):
+            self.set_list_state(query, total, max(last, scheduled))
+            for p in range(scheduled + 1, last + 1):
                 yield self.list_json_request(query, p)
-            self.list_last[query] = max(last, self.list_last.get(query, 1))
 
     def list_json_failed(self, failure):
         request = failure.request
@@ -320,7 +366,8 @@ class OhouseSpider(DobaeSpider):
             callback=self.parse_question,
             errback=self.question_failed,
             cb_kwargs={"qid": qid, "lastmod": lastmod},
-            dont_filter=True,
+            # one process: `self.seen` dedups (and a restart refetches); several: Redis' dupefilter
+            dont_filter=self.distributed is None,
         )
 
     def deleted(self, qid: str, url: str | None = None) -> dict:
@@ -621,6 +668,30 @@ C_ADOPTED = '[class*="__adopted"], [class*="AdoptedLabel"]'
 C_LIKES = '[class*="likes__count"], [class*="like__count"], [class*="CommentLike"] span'
 BADGE_NAMES = {"전문가": "expert", "판매자": "seller", "expert": "expert", "seller": "seller"}
 LEADING_MENTION = re.compile(r"^(<[^>]+>)\s*<a\b[^>]*>\s*@[^<]*</a>\s*")
+
+
+_OWN_START = OhouseSpider.start  # as defined here, before `scrapy parse` replaces it
+
+
+def classify_url(url: str) -> tuple[str, str | None, str, int]:
+    """(kind, question id, query, page) of a URL of the site: `list`, `list_json`, `question`,
+    `question_json`, `comments_json` or `unknown`."""
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/")
+    params = dict(parse_qsl(parts.query))
+    query, page = params.get("query", ""), parse_count(params.get("page")) or 1
+    if path.endswith("/questions.json"):
+        return "list_json", None, query, page
+    if path.endswith(("/questions", "/community/posts")):
+        return "list", None, query, page
+    m = re.search(r"/questions/(\d+)(\.json|/comments\.json)?$", path)
+    if m:
+        kind = {None: "question", ".json": "question_json", "/comments.json": "comments_json"}[m.group(2)]
+        return kind, m.group(1), query, page
+    m = re.search(r"/community/posts/(?:[^/]*-)?(\d+)$", path)
+    if m:
+        return "question", m.group(1), query, page
+    return "unknown", None, query, page
 
 
 def is_notice(card) -> bool:

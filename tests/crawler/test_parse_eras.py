@@ -200,3 +200,13 @@ def test_question_page_404_is_deletion_but_a_json_404_is_not(spider):
     [req] = spider.parse_question(page("2019_question_mount.html", "/questions/51234"), qid="51234")
     [kept] = spider.parse_comments(json_404(req.url), **req.cb_kwargs)
     assert not kept.get("is_deleted") and kept["title"]
+
+
+def test_era_site_arguments_are_checked():
+    from crawler.sandbox import Site
+    from dobae.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--era 2020: use one of 2019, 2021, 2024"):
+        Site(era="2020")
+    with pytest.raises(ConfigError, match="--no-json needs an --era"):
+        Site(json=False)

@@ -10,7 +10,7 @@ def test_status_collects_each_stage(filled_db):
     pairs = {(o, s): n for o, s, n in data["pairs"]}
     assert pairs[("dacon", "approved")] == 30  # 3 rows × 2 questions × 5 answers
     assert pairs[("augment", "rejected")] == 1
-    assert [(src, split, n) for src, split, n, _d in data["questions"]] == [
+    assert [(src, split, n) for src, split, n, _d, _i in data["questions"]] == [
         ("dacon", "test", 2),
         ("ohouse", "crawled", 1),
     ]

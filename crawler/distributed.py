@@ -1,0 +1,267 @@
+"""Distributed crawling on scrapy-redis: several `scrapy crawl` processes (on one machine or many)
+share one request queue and one duplicate filter in Redis and write into one PostgreSQL database.
+
+    scrapy crawl ohouse -a base_url=http://site -s SCHEDULER=scrapy_redis.scheduler.Scheduler \\
+        -s REDIS_URL=redis://127.0.0.1:6379/0      # the same command on every process
+
+scrapy-redis gives the shared scheduler and dupefilter; this extension (on whenever `SCHEDULER` is
+scrapy-redis') adds what a crawl needs to end with exactly the site's rows when processes come,
+go and die:
+
+- **one seed**: only the first process (`SETNX {spider}:seeded`) yields the start requests; the
+  others take requests from the shared queue. Question requests go through the shared dupefilter
+  (each question fetched by one process); list pages are read once too.
+- **no process quits early**: an idle process stays while the queue holds requests or another
+  process is still busy (`{spider}:busy:{worker}`, refreshed every second while it works).
+- **no request lost with a killed process**: every request a process takes is recorded in
+  `{spider}:inflight:{worker}` until its callback has run — those that yield items until the
+  process closes cleanly (its items may wait in the database pipeline's batch). A process whose
+  `{spider}:alive:{worker}` key expired (SIGKILL, lost machine) is dead: the first live process
+  that notices claims its record (an atomic RENAME) and schedules again every request whose
+  question is not in the database — any process, including one that joins later.
+- the last process to close cleanly removes the crawl's keys (queue, dupefilter, seed), so the
+  next crawl starts fresh; if every process died, a new one resumes from what Redis holds.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import socket
+import time
+import uuid
+from typing import Any
+
+from scrapy import Request, signals
+from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.utils.request import request_from_dict
+from twisted.internet import task
+
+ALIVE_S = 5  # a worker whose alive key is older than this is dead
+HEARTBEAT_S = 1.0
+START_GRACE_S = 10.0  # a new worker waits this long for the queue to fill before it may close
+ITEM_CALLBACKS = {"parse_question", "parse_comments", "parse_question_json"}
+
+
+def is_distributed(settings) -> bool:
+    return "scrapy_redis" in str(settings.get("SCHEDULER") or "")
+
+
+class RedisWorkers:
+    """The extension (see the module's docstring)."""
+
+    def __init__(self, crawler) -> None:
+        from scrapy_redis.connection import get_redis_from_settings
+
+        self.crawler = crawler
+        self.redis = get_redis_from_settings(crawler.settings)
+        self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.started = time.monotonic()
+        self.last_activity = 0.0
+        self.heartbeat: task.LoopingCall | None = None
+        self.spider = None
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        if not is_distributed(crawler.settings):
+            raise NotConfigured("not a scrapy-redis crawl")
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(ext.reached_downloader, signal=signals.request_reached_downloader)
+        crawler.signals.connect(ext.response_received, signal=signals.response_received)
+        crawler.distributed = ext
+        return ext
+
+    # ------------------------------------------------------------------ keys
+
+    def key(self, kind: str, worker: str | None = None) -> str:
+        name = self.spider.name if self.spider is not None else "spider"
+        return f"{name}:{kind}" + (f":{worker}" if worker else "")
+
+    def workers(self, kind: str) -> set[str]:
+        prefix = self.key(kind) + ":"
+        return {_s(k).removeprefix(prefix) for k in self.redis.scan_iter(match=prefix + "*", count=1000)}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def spider_opened(self, spider) -> None:
+        self.spider = spider
+        self.started = time.monotonic()  # the grace counts from here (opening may take long under load)
+        self.beat()
+        self.heartbeat = task.LoopingCall(self.beat)
+        self.heartbeat.start(HEARTBEAT_S, now=False)
+        spider.logger.info("distributed crawl: worker %s (Redis %s)", self.worker, self.redis)
+
+    def claim_seed(self) -> bool:
+        """True for the one process that yields the start requests of this crawl."""
+        first = bool(self.redis.set(self.key("seeded"), self.worker, nx=True))
+        self.crawler.stats.set_value("distributed/seeder", first)
+        if first:  # busy from now on: the others wait for the requests it is about to queue
+            self.last_activity = time.monotonic()
+            self.redis.set(self.key("busy", self.worker), "1", ex=ALIVE_S)
+        return first
+
+    def spider_closed(self, spider, reason) -> None:
+        # pipelines closed before this signal: this worker's items are in the database
+        if self.heartbeat is not None and self.heartbeat.running:
+            self.heartbeat.stop()
+        pipe = self.redis.pipeline()
+        for kind in ("inflight", "alive", "busy"):
+            pipe.delete(self.key(kind, self.worker))
+        pipe.execute()
+        if reason == "finished" and not self.workers("alive") and not self.workers("inflight"):
+            queue = self.crawler.settings.get("SCHEDULER_QUEUE_KEY", "%(spider)s:requests") % {
+                "spider": spider.name
+            }
+            dupes = self.crawler.settings.get("SCHEDULER_DUPEFILTER_KEY", "%(spider)s:dupefilter") % {
+                "spider": spider.name
+            }
+            if not self.redis.exists(queue):
+                self.redis.delete(self.key("seeded"), self.key("list"), dupes)
+                spider.logger.info("distributed crawl: last worker out, the crawl's Redis keys removed")
+
+    # ------------------------------------------------------------------ heartbeat and idling
+
+    def beat(self) -> None:
+        pipe = self.redis.pipeline()
+        pipe.set(self.key("alive", self.worker), "1", ex=ALIVE_S)
+        if time.monotonic() - self.last_activity < 2 * HEARTBEAT_S:
+            pipe.set(self.key("busy", self.worker), "1", ex=ALIVE_S)
+        pipe.execute()
+        self.recover()
+
+    def response_received(self, response, request, spider) -> None:
+        now = time.monotonic()
+        if now - self.last_activity > HEARTBEAT_S / 2:
+            self.redis.set(self.key("busy", self.worker), "1", ex=ALIVE_S)
+        self.last_activity = now
+
+    def spider_idle(self, spider) -> None:
+        self.redis.delete(self.key("busy", self.worker))
+        recovered = self.recover()
+        others_busy = self.workers("busy") - {self.worker}
+        young = time.monotonic() - self.started < START_GRACE_S
+        spider.logger.debug(
+            "distributed crawl: idle; recovered %d, busy %s, young %s", recovered, others_busy, young
+        )
+        if recovered or others_busy or young:
+            raise DontCloseSpider("other workers are still crawling")
+
+    # ------------------------------------------------------------------ in-flight requests
+
+    def fingerprint(self, request: Request) -> str:
+        return self.crawler.request_fingerprinter.fingerprint(request).hex()
+
+    def reached_downloader(self, request, spider) -> None:
+        self.last_activity = time.monotonic()
+        if getattr(request.callback, "__self__", None) is not spider:
+            return  # robots.txt and other internal requests: nothing to take over
+        data = pickle.dumps(request.to_dict(spider=spider), protocol=4)
+        self.redis.hset(self.key("inflight", self.worker), self.fingerprint(request), data)
+
+    def done(self, request: Request, yielded_items: bool) -> None:
+        """The callback of `request` has run: its follow-up requests are in the shared queue. One
+        that yielded items stays recorded until this worker closes (they may wait in a batch)."""
+        if not yielded_items:
+            self.redis.hdel(self.key("inflight", self.worker), self.fingerprint(request))
+
+    def list_state(self, query: str) -> tuple[int | None, int | None]:
+        """(largest total_count seen, last list page scheduled) of a keyword's JSON list, shared by
+        the workers: whoever reads a page showing the list grew schedules the new pages."""
+        raw = self.redis.hget(self.key("list"), query)
+        if raw is None:
+            return None, None
+        total, last = _s(raw).split(":")
+        return int(total), int(last)
+
+    def set_list_state(self, query: str, total: int, last: int) -> None:
+        self.redis.hset(self.key("list"), query, f"{total}:{last}")
+
+    def recover(self) -> int:
+        """Schedule again what dead workers had taken and not finished; the number scheduled."""
+        dead = self.workers("inflight") - self.workers("alive") - {self.worker}
+        scheduled = 0
+        for worker in dead:
+            claimed = self.key("claimed", f"{worker}:{self.worker}")
+            try:
+                self.redis.rename(self.key("inflight", worker), claimed)
+            except Exception as exc:  # noqa: BLE001 - redis.ResponseError: another worker claimed it first
+                if "no such key" not in str(exc).lower():
+                    raise
+                continue
+            requests = [request_from_dict(pickle.loads(v), spider=self.spider)  # noqa: S301 - our own records
+                        for v in self.redis.hvals(claimed)]  # fmt: skip
+            stored = self.stored_ids(requests)
+            for request in requests:
+                qid = question_id(request)
+                if qid is not None and qid in stored:
+                    continue
+                self.crawler.engine.crawl(request.replace(dont_filter=True))
+                scheduled += 1
+            self.redis.delete(claimed)
+            self.crawler.stats.inc_value("distributed/dead_workers")
+            self.crawler.stats.inc_value("distributed/recovered_requests", scheduled)
+            self.spider.logger.warning(
+                "distributed crawl: worker %s is gone; %d of its %d unfinished request(s) scheduled again",
+                worker, scheduled, len(requests),
+            )  # fmt: skip
+        return scheduled
+
+    def stored_ids(self, requests: list[Request]) -> set[str]:
+        ids = {q for q in (question_id(r) for r in requests) if q is not None}
+        if not ids or not getattr(self.spider, "stores_items", lambda: False)():
+            return set()
+        from crawler.pipelines import load_known
+        from dobae.settings import get_settings
+
+        url = self.crawler.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
+        known = load_known(url, getattr(self.spider, "source_name", self.spider.name))
+        return {q for q in ids if q in known and not (len(known[q]) > 3 and known[q][3])}
+
+
+def _s(value: bytes | str) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else value
+
+
+def question_id(request: Request) -> str | None:
+    kw: dict[str, Any] = request.cb_kwargs or {}
+    if "qid" in kw:
+        return str(kw["qid"])
+    item = kw.get("item")
+    return str(item["external_id"]) if isinstance(item, dict) and "external_id" in item else None
+
+
+class InflightDone:
+    """Spider middleware: tells `RedisWorkers` when a request's callback output was consumed."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        if not is_distributed(crawler.settings):
+            raise NotConfigured("not a scrapy-redis crawl")
+        return cls(crawler)
+
+    def _ext(self) -> RedisWorkers | None:
+        return getattr(self.crawler, "distributed", None)
+
+    def process_spider_output(self, response, result, spider=None):
+        items = False
+        for out in result:
+            items = items or not isinstance(out, Request)
+            yield out
+        ext = self._ext()
+        if ext is not None:
+            ext.done(response.request, items)
+
+    async def process_spider_output_async(self, response, result, spider=None):
+        items = False
+        async for out in result:
+            items = items or not isinstance(out, Request)
+            yield out
+        ext = self._ext()
+        if ext is not None:
+            ext.done(response.request, items)

@@ -1,0 +1,113 @@
+"""`dobae crawl probe URL`: what the `ohouse` spider makes of one page, without a crawl and without
+the database — the item (validated as the pipeline would), the parse path it took
+(`json`/`embedded`/`html`), the fields it could not find, and the requests it would make next.
+The tool to reach for when the site changed and a crawl stores less than it should.
+
+Only the page's own follow-ups are fetched (its `comments.json` pages, its `.json` when the page
+shows no question); links to other questions and list pages are listed, not followed.
+robots.txt is obeyed like in a crawl.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from protego import Protego
+from scrapy import Request
+from scrapy.http import HtmlResponse, TextResponse
+
+from dobae.errors import InputError
+
+MAX_FOLLOW_UPS = 20  # comment pages of one question
+
+
+@dataclass
+class Probe:
+    url: str
+    kind: str  # list | list_json | question | question_json | unknown
+    items: list[dict] = field(default_factory=list)  # validated items (model_dump)
+    dropped: list[str] = field(default_factory=list)  # items that would be dropped, with the reason
+    parse_paths: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+    fetched: list[tuple[str, int]] = field(default_factory=list)  # (url, status)
+    next_requests: list[str] = field(default_factory=list)  # what a crawl would request next
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def _response(r: httpx.Response, request: Request) -> TextResponse:
+    ctype = r.headers.get("content-type", "")
+    cls = HtmlResponse if "html" in ctype or not ctype else TextResponse
+    headers = {k: v for k, v in r.headers.items() if k.lower() != "content-encoding"}
+    return cls(str(r.url), status=r.status_code, headers=headers, body=r.content, request=request)
+
+
+def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True, timeout: float = 30.0) -> Probe:
+    """Fetch `url` (and its own follow-ups), run the spider's callbacks, report what they yield."""
+    from scrapy.utils.test import get_crawler
+
+    from crawler.items import QuestionItem, drop_reason
+    from crawler.spiders.ohouse import OhouseSpider, classify_url
+    from dobae.settings import get_settings
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InputError(f"crawl probe: {url!r} is not an http(s) URL")
+    base = (base_url or f"{parts.scheme}://{parts.netloc}").rstrip("/")
+    crawler = get_crawler(OhouseSpider, {"ITEM_PIPELINES": {}})
+    spider = OhouseSpider.from_crawler(crawler, base_url=base, incremental="false")
+    crawler.spider = spider
+    result = Probe(url=url, kind=classify_url(url)[0])
+    headers = {"User-Agent": get_settings().crawl.user_agent}
+    with httpx.Client(timeout=timeout, headers=headers, follow_redirects=False) as client:
+        robots = None
+        if obey_robots:
+            r = client.get(f"{parts.scheme}://{parts.netloc}/robots.txt")
+            robots = Protego.parse(r.text if r.status_code == 200 else "")
+
+        def fetch(target: str, request: Request) -> TextResponse:
+            for _ in range(5):  # redirects, but never into a sign-in page
+                if robots is not None and not robots.can_fetch(target, headers["User-Agent"]):
+                    raise InputError(
+                        f"crawl probe: robots.txt forbids {target} (--ignore-robots to fetch anyway)"
+                    )
+                try:
+                    r = client.get(target)
+                except httpx.HTTPError as exc:
+                    raise InputError(f"crawl probe: cannot fetch {target}: {exc}") from None
+                result.fetched.append((target, r.status_code))
+                if r.is_redirect and "sign_in" not in r.headers.get("location", ""):
+                    target = str(r.url.join(r.headers["location"]))
+                    continue
+                return _response(r, request)
+            raise InputError(f"crawl probe: too many redirects from {url}")
+
+        first = Request(url, callback=spider.parse)
+        pending: list[tuple[Request, Any]] = [(first, spider.parse(fetch(url, first)))]
+        follow_ups = 0
+        while pending:
+            request, output = pending.pop(0)
+            for out in output or []:
+                if isinstance(out, Request):
+                    own = out.callback in (spider.parse_comments, spider.parse_question_json)
+                    if own and follow_ups < MAX_FOLLOW_UPS:
+                        follow_ups += 1
+                        try:
+                            resp = fetch(out.url, out)
+                        except InputError:
+                            raise
+                        pending.append((out, out.callback(resp, **out.cb_kwargs)))
+                    else:
+                        result.next_requests.append(out.url)
+                elif isinstance(out, dict):
+                    try:
+                        result.items.append(QuestionItem.model_validate(out).model_dump(mode="json"))
+                    except ValueError as exc:
+                        result.dropped.append(f"{out.get('external_id')}: {drop_reason(exc)}")
+    stats = crawler.stats.get_stats()
+    result.stats = {k: v for k, v in stats.items() if k.startswith("ohouse/")}
+    result.parse_paths = {k.split("/")[-1]: v for k, v in stats.items() if k.startswith("ohouse/parsed/")}
+    result.missing = {k.split("/")[-1]: v for k, v in stats.items() if k.startswith("ohouse/missing/")}
+    return result

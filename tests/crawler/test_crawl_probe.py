@@ -1,0 +1,87 @@
+"""`dobae crawl probe URL` and `scrapy parse --spider=ohouse URL` on the era sandboxes: what one page
+yields (item, parse path, fields not found), nothing written to the database."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from crawl_helpers import ROOT, env_for
+
+from crawler.probe import probe as run_probe
+from crawler.sandbox import Site, serve_sandbox
+from dobae.errors import InputError
+
+
+@pytest.fixture(scope="module")
+def site_2019():
+    with serve_sandbox(site=Site(era="2019", json=False, late_post=False, slow_s=0.0)) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def site_2024():
+    with serve_sandbox(site=Site(era="2024", json=False, late_post=False, slow_s=0.0)) as base:
+        yield base
+
+
+def probe(url: str, tmp_path, *extra: str) -> subprocess.CompletedProcess:
+    db = tmp_path / "never.db"
+    proc = subprocess.run(
+        [sys.executable, "-m", "dobae.cli", "crawl", "probe", url, *extra],
+        cwd=ROOT, env=env_for(f"sqlite:///{db}"), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert not db.exists()  # nothing written, not even a schema
+    return proc
+
+
+def test_probe_question_page_without_json(site_2019, tmp_path):
+    proc = probe(f"{site_2019}/questions/1002", tmp_path, "--json")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout)
+    assert got["kind"] == "question" and got["parse_paths"] == {"html": 1}
+    [item] = got["items"]
+    assert item["title"] == "실크벽지 이음새가 벌어지고 검은 줄이 보여요" and item["comment_count"] == 2
+    assert item["comments"] == [] and item["comments_incomplete"] is True  # the empty mount point, no JSON
+    assert [s for u, s in got["fetched"] if "comments.json" in u] == [404]
+
+
+def test_probe_names_the_fields_not_found_and_prints_a_table(site_2024):
+    from typer.testing import CliRunner
+
+    from dobae.cli import app
+
+    # 1020: withdrawn author (no link), no view count, no keywords, "3일 전"
+    url = f"{site_2024}/community/posts/qna-1020"
+    shown = CliRunner().invoke(app, ["crawl", "probe", url])
+    assert shown.exit_code == 0, shown.output
+    assert "parse path" in shown.output and "html (1)" in shown.output and "fields not found" in shown.output
+    got = run_probe(url)
+    assert {"view_count", "keywords"} <= set(got.missing) and got.parse_paths == {"html": 1}
+    assert got.items[0]["posted_at"] == "2026-04-28T03:00:00Z"  # relative to the Date header
+    assert got.items[0]["url"] == url  # a 2024 post keeps its own URL
+
+
+def test_probe_list_page_lists_what_it_would_request(site_2019):
+    got = run_probe(f"{site_2019}/questions?page=1")
+    assert got.kind == "list" and got.items == []
+    assert f"{site_2019}/questions?page=2" in got.next_requests
+    assert not [u for u in got.next_requests if "2378" in u]  # notices skipped
+
+
+def test_probe_obeys_robots_txt(site_2019):
+    with pytest.raises(InputError, match="robots.txt forbids"):
+        run_probe(f"{site_2019}/users/5002")
+
+
+def test_scrapy_parse_works_without_arguments(site_2019):
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "parse", "--spider=ohouse", "-s", "LOG_LEVEL=WARNING",
+         "-s", "TELNETCONSOLE_ENABLED=0", f"{site_2019}/questions/1001"],
+        cwd=ROOT, env=env_for("sqlite:///unused.db"), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "도배한 지 2주 됐는데 벽지가 군데군데 들떠요" in proc.stdout
+    assert "Scraped Items" in proc.stdout and "comments_incomplete" not in proc.stderr
