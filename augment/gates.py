@@ -64,6 +64,7 @@ class Candidate:
     source: dict[str, str] = field(default_factory=dict)  # field -> source text (semantic drift)
     untrusted: tuple[str, ...] = ()  # crawled texts the prompt contained (prompt-injection check)
     parse_error: str | None = None
+    context: str | None = None  # the document chunk the pair must be grounded on (groundedness gate)
 
     def texts(self) -> list[tuple[Field, str]]:
         return [(f, self.question if f == "question" else self.answer) for f in self.fields]
@@ -321,6 +322,59 @@ class SemanticDriftGate(Gate):
         return True
 
 
+_SENTENCE = re.compile(r"(?<=[.!?？。])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences at . ! ? and line breaks (enough for judging short generated answers)."""
+    return [s.strip() for s in _SENTENCE.split(text or "") if normalise(s)]
+
+
+def bigrams(text: str) -> set[str]:
+    t = normalise(text)
+    return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
+
+
+@dataclass
+class Support:
+    sentence: str
+    lexical: float  # share of the sentence's character bigrams found in the chunk
+    cosine: float  # best cosine to a sentence of the chunk (NaN when not computed)
+    supported: bool
+
+
+def groundedness(answer: str, context: str, ctx: GateContext) -> list[Support]:
+    """How each answer sentence is supported by the chunk: lexically (character bigrams), else by
+    embedding (cosine to the closest chunk sentence); thresholds `ground_lexical_min` / `ground_cosine_min`."""
+    have = bigrams(context)
+    chunk_sents = sentences(context) or [context]
+    out = []
+    for sent in sentences(answer):
+        grams = bigrams(sent)
+        lexical = len(grams & have) / len(grams) if grams else 0.0
+        cosine = float("nan")
+        ok = lexical >= ctx.gates.ground_lexical_min
+        if not ok:
+            vecs = np.vstack([ctx.embed(x) for x in chunk_sents])
+            cosine = float((vecs @ ctx.embed(sent)).max())
+            ok = cosine >= ctx.gates.ground_cosine_min
+        out.append(Support(sent, lexical, cosine, ok))
+    return out
+
+
+class GroundednessGate(Gate):
+    """A pair generated from a document chunk whose answer has a sentence the chunk does not support."""
+
+    name = "ungrounded"
+
+    def check(self, c, ctx):
+        if not c.context or not normalise(c.answer):
+            return True
+        if all(s.supported for s in groundedness(c.answer, c.context, ctx)):
+            return True
+        return False, "ungrounded"
+
+
 GATES: dict[str, type[Gate]] = {
     g.name: g
     for g in (
@@ -336,6 +390,7 @@ GATES: dict[str, type[Gate]] = {
         TestLeakageGate,
         SemanticDuplicateGate,
         SemanticDriftGate,
+        GroundednessGate,
     )
 }
 _TEXT_GATES = {
@@ -348,6 +403,7 @@ _TEXT_GATES = {
     "test_leakage",
     "semantic_duplicate",
     "semantic_drift",
+    "ungrounded",
 }
 
 
