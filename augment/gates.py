@@ -375,6 +375,44 @@ class GroundednessGate(Gate):
         return False, "ungrounded"
 
 
+class RepetitionGate(Gate):
+    """The same sentence twice in one generated text (a small model looping)."""
+
+    name = "repetition"
+
+    def check(self, c, ctx):
+        for _, text in c.texts():
+            seen: set[str] = set()
+            for sent in sentences(text):
+                key = normalise(sent)
+                if len(key) >= 8 and key in seen:
+                    return False, "repetition"
+                seen.add(key)
+        return True
+
+
+_QUESTION_END = re.compile(
+    r"([?？]|(까|나요|가요|은가|는가|죠|지요|는지|을지|ㄹ지|인지|어요|아요|해요|나|니)\s*[.!]?)\s*$"
+)
+
+
+class NotAQuestionGate(Gate):
+    """A pair generated from a document whose question is not a question: no question ending, or a
+    sentence copied from the chunk."""
+
+    name = "not_a_question"
+
+    def check(self, c, ctx):
+        if not c.context or "question" not in c.fields:
+            return True
+        q = normalise(c.question)
+        if not _QUESTION_END.search(c.question.strip()):
+            return False, "not_a_question"
+        if len(q) >= 15 and q in normalise(c.context):
+            return False, "not_a_question"
+        return True
+
+
 GATES: dict[str, type[Gate]] = {
     g.name: g
     for g in (
@@ -391,6 +429,8 @@ GATES: dict[str, type[Gate]] = {
         SemanticDuplicateGate,
         SemanticDriftGate,
         GroundednessGate,
+        RepetitionGate,
+        NotAQuestionGate,
     )
 }
 _TEXT_GATES = {
@@ -404,6 +444,8 @@ _TEXT_GATES = {
     "semantic_duplicate",
     "semantic_drift",
     "ungrounded",
+    "repetition",
+    "not_a_question",
 }
 
 

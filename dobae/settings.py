@@ -64,6 +64,8 @@ class GateSettings(BaseModel):
             "semantic_duplicate",
             "semantic_drift",
             "ungrounded",
+            "repetition",
+            "not_a_question",
         ],
         description="gate names, run in this order",
     )
@@ -109,6 +111,8 @@ class GateSettings(BaseModel):
             "exact_duplicate",
             "test_leakage",
             "ungrounded",
+            "repetition",
+            "not_a_question",
         ],
         description="reasons that reject a pair; any other reason means needs_review",
     )

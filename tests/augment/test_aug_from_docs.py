@@ -47,6 +47,23 @@ def test_an_unsupported_sentence_fails(ctx):
     assert not weak.supported and weak.lexical < 0.5 and weak.cosine < 0.6
 
 
+def test_repetition_and_copied_questions(ctx):
+    loop = "풀칠 불량은 벽지가 부풀어 오르는 하자입니다. " * 3
+    c = Candidate("풀칠 불량은 왜 생기나요?", loop, "doc:x:0", fields=("question", "answer"), context=CHUNK)
+    assert "repetition" in GatePipeline(ctx, ["repetition"]).judge(c).reasons
+    copied = Candidate(
+        "단열이 부족한 벽은 겨울에 표면 온도가 이슬점 아래로 떨어지고",
+        "단열이 부족하면 표면 온도가 이슬점 아래로 떨어집니다.",
+        "doc:x:0",
+        fields=("question", "answer"),
+        context=CHUNK,
+    )
+    assert GatePipeline(ctx, ["not_a_question"]).judge(copied).reasons == ["not_a_question"]
+    for q in ("곰팡이는 왜 생기나요?", "결로가 생기는 원인은 무엇인가요", "단열이 부족하면 어떻게 되죠?"):
+        ok = Candidate(q, "결로 때문입니다.", "doc:x:0", fields=("question", "answer"), context=CHUNK)
+        assert GatePipeline(ctx, ["not_a_question"]).judge(ok).reasons == [], q
+
+
 def test_a_pair_without_a_chunk_is_not_judged(ctx):
     c = Candidate("질문입니다 무엇인가요?", "아무 근거 없는 답변입니다.", "g1", fields=("answer",))
     assert GatePipeline(ctx, ["ungrounded"]).judge(c).reasons == []
