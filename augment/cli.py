@@ -126,6 +126,23 @@ def compound(
     _run("compound", _selection(source, category, status, limit))
 
 
+@augment_app.command("from-docs")
+def from_docs(
+    document: int = typer.Option(
+        None, "--document", help="only this document's chunks (id from `dobae docs list`)"
+    ),
+    limit: int = typer.Option(None, "--limit", min=1, help="at most this many chunks"),
+) -> None:
+    """Q&A pairs grounded on one document chunk each (add documents first with `dobae docs add`); every
+    pair links to its chunk and the groundedness gate checks each answer sentence against it.
+
+    Example: `dobae docs add --reference && dobae augment from-docs --limit 10`
+    """
+    from augment.operations import Selection
+
+    _run("from-docs", Selection(document=document, limit=limit))
+
+
 @augment_app.command("curate")
 def curate(
     dry_run: bool = typer.Option(False, "--dry-run", help="judge and count; write nothing"),

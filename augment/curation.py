@@ -7,7 +7,8 @@ class whose `check(pair, ctx)` returns `True` or `(False, "reason")`, and the or
 - `self_answer`: the answer's author asked the question;
 - `not_an_answer`: thanks, "저도 궁금해요", a question back instead of an answer;
 - `contact_details`: a phone number, URL, e-mail or messenger id (exports mask them: `db.contact`);
-- `advertising`: sales talk ("견적 문의 주세요", "최저가") or a seller's badge;
+- `advertising`: sales talk ("견적 문의 주세요", "최저가"); `seller_badge`: the answer comes from a
+  seller's account (often useful, sometimes a pitch);
 - `too_short` / `too_long`: the answer's length;
 - `near_duplicate`: the answer nearly repeats an earlier pair's answer (MinHash over character
   5-grams, the gates' index);
@@ -52,6 +53,10 @@ THANKS = re.compile(r"(감사|고맙|고마워|ㄳ|ㄱㅅ|thank)", re.I)
 ME_TOO = re.compile(
     r"(저도\s*(궁금|같은|그래요|그렇|알고\s*싶)|나도\s*궁금|같은\s*(고민|증상|문제)\s*(이에요|입니다|있어요|이네요)|"
     r"혹시\s*해결\s*(하셨|되셨)|해결\s*(되면|하시면)\s*(공유|알려))"
+)
+ACKNOWLEDGE = re.compile(
+    r"^\W*(참고\s*(할게요|하겠습니다|해\s*볼게요)|저장\s*해\s*(둘게요|놓을게요|갑니다)|잘\s*(봤습니다|보고\s*갑니다)|"
+    r"도움이?\s*(됐|되었|많이\s*됐)|좋은\s*(정보|글)(이네요|네요|입니다))"
 )
 ADVERTISING = re.compile(
     r"(견적\s*문의|상담\s*문의|시공\s*문의|문의\s*(주세요|바랍니다|환영)|연락\s*(주세요|주시면|바랍니다)|"
@@ -182,7 +187,7 @@ class NotAnAnswerFilter(CrawlFilter):
         size = len(normalise(text))
         if THANKS.search(text) and size < self.SHORT:
             return False, "not_an_answer"
-        if ME_TOO.search(text) and size < 2 * self.SHORT:
+        if (ME_TOO.search(text) or ACKNOWLEDGE.search(text)) and size < 2 * self.SHORT:
             return False, "not_an_answer"
         parts = sentences(text)
         if parts and all(s.endswith(("?", "？")) for s in parts):
@@ -201,8 +206,10 @@ class AdvertisingFilter(CrawlFilter):
     name = "advertising"
 
     def check(self, p, ctx):
-        if ADVERTISING.search(p.answer) or (p.badge or "").strip().lower() in SELLER_BADGES:
+        if ADVERTISING.search(p.answer):
             return False, "advertising"
+        if (p.badge or "").strip().lower() in SELLER_BADGES:
+            return False, "seller_badge"  # often useful, sometimes a pitch: a person decides
         return True
 
 

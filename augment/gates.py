@@ -64,6 +64,7 @@ class Candidate:
     source: dict[str, str] = field(default_factory=dict)  # field -> source text (semantic drift)
     untrusted: tuple[str, ...] = ()  # crawled texts the prompt contained (prompt-injection check)
     parse_error: str | None = None
+    context: str | None = None  # the document chunk the pair must be grounded on (groundedness gate)
 
     def texts(self) -> list[tuple[Field, str]]:
         return [(f, self.question if f == "question" else self.answer) for f in self.fields]
@@ -321,6 +322,97 @@ class SemanticDriftGate(Gate):
         return True
 
 
+_SENTENCE = re.compile(r"(?<=[.!?？。])\s+|\n+")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences at . ! ? and line breaks (enough for judging short generated answers)."""
+    return [s.strip() for s in _SENTENCE.split(text or "") if normalise(s)]
+
+
+def bigrams(text: str) -> set[str]:
+    t = normalise(text)
+    return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
+
+
+@dataclass
+class Support:
+    sentence: str
+    lexical: float  # share of the sentence's character bigrams found in the chunk
+    cosine: float  # best cosine to a sentence of the chunk (NaN when not computed)
+    supported: bool
+
+
+def groundedness(answer: str, context: str, ctx: GateContext) -> list[Support]:
+    """How each answer sentence is supported by the chunk: lexically (character bigrams), else by
+    embedding (cosine to the closest chunk sentence); thresholds `ground_lexical_min` / `ground_cosine_min`."""
+    have = bigrams(context)
+    chunk_sents = sentences(context) or [context]
+    out = []
+    for sent in sentences(answer):
+        grams = bigrams(sent)
+        lexical = len(grams & have) / len(grams) if grams else 0.0
+        cosine = float("nan")
+        ok = lexical >= ctx.gates.ground_lexical_min
+        if not ok:
+            vecs = np.vstack([ctx.embed(x) for x in chunk_sents])
+            cosine = float((vecs @ ctx.embed(sent)).max())
+            ok = cosine >= ctx.gates.ground_cosine_min
+        out.append(Support(sent, lexical, cosine, ok))
+    return out
+
+
+class GroundednessGate(Gate):
+    """A pair generated from a document chunk whose answer has a sentence the chunk does not support."""
+
+    name = "ungrounded"
+
+    def check(self, c, ctx):
+        if not c.context or not normalise(c.answer):
+            return True
+        if all(s.supported for s in groundedness(c.answer, c.context, ctx)):
+            return True
+        return False, "ungrounded"
+
+
+class RepetitionGate(Gate):
+    """The same sentence twice in one generated text (a small model looping)."""
+
+    name = "repetition"
+
+    def check(self, c, ctx):
+        for _, text in c.texts():
+            seen: set[str] = set()
+            for sent in sentences(text):
+                key = normalise(sent)
+                if len(key) >= 8 and key in seen:
+                    return False, "repetition"
+                seen.add(key)
+        return True
+
+
+_QUESTION_END = re.compile(
+    r"([?？]|(까|나요|가요|은가|는가|죠|지요|는지|을지|ㄹ지|인지|어요|아요|해요|나|니)\s*[.!]?)\s*$"
+)
+
+
+class NotAQuestionGate(Gate):
+    """A pair generated from a document whose question is not a question: no question ending, or a
+    sentence copied from the chunk."""
+
+    name = "not_a_question"
+
+    def check(self, c, ctx):
+        if not c.context or "question" not in c.fields:
+            return True
+        q = normalise(c.question)
+        if not _QUESTION_END.search(c.question.strip()):
+            return False, "not_a_question"
+        if len(q) >= 15 and q in normalise(c.context):
+            return False, "not_a_question"
+        return True
+
+
 GATES: dict[str, type[Gate]] = {
     g.name: g
     for g in (
@@ -336,6 +428,9 @@ GATES: dict[str, type[Gate]] = {
         TestLeakageGate,
         SemanticDuplicateGate,
         SemanticDriftGate,
+        GroundednessGate,
+        RepetitionGate,
+        NotAQuestionGate,
     )
 }
 _TEXT_GATES = {
@@ -348,6 +443,9 @@ _TEXT_GATES = {
     "test_leakage",
     "semantic_duplicate",
     "semantic_drift",
+    "ungrounded",
+    "repetition",
+    "not_a_question",
 }
 
 

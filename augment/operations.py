@@ -34,7 +34,14 @@ from augment.gates import Candidate, GateContext, GatePipeline
 from augment.jobs import finish_job, require_schema, start_job
 from augment.parsing import ParseError, parse_output
 from augment.review import machine_review
-from augment.schemas import OUTPUT_MODELS, AnswerParaphrases, Keywords, QuestionParaphrases
+from augment.schemas import (
+    OUTPUT_MODELS,
+    AnswerParaphrases,
+    Keywords,
+    QuestionParaphrases,
+    SeededPair,
+    SeededPairs,
+)
 from augment.templates import PromptTemplate, load_glossary, load_template
 from db.models import (
     AugmentJob,
@@ -68,6 +75,7 @@ class Selection:
     limit: int | None = None
     keywords: list[str] | None = None  # `seeded`: glossary terms to use (default: the glossary)
     one_per_group: bool | None = None  # only the first input pair of each group (one per DACON item)
+    document: int | None = None  # `from-docs`: only this document's chunks
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -98,13 +106,14 @@ class WorkItem:
 @dataclass
 class Derived:
     candidate: Candidate
-    parent: PairRow
+    parent: PairRow | None  # None: generated from a document chunk, not from a pair
     tag: str  # e.g. "formal:0", part of the derived pair's key
     sources: tuple[PairRow, ...] = ()  # every pair the text was built from (default: the parent)
+    chunk_id: int | None = None  # the document chunk the pair is grounded on
 
     def source_groups(self) -> list[str]:
         """The derived pair's groups: its own first, then every group of every source pair."""
-        rows = self.sources or (self.parent,)
+        rows = self.sources or ((self.parent,) if self.parent is not None else ())
         return list(dict.fromkeys([self.candidate.group_id, *(g for r in rows for g in r.all_groups())]))
 
 
@@ -234,14 +243,19 @@ class Operation:
     #: names of the template's written example values, in order
     completion_fields: ClassVar[tuple[str, ...]] = ("source", "target")
 
-    def completion_request(self, pair: PairRow, **values: Any) -> ChatRequest:
+    def completion_request(self, pair: PairRow | None, **values: Any) -> ChatRequest:
         tmpl = self.template.completion if self.template else None
         if tmpl is None:
             raise InputError(
                 f"`{self.name}` has no completion prompt; run it against an instruction-tuned model "
                 "with DOBAE_LLM__MODE=chat"
             )
-        prompt = tmpl.render(self.shots(pair), **values)
+        shots = (
+            self.shots(pair)
+            if pair is not None
+            else [dict(zip(self.completion_fields, ex, strict=False)) for ex in tmpl.examples]
+        )
+        prompt = tmpl.render(shots, **values)
         return ChatRequest([], self.output, max_tokens=tmpl.max_tokens, prompt=prompt, stop=tmpl.stop)
 
     def parse(self, content: str | None) -> Any:
@@ -499,6 +513,79 @@ class SeededGeneration(Operation):
         return [Derived(c, top, "parse_error", tuple(item.pairs))]
 
 
+class FromDocs(Operation):
+    """Q&A pairs grounded on one document chunk each (`dobae docs add` first). Each pair links to its
+    chunk (`qa_pairs.chunk_id`) and the groundedness gate checks every answer sentence against it.
+    Chat mode asks for `docs.pairs_per_chunk` pairs as JSON; completion mode writes one pair after
+    few-shot examples. Pairs of one chunk share the group `doc:<document sha256[:12]>:<seq>`."""
+
+    name = "from-docs"
+    template_name = "from_docs"
+    completion_fields = ("context", "question", "answer")
+
+    def items(self, session, sel):
+        from db.models import DocChunk, Document
+
+        q = select(DocChunk, Document.sha256).join(Document, Document.id == DocChunk.document_id)
+        if sel.document is not None:
+            q = q.where(DocChunk.document_id == sel.document)
+        q = q.order_by(DocChunk.document_id, DocChunk.seq)
+        if sel.limit is not None:
+            q = q.limit(sel.limit)
+        rows = session.execute(q).all()
+        if not rows:
+            raise InputError("no document chunks: add documents first (`dobae docs add --reference`)")
+        items = []
+        for chunk, sha in rows:
+            extra = {"chunk_id": chunk.id, "context": chunk.text, "group": f"doc:{sha[:12]}:{chunk.seq}"}
+            if self.completion:
+                req = self.completion_request(None, context=chunk.text)
+            else:
+                n = self.settings.augment.docs.pairs_per_chunk
+                req = ChatRequest(self.template.render(context=chunk.text, n=n), self.output)
+            items.append(WorkItem(f"chunk:{chunk.id}", [], req, extra))
+        return items
+
+    def parse_text(self, text):
+        question, sep, answer = text.partition("답변:")
+        question, answer = question.strip(), answer.strip()
+        if not sep or not question or not answer:
+            raise ParseError("no_pair", f"expected 'question 답변: answer', got {text[:200]!r}")
+        return SeededPairs.model_construct(
+            pairs=[SeededPair.model_construct(question=question, answer=answer)]
+        )
+
+    def derive(self, item, parsed):
+        ctx = item.extra["context"]
+        return [
+            Derived(
+                Candidate(
+                    question=sp.question,
+                    answer=sp.answer,
+                    group_id=item.extra["group"],
+                    fields=("question", "answer"),
+                    untrusted=(ctx,),
+                    context=ctx,
+                ),
+                None,
+                f"doc:{i}",
+                chunk_id=item.extra["chunk_id"],
+            )
+            for i, sp in enumerate(parsed.pairs[: self.settings.augment.docs.pairs_per_chunk])
+        ]
+
+    def on_parse_error(self, item, raw, error):
+        c = Candidate(
+            question=f"[chunk {item.extra['chunk_id']}] 생성 실패",
+            answer=raw[:RAW_KEEP] or "(빈 출력)",
+            group_id=item.extra["group"],
+            fields=("question", "answer"),
+            parse_error=error,
+            context=item.extra["context"],
+        )
+        return [Derived(c, None, "parse_error", chunk_id=item.extra["chunk_id"])]
+
+
 _END = re.compile(r"[?？.!。]\s*$")
 
 
@@ -556,7 +643,14 @@ class CompoundQuestions(Operation):
 
 OPERATIONS: dict[str, type[Operation]] = {
     op.name: op
-    for op in (ParaphraseQuestions, ParaphraseAnswers, ExtractKeywords, SeededGeneration, CompoundQuestions)
+    for op in (
+        ParaphraseQuestions,
+        ParaphraseAnswers,
+        ExtractKeywords,
+        SeededGeneration,
+        CompoundQuestions,
+        FromDocs,
+    )
 }
 
 
@@ -676,7 +770,10 @@ class Runner:
         summary = self.summary
         assert summary is not None
         tmpl = self.op.template
-        params: dict[str, Any] = {"item": item.item_id, **item.extra}
+        params: dict[str, Any] = {
+            "item": item.item_id,
+            **{k: v for k, v in item.extra.items() if k != "context"},
+        }
         if c is not None:
             params["llm"] = self.client.params(c.request) if self.client is not None else {}
             params["seed"] = self.settings.llm.seed
@@ -742,17 +839,19 @@ class Runner:
     def _store_pair(self, s: Session, gen: Generation, d: Derived, c: Completion | None) -> None:
         verdict = self._pipeline().judge(d.candidate)
         tail = c.key[:16] if c is not None else "rule"
+        groups = d.source_groups()
         pair = QAPair(
             key=f"augment:{self.op.name}:{gen.params['item']}:{tail}:{d.tag}",
             question_text=unicodedata.normalize("NFC", d.candidate.question),
             answer_text=unicodedata.normalize("NFC", d.candidate.answer),
-            category=d.parent.category,
+            category=d.parent.category if d.parent else None,
             origin=Origin.augment,
             group_id=d.candidate.group_id,
-            source_groups=d.source_groups(),
-            parent_id=d.parent.id,
-            split=d.parent.split,
+            source_groups=groups if len(groups) > 1 or d.parent is not None else None,
+            parent_id=d.parent.id if d.parent else None,
+            split=d.parent.split if d.parent else None,
             generation_id=gen.id,
+            chunk_id=d.chunk_id,
         )
         s.add(pair)
         machine_review(s, pair, verdict.status, verdict.reasons)

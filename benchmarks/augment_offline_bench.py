@@ -57,7 +57,12 @@ def run(op: str, mode: str, limit: int, srv, url: str, max_tokens: int) -> dict:
     )
     reset_settings()
     cpu0, t0 = server_cpu_s(srv.pid), time.perf_counter()
-    summary = run_operation(op, Selection(source="dacon", limit=limit, one_per_group=True), url=url)
+    sel = (
+        Selection(limit=limit)
+        if op == "from-docs"
+        else Selection(source="dacon", limit=limit, one_per_group=True)
+    )
+    summary = run_operation(op, sel, url=url)
     wall, cpu = time.perf_counter() - t0, server_cpu_s(srv.pid) - cpu0
     with session_scope(url) as s:
         gens = s.scalars(select(Generation).where(Generation.job_id == summary.job_id)).all()
@@ -85,12 +90,21 @@ def run(op: str, mode: str, limit: int, srv, url: str, max_tokens: int) -> dict:
             parent_q = dict(
                 s.execute(select(QAPair.id, QAPair.question_text).where(QAPair.id.in_(parents))).all()
             )
+            chunk_text = {}
+            if op == "from-docs":
+                from db.models import DocChunk
+
+                chunk_ids = {p.chunk_id for p, _, _ in rows}
+                chunk_text = dict(
+                    s.execute(select(DocChunk.id, DocChunk.text).where(DocChunk.id.in_(chunk_ids))).all()
+                )
             n = len(rows)
             passed = sum(1 for _, r, _ in rows if r.status.value == "approved")
             reasons = Counter(x for _, r, _ in rows for x in (r.reasons or ["approved"]))
             samples = [
-                {"source": parent_q.get(p.parent_id), "output": p.question_text, "status": r.status.value,
-                 "reasons": r.reasons}
+                {"source": parent_q.get(p.parent_id) if op != "from-docs" else chunk_text.get(p.chunk_id, "")[:80] + "…",
+                 "output": p.question_text if op != "from-docs" else f"{p.question_text} → {p.answer_text}",
+                 "status": r.status.value, "reasons": r.reasons}
                 for p, r, _ in rows
             ]  # fmt: skip
     return {
@@ -130,10 +144,14 @@ def main() -> None:
     url = f"sqlite:///{tmp / 'bench.db'}"
     upgrade(url)
     import_dacon(args.train, args.test, url=url)
+    if "from-docs" in args.ops:
+        from augment.documents import add_documents, reference_sources
+
+        add_documents(reference_sources(), note="reference set", url=url)
     results = []
     with local_server(args.model, threads=1, startup_timeout_s=600) as srv:
         for op in args.ops.split(","):
-            mt = 64 if op == "paraphrase-questions" else 48
+            mt = {"paraphrase-questions": 64, "keywords": 48}.get(op, 160)
             results.append(run(op, "completion", args.limit, srv, url, mt))
             if args.baseline:
                 results.append(run(op, "chat", args.baseline, srv, url, 128))
@@ -168,11 +186,15 @@ def main() -> None:
                         f"| {x['item']} | {', '.join(x['kept']) or '–'} | {', '.join(x['dropped']) or '–'} |"
                     )
             else:
-                lines.append("| source question | paraphrase | verdict |\n|---|---|---|")
+                head = (
+                    "chunk | question → answer" if r["op"] == "from-docs" else "source question | paraphrase"
+                )
+                lines.append(f"| {head} | verdict |\n|---|---|---|")
                 for x in picked:
                     verdict = x["status"] + (f" ({', '.join(x['reasons'])})" if x["reasons"] else "")
-                    out = (x["output"] or "").replace("|", "/")[:160]
-                    lines.append(f"| {x['source']} | {out} | {verdict} |")
+                    out = (x["output"] or "").replace("|", "/").replace("\n", " ")[:240]
+                    src = (x["source"] or "").replace("|", "/").replace("\n", " ")
+                    lines.append(f"| {src} | {out} | {verdict} |")
             lines.append("")
         args.out.write_text("\n".join(lines), encoding="utf-8")
         print(f"samples written to {args.out}")

@@ -287,6 +287,81 @@ def step_augment(ctx: DemoContext) -> str:
     return "; ".join(parts)
 
 
+def step_curate(ctx: DemoContext) -> str:
+    """Flag every crawled pair with reasons (and signals), then approve the unflagged ones in one
+    logged step, as `dobae augment curate` + `dobae review approve --origin crawl --no-flags` do."""
+    curation = _need("augment.curation", "augment (curation)")
+    from db.review import approve_unflagged
+
+    s = curation.curate_crawl(ctx.url, ctx.settings)
+    flags = ", ".join(f"{k} {n}" for k, n in s.reasons.most_common()) or "none"
+    ok = approve_unflagged("crawl", reviewer="demo", url=ctx.url)
+    return (
+        f"{s.crawled} crawled pairs, {s.judged} judged ({s.changed} verdicts changed), {s.clean} without a flag; "
+        f"flags and signals: {flags}; approved {ok.approved} unflagged pairs (reviewer 'demo'), "
+        f"{ok.flagged} flagged wait for a person in review_queue"
+    )
+
+
+DOCS_CHUNKS = 8  # chunks of the reference set the demo generates from (≈10-15 s each on a shared CPU)
+
+
+def step_docs(ctx: DemoContext) -> str:
+    """Add the shipped reference set and generate Q&A grounded on its chunks with the local model."""
+    documents = _need("augment.documents", "augment (documents)")
+    ops = _need("augment.operations", "augment")
+    server = _need("augment.server", "augment (local server)")
+    from db.models import Generation, QAPair, Review, ReviewStatus
+    from db.session import session_scope
+
+    added = documents.add_documents(
+        documents.reference_sources(), note="reference set written for the dobae project", url=ctx.url
+    )
+    parts = [f"reference set: {len(added.added)} added, {len(added.unchanged)} unchanged"]
+    with session_scope(ctx.url) as s:
+        done = s.scalar(
+            select(func.count()).select_from(Generation).where(Generation.operation == "from-docs")
+        )
+    if done >= DOCS_CHUNKS:
+        parts.append(f"from-docs: skip (done, {done} chunks)")
+    else:
+        model = _llm_model_dir(ctx)
+        with server.local_server(model, log_path=ctx.work / "llm-server.log", startup_timeout_s=300) as srv:
+            llm = ctx.settings.llm.model_copy(update={"base_url": srv.base_url, "model": srv.model,
+                                                       "concurrency": 2, "timeout_s": 300})  # fmt: skip
+            settings = ctx.settings.model_copy(update={"llm": llm})
+            summ = ops.run_operation(
+                "from-docs", ops.Selection(limit=DOCS_CHUNKS), url=ctx.url, settings=settings, progress=True
+            )
+        parts.append(f"from-docs: {summ.calls} calls, {summ.cache_hits} cached, {dict(summ.statuses)}")
+    with session_scope(ctx.url) as s:
+        rows = s.execute(
+            select(Review.status, Review.reasons)
+            .join(QAPair, QAPair.id == Review.pair_id)
+            .where(QAPair.chunk_id.is_not(None))
+        ).all()
+    rejected = [r for st, r in rows if st == ReviewStatus.rejected]
+    unexplained = sum(1 for r in rejected if not r)
+    reasons: dict[str, int] = {}
+    for r in rejected:
+        for x in r:
+            reasons[x] = reasons.get(x, 0) + 1
+    parts.append(
+        f"{len(rows)} grounded pairs, {len(rejected)} rejected"
+        + (
+            f" ({', '.join(f'{k} {n}' for k, n in sorted(reasons.items(), key=lambda kv: -kv[1]))})"
+            if reasons
+            else ""
+        )
+        + (
+            f"; {unexplained} rejected WITHOUT a reason"
+            if unexplained
+            else "; every rejected pair has its reason"
+        )
+    )
+    return "; ".join(parts)
+
+
 def step_review(ctx: DemoContext) -> str:
     """A read-only summary: pairs by origin and review status, and the machine gates' reasons."""
     from db.models import QAPair, Review
@@ -526,7 +601,9 @@ def step_submit(ctx: DemoContext) -> str:
 STEPS: list[tuple[str, Callable[[DemoContext], str], tuple[str, ...]]] = [
     ("crawl", step_crawl, ()),
     ("import", step_import, ()),
+    ("curate", step_curate, ("crawl",)),
     ("augment", step_augment, ("import",)),
+    ("docs", step_docs, ()),
     ("review", step_review, ("augment",)),
     ("export", step_export, ("import",)),
     ("train", step_train, ("export",)),

@@ -478,6 +478,49 @@ def score_section(plt, evals: list[dict]) -> Section:
     return sec
 
 
+def ablation_section(plt, evals: list[dict]) -> Section | None:
+    """The latest `dobae evaluate --add-origin` run: score with and without each source."""
+    runs: dict[str, list[dict]] = {}
+    for e in evals:
+        ab = e["breakdown"].get("ablation")
+        if ab:
+            runs.setdefault(ab["run"], []).append(e)
+    if not runs:
+        return None
+    rows = runs[list(runs)[-1]]
+    sec = Section(
+        "Data sources",
+        "What each source adds (`dobae evaluate --add-origin …`): the same grouped folds and questions, "
+        "trained with and without each source's approved pairs; Δ against the base with a 95 % paired "
+        "bootstrap interval.",
+    )
+    table = []
+    for e in rows:
+        ab = e["breakdown"]["ablation"]
+        ci = ab.get("ci95") or [0.0, 0.0]
+        base = ab["name"] == "base"
+        table.append([ab["name"], ab["extra_pairs"], f"{e['mean']:.4f} ± {e['std']:.4f}",
+                      "" if base else f"{ab['delta']:+.4f}", "" if base else f"[{ci[0]:+.4f}, {ci[1]:+.4f}]"])  # fmt: skip
+    sec.tables.append(
+        (f"Ablation ({rows[0]['answerer']}, {rows[0]['folds']} folds, {rows[0]['embedder']})",
+         ["training data", "extra pairs", "mean ± sd", "Δ vs base", "95 % interval"], table)
+    )  # fmt: skip
+    others = [e for e in rows if e["breakdown"]["ablation"]["name"] != "base"]
+    if others:
+        fig, ax = plt.subplots(figsize=(7, 0.5 * len(others) + 1.5))
+        names = [e["breakdown"]["ablation"]["name"] for e in others]
+        deltas = [e["breakdown"]["ablation"]["delta"] for e in others]
+        lo = [d - e["breakdown"]["ablation"]["ci95"][0] for d, e in zip(deltas, others, strict=True)]
+        hi = [e["breakdown"]["ablation"]["ci95"][1] - d for d, e in zip(deltas, others, strict=True)]
+        ax.barh(range(len(others)), deltas, xerr=[lo, hi], capsize=4, color="#4c72b0")
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_yticks(range(len(others)), names)
+        ax.set_xlabel("Δ score vs base (95% CI)")
+        ax.set_title("데이터 출처별 효과")
+        sec.images.append(_png(fig))
+    return sec
+
+
 def _render(sections: list[Section], title: str) -> str:
     from datetime import UTC, datetime
 
@@ -519,6 +562,9 @@ def build_report(url: str | None = None, embedder: str | None = None) -> str:
         training_section(plt, data["runs"]),
         score_section(plt, data["evals"]),
     ]
+    ablation = ablation_section(plt, data["evals"])
+    if ablation is not None:
+        sections.append(ablation)
     return _render(sections, "dobae report")
 
 

@@ -63,6 +63,9 @@ class GateSettings(BaseModel):
             "test_leakage",
             "semantic_duplicate",
             "semantic_drift",
+            "ungrounded",
+            "repetition",
+            "not_a_question",
         ],
         description="gate names, run in this order",
     )
@@ -83,6 +86,19 @@ class GateSettings(BaseModel):
     near_dup_threshold: float = Field(
         0.8, gt=0, le=1, description="MinHash Jaccard estimate at/above: near_duplicate"
     )
+    ground_lexical_min: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="ungrounded: an answer sentence is supported by its chunk when at least this share of its "
+        "character bigrams occur in the chunk …",
+    )
+    ground_cosine_min: float = Field(
+        0.6,
+        ge=-1,
+        le=1,
+        description="… or its embedding's cosine to the closest chunk sentence is at least this",
+    )
     minhash_ngram: int = Field(5, ge=1, description="character n-gram size for MinHash")
     minhash_num_perm: int = Field(128, ge=16, description="MinHash permutations")
     reject: list[str] = Field(
@@ -94,6 +110,9 @@ class GateSettings(BaseModel):
             "prompt_injection",
             "exact_duplicate",
             "test_leakage",
+            "ungrounded",
+            "repetition",
+            "not_a_question",
         ],
         description="reasons that reject a pair; any other reason means needs_review",
     )
@@ -142,18 +161,6 @@ class DocsSettings(BaseModel):
     )
     pairs_per_chunk: int = Field(
         2, ge=1, le=10, description="Q&A pairs asked for per chunk (chat mode; completion mode: 1)"
-    )
-    ground_lexical_min: float = Field(
-        0.5,
-        ge=0,
-        le=1,
-        description="an answer sentence is supported when at least this share of its character bigrams occur in the chunk …",
-    )
-    ground_cosine_min: float = Field(
-        0.6,
-        ge=-1,
-        le=1,
-        description="… or its embedding's cosine to the closest chunk sentence is at least this",
     )
 
 

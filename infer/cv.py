@@ -139,6 +139,28 @@ def eval_questions(
     return out
 
 
+@dataclass(frozen=True)
+class ExtraPair:
+    """An approved pair of another origin (crawl, augment, docs) offered to every fold's training
+    side. `groups` are all the groups it was built from (`QAPair.groups`)."""
+
+    pair: TrainPair
+    groups: tuple[str, ...]
+    source: str  # crawl | augment | docs | manual
+
+
+def fold_train_pairs(
+    train: Sequence[Item], held: Sequence[Item], extra: Sequence[ExtraPair] = ()
+) -> tuple[list[TrainPair], int]:
+    """A fold's training pairs: the other folds' rows, plus every extra pair not built from a
+    held-out row (ANY of its groups). Returns the pairs and how many extra pairs were added."""
+    held_ids = {it.id for it in held}
+    if held_ids & {it.id for it in train}:
+        raise DobaeError("a held-out row is also in the training rows")
+    added = [e.pair for e in extra if not touches_rows(e.groups, held_ids)]
+    return train_pairs(train) + added, len(added)
+
+
 @dataclass
 class CVResult:
     answerer: str
@@ -154,6 +176,8 @@ class CVResult:
     counts: dict[str, int]
     seconds: float
     examples: list[dict[str, Any]] = field(default_factory=list)
+    per_question: list[float] = field(default_factory=list)  # in fold order, for paired comparisons
+    extra_per_fold: list[int] = field(default_factory=list)  # extra pairs added to each fold's training
 
     @property
     def mean(self) -> float:
@@ -184,8 +208,10 @@ def cross_validate(
     seed: int = 42,
     double_ratio: float = DOUBLE_RATIO,
     on_fold: Callable[[int, float], None] | None = None,
+    extra: Sequence[ExtraPair] = (),
 ) -> CVResult:
-    """Fit a fresh answerer per fold on the other folds, answer the fold's questions, score them."""
+    """Fit a fresh answerer per fold on the other folds (plus the `extra` pairs not built from a
+    held-out row), answer the fold's questions, score them."""
     t0 = time.perf_counter()
     items = as_items(items)
     folds = make_folds(items, k, seed)
@@ -194,10 +220,14 @@ def cross_validate(
     cat_scores: dict[str, list[float]] = defaultdict(list)
     examples: list[dict[str, Any]] = []
     answerer: Answerer | None = None
+    per_question: list[float] = []
+    extra_per_fold: list[int] = []
     for f, held in enumerate(folds):
         train = [it for g, fold in enumerate(folds) if g != f for it in fold]
         answerer = make()
-        answerer.fit(train_pairs(train))
+        fit_pairs, n_extra = fold_train_pairs(train, held, extra)
+        extra_per_fold.append(n_extra)
+        answerer.fit(fit_pairs)
         questions = eval_questions(held, seed=seed + f, double_ratio=double_ratio)
         answers = answerer.answer([q.question for q in questions])
         if len(answers) != len(questions):
@@ -206,6 +236,7 @@ def cross_validate(
             )
         result = score_texts(answers, [q.references for q in questions], embedder)
         fold_means.append(result.mean)
+        per_question.extend(float(x) for x in result.per_question)
         for q, a, s in zip(questions, answers, result.per_question, strict=True):
             kind_scores[q.kind].append(float(s))
             for cat in dict.fromkeys(q.categories):
@@ -234,6 +265,8 @@ def cross_validate(
         },
         seconds=time.perf_counter() - t0,
         examples=examples,
+        per_question=per_question,
+        extra_per_fold=extra_per_fold,
     )
 
 
@@ -252,8 +285,8 @@ def git_commit() -> str | None:
     return res.stdout.strip() or None if res.returncode == 0 else None
 
 
-def store_evaluation(result: CVResult, url: str | None = None) -> int:
-    """Insert an `evaluations` row; returns its id."""
+def store_evaluation(result: CVResult, url: str | None = None, extra: dict[str, Any] | None = None) -> int:
+    """Insert an `evaluations` row (`extra` joins its breakdown and config); returns its id."""
     from db.migrate import ensure_schema
     from db.models import Evaluation
     from db.session import session_scope
@@ -262,14 +295,14 @@ def store_evaluation(result: CVResult, url: str | None = None) -> int:
     with session_scope(url) as session:
         row = Evaluation(
             answerer=result.answerer,
-            config=result.config,
+            config={**result.config, **({"add_origins": extra["ablation"]["sources"]} if extra else {})},
             embedder=result.embedder,
             data_sha256=result.data_sha256,
             git_commit=git_commit(),
             folds=result.folds,
             mean=result.mean,
             std=result.std,
-            breakdown=result.breakdown(),
+            breakdown={**result.breakdown(), **(extra or {})},
         )
         session.add(row)
         session.flush()

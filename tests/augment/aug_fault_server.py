@@ -75,6 +75,21 @@ def good_answer(body: dict) -> str:
         ]
         found = [t for t in terms if t in text]
         return json.dumps({"keywords": found + ["방화문"]}, ensure_ascii=False)  # 방화문: not in the text
+    if '{"pairs"' in user and '핵심어 "' not in user:  # from-docs: one grounded pair, one made up
+        chunk = user.split("<자료>", 1)[1].split("</자료>", 1)[0].strip()
+        first = re.split(r"(?<=[.!?])\s+", chunk)[0]
+        return json.dumps(
+            {
+                "pairs": [
+                    {"question": "이 하자는 왜 생기고 어떻게 하나요?", "answer": first},
+                    {
+                        "question": "보수 비용은 얼마나 드나요?",
+                        "answer": "보수 비용은 평당 삼만 원이며 보증 기간은 십 년입니다. 주말에는 할증이 붙습니다.",
+                    },
+                ]
+            },
+            ensure_ascii=False,
+        )
     if '{"pairs"' in user:
         kw = re.search(r'핵심어 "([^"]+)"', user).group(1)
         return json.dumps(

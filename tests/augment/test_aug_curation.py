@@ -48,6 +48,7 @@ def test_a_good_answer_has_no_flag(ctx):
         "좋은 정보 감사합니다.",
         "저도 궁금해요. 같은 증상이에요.",
         "사진 좀 올려 주실 수 있나요? 언제 시공하셨어요?",
+        "참고할게요. 저장해 둘게요!",
     ],
 )
 def test_not_an_answer(ctx, answer):
@@ -77,7 +78,7 @@ def test_numbers_that_are_not_contacts_stay():
 
 def test_advertising(ctx):
     assert "advertising" in judge(ctx, GOOD + " 저희 업체는 최저가로 해 드려요. 견적 문의 주세요.")[1]
-    assert "advertising" in judge(ctx, badge="seller")[1]
+    assert judge(ctx, badge="seller")[1] == ["seller_badge"]
 
 
 def test_too_short_and_too_long(ctx):
