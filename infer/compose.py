@@ -59,6 +59,11 @@ class PartTrace:
     items: list[tuple[str, float]]  # (group id, similarity) of the top-k, nearest first
     sentences: list[str] = field(default_factory=list)
     source_ranks: list[int] = field(default_factory=list)  # rank (0 = nearest) of each sentence's item
+    top_sentences: list[str] = field(default_factory=list)  # the sentences closest to the target
+
+    @property
+    def answer(self) -> str:
+        return join_sentences(self.sentences)
 
 
 @dataclass
@@ -258,43 +263,51 @@ class ComposeAnswerer:
                 p.chosen.append(i)
                 p.prefixes.append((s, list(p.chosen)))
 
+    def _budgets(self, n_parts: int) -> list[int]:
+        """Word-piece budget of each part of a question split in `n_parts`."""
+        if n_parts == 1:
+            return [self.budget]
+        rest = max(1, int(self.budget * (1 - self.first_share) / (n_parts - 1)))
+        return [int(self.budget * self.first_share)] + [rest] * (n_parts - 1)
+
+    def compose_parts(self, parts: Sequence[str], budgets: Sequence[int] | None = None) -> list[PartTrace]:
+        """Compose an answer for each (already split) question part; `PartTrace.sentences` joined
+        with a space is the part's answer, `candidates` its best single sentences."""
+        if not self._fitted:
+            raise RuntimeError("call fit() first")
+        if not parts:
+            return []
+        budgets = list(budgets) if budgets is not None else [self.budget] * len(parts)
+        sims, targets = self._targets(parts)
+        states = [self._candidates(sims[i], targets[i], budgets[i]) for i in range(len(parts))]
+        self._compose_parts(states)
+        out = []
+        for q, p, row in zip(parts, states, sims, strict=True):
+            _, chosen = max(p.prefixes, key=lambda x: x[0])
+            top = np.argsort(-row, kind="stable")[: self.k]
+            best_single = np.argsort(-(p.vecs @ p.target), kind="stable")[:5]
+            out.append(
+                PartTrace(
+                    q,
+                    [(self.retriever.group_ids[g], float(row[g])) for g in top],
+                    [p.texts[i] for i in chosen],
+                    [p.ranks[i] for i in chosen],
+                    [p.texts[i] for i in best_single],
+                )
+            )
+        return out
+
     def answer(self, questions: Sequence[str]) -> list[str]:
         if not self._fitted:
             raise RuntimeError("call fit() first")
         split = [split_question(q) if self.split else [clean_question(q)] for q in questions]
         flat = [p for ps in split for p in ps]
-        if not flat:
-            return []
-        sims, targets = self._targets(flat)
-        parts: list[_Part] = []
-        for ps in split:
-            for j, _ in enumerate(ps):
-                if len(ps) == 1:
-                    budget = self.budget
-                elif j == 0:
-                    budget = int(self.budget * self.first_share)
-                else:
-                    budget = max(1, int(self.budget * (1 - self.first_share) / (len(ps) - 1)))
-                pos = len(parts)
-                parts.append(self._candidates(sims[pos], targets[pos], budget))
-        self._compose_parts(parts)
+        budgets = [b for ps in split for b in self._budgets(len(ps))]
+        traces = self.compose_parts(flat, budgets)
         out, self.trace, pos = [], [], 0
         for ps in split:
-            texts, traces = [], []
-            for q in ps:
-                p, row = parts[pos], sims[pos]
-                _, chosen = max(p.prefixes, key=lambda x: x[0])
-                top = np.argsort(-row, kind="stable")[: self.k]
-                texts.append(join_sentences([p.texts[i] for i in chosen]))
-                traces.append(
-                    PartTrace(
-                        q,
-                        [(self.retriever.group_ids[g], float(row[g])) for g in top],
-                        [p.texts[i] for i in chosen],
-                        [p.ranks[i] for i in chosen],
-                    )
-                )
-                pos += 1
-            out.append(join_sentences(texts))
-            self.trace.append(traces)
+            mine = traces[pos : pos + len(ps)]
+            out.append(join_sentences([join_sentences(t.sentences) for t in mine]))
+            self.trace.append(mine)
+            pos += len(ps)
         return out
