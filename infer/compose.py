@@ -16,12 +16,14 @@ joined in order):
    nearest item's sentence closest to the target (not one that leans on a previous sentence,
    "이를 통해 …"), then add, one at a time, the sentence that brings the *real embedding of the
    joined text* closest to the target (the `shortlist` best by a vector-sum estimate are embedded
-   for real), skipping near-duplicates (cosine ≥ `dup` to a chosen sentence) and sentences that
-   would pass the budget: the embedder reads `WINDOW` word-pieces, so anything past them scores
-   nothing. A compound question's first part gets `first_share` of the budget (its reference is
-   read first), the other parts at least their opening sentence;
+   for real), skipping near-duplicates (cosine ≥ `dup` to a chosen sentence), and stopping at the
+   budget: the embedder reads `WINDOW` word-pieces, so anything past them scores nothing
+   (`overflow`: the last sentence may cross the budget, the embedder reads its start; without it
+   only sentences that fit are added). A compound question's first part gets `first_share` of the
+   budget (its reference is read first), the other parts at least their opening sentence;
 4. **choose** among the prefixes (1, 2, … sentences) the one whose real embedding is closest to
-   the target; `max_sentences` caps the length (brevity for score).
+   the target, or (`whole` > 0) a whole answer of the `whole` nearest items when it is closer;
+   `max_sentences` caps the length (brevity for score).
 
 `trace` (after `answer`) keeps, per question part, which retrieved item (by rank) each sentence
 came from — the share taken from items far from the question is reported in docs/evaluation.md.
@@ -96,7 +98,8 @@ class ComposeAnswerer:
         dup: float = 0.9,
         budget: int = WINDOW - 2,
         first_share: float = 1.0,
-        overflow: bool = False,
+        overflow: bool = True,
+        whole: int = 0,
         split: bool = True,
     ) -> None:
         if int(k) < 1:
@@ -114,6 +117,9 @@ class ComposeAnswerer:
         self.max_sentences, self.shortlist, self.dup = int(max_sentences), int(shortlist), float(dup)
         self.budget, self.first_share = int(budget), float(first_share)
         self.overflow = _flag(overflow)
+        if int(whole) < 0:
+            raise ValueError(f"whole={whole}: must be >= 0 (0 = composed answers only)")
+        self.whole = int(whole)
         self.split = _flag(split)
         self.trace: list[list[PartTrace]] = []
         self._fitted = False
@@ -132,6 +138,7 @@ class ComposeAnswerer:
             "budget": self.budget,
             "first_share": self.first_share,
             "overflow": self.overflow,
+            "whole": self.whole,
             "split": self.split,
             "splitter": "kiwipiepy",
             "embedder": self.embedder.name,
@@ -283,15 +290,23 @@ class ComposeAnswerer:
         self._compose_parts(states)
         out = []
         for q, p, row in zip(parts, states, sims, strict=True):
-            _, chosen = max(p.prefixes, key=lambda x: x[0])
+            score, chosen = max(p.prefixes, key=lambda x: x[0])
             top = np.argsort(-row, kind="stable")[: self.k]
+            sentences, ranks = [p.texts[i] for i in chosen], [p.ranks[i] for i in chosen]
+            for rank, g in enumerate(top[: self.whole]):  # a whole training answer may do better
+                vecs = _unit(self.retriever.answer_vectors(g))
+                j = int(np.argmax(vecs @ p.target))
+                if float(vecs[j] @ p.target) > score:
+                    score = float(vecs[j] @ p.target)
+                    [sentences] = split_sentences([self.retriever.group_answers[g][j]])
+                    sentences, ranks = list(sentences), [rank] * len(sentences)
             best_single = np.argsort(-(p.vecs @ p.target), kind="stable")[:5]
             out.append(
                 PartTrace(
                     q,
                     [(self.retriever.group_ids[g], float(row[g])) for g in top],
-                    [p.texts[i] for i in chosen],
-                    [p.ranks[i] for i in chosen],
+                    sentences,
+                    ranks,
                     [p.texts[i] for i in best_single],
                 )
             )
