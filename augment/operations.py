@@ -76,6 +76,7 @@ class Selection:
     keywords: list[str] | None = None  # `seeded`: glossary terms to use (default: the glossary)
     one_per_group: bool | None = None  # only the first input pair of each group (one per DACON item)
     document: int | None = None  # `from-docs`: only this document's chunks
+    source_name: str | None = None  # a source by name only, never read as an origin ("dacon" is both)
 
     def params(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
@@ -158,6 +159,15 @@ def select_pairs(session: Session, sel: Selection) -> list[PairRow]:
             q = q.join(Question, Question.id == QAPair.question_id).where(Question.source_id == known)
     else:
         q = q.where(QAPair.origin != Origin.augment)
+    if sel.source_name:
+        known = session.scalar(select(Source.id).where(Source.name == sel.source_name))
+        if known is None:
+            raise InputError(f"source {sel.source_name!r} is not imported")
+        # crawled pairs hang off their source's questions; DACON rows carry it in their group id
+        q = q.where(
+            QAPair.question_id.in_(select(Question.id).where(Question.source_id == known))
+            | QAPair.group_id.startswith(f"{sel.source_name}:", autoescape=True)
+        )
     if sel.category:
         q = q.where(QAPair.category == sel.category)
     if sel.status:

@@ -1,5 +1,6 @@
-"""Evaluation benchmark: 5-fold grouped CV scores of the constant answer and the retrieval variants on
-DACON dev.csv, and embedding throughput (sentences/s) cold and from the vector cache.
+"""Evaluation benchmark: 5-fold grouped CV scores of the constant answer, the retrieval variants and
+the compose answerer on DACON dev.csv, each answerer's speed (answers/s while answering, fitting
+excluded), and embedding throughput (sentences/s) cold and from the vector cache.
 
     python benchmarks/eval_bench.py [--data ../shared/data/dacon/dev.csv] [--folds 5] [--embedder auto]
 
@@ -37,7 +38,31 @@ VARIANTS = [
     ("retrieval combined 0.7, centroid top-3", "retrieval", {"weight": 0.7, "compose": "centroid", "k": 3}),
     ("retrieval combined 0.7, centroid top-5 (default)", "retrieval", {}),
     ("retrieval default, compound questions not split", "retrieval", {"split": False}),
+    ("compose (default: k=20, power 4, ridge 1.5, window budget)", "compose", {}),
+    ("compose, at most 2 sentences a part", "compose", {"max_sentences": 2}),
 ]
+
+
+class Timed:
+    """Wraps an answerer: seconds spent in fit() and answer(), and answers given."""
+
+    def __init__(self, inner, clock: dict) -> None:
+        self.inner, self.clock, self.name = inner, clock, inner.name
+
+    def fit(self, pairs):
+        t0 = time.perf_counter()
+        self.inner.fit(pairs)
+        self.clock["fit"] += time.perf_counter() - t0
+
+    def answer(self, questions):
+        t0 = time.perf_counter()
+        out = self.inner.answer(questions)
+        self.clock["answer"] += time.perf_counter() - t0
+        self.clock["answers"] += len(questions)
+        return out
+
+    def config(self):
+        return self.inner.config()
 
 
 def main() -> None:
@@ -89,14 +114,17 @@ def main() -> None:
     results = []
     for label, name, options in VARIANTS:
         t0 = time.perf_counter()
+        clock = {"fit": 0.0, "answer": 0.0, "answers": 0}
         res = cross_validate(
             items,
-            lambda name=name, options=options: make_answerer(name, embedder=emb, **options),
+            lambda name=name, options=options, clock=clock: Timed(
+                make_answerer(name, embedder=emb, **options), clock
+            ),
             emb,
             k=args.folds,
             seed=args.seed,
         )
-        results.append((label, res, time.perf_counter() - t0))
+        results.append((label, res, time.perf_counter() - t0, clock))
         out.print(
             f"  {label}: {res.mean:.4f} ± {res.std:.4f} ({time.perf_counter() - t0:.1f} s)", markup=False
         )
@@ -114,15 +142,18 @@ def main() -> None:
         title=f"{args.folds}-fold grouped CV on {args.data.name} ({len(items)} rows), "
         f"{proxy}embedder {emb.name}"
     )
-    for col in ("answerer", "mean ± sd (folds)", "single", "double", "× constant", "s"):
+    cols = ("answerer", "mean ± sd (folds)", "single", "double", "× constant", "answers/s", "fit s", "s")
+    for col in cols:
         t.add_column(col, justify="left" if col == "answerer" else "right")
-    for label, res, secs in results:
+    for label, res, secs, clock in results:
         t.add_row(
             label,
             f"{res.mean:.4f} ± {res.std:.4f}",
             f"{res.by_kind.get('single', float('nan')):.4f}",
             f"{res.by_kind.get('double', float('nan')):.4f}",
             f"{res.mean / base:.2f}",
+            f"{clock['answers'] / max(clock['answer'], 1e-9):,.1f}",
+            f"{clock['fit'] / args.folds:.1f}",
             f"{secs:.1f}",
         )
     t.add_row(
@@ -131,6 +162,8 @@ def main() -> None:
         "",
         "",
         f"{ceiling / base:.2f}",
+        "",
+        "",
         "",
     )
     out.print(t)

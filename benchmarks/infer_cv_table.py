@@ -1,5 +1,6 @@
-"""The inference evaluation table: constant, retrieval, LLM, LLM + retrieved context,
-LLM + context + candidate selection, on held-out DACON rows with the proxy metric (mUSE v3).
+"""The inference evaluation table: constant, retrieval, compose, LLM, LLM + retrieved context,
+LLM + context + candidate selection, LLM + pool (the LLM's candidates + the composer's), on
+held-out DACON rows with the proxy metric (mUSE v3).
 
     python benchmarks/infer_cv_table.py --run RUN_DIR --fold 0 --questions 24
     # two runs (e.g. without / with augmented data) on the same questions, fewer rows for B,
@@ -44,7 +45,9 @@ from benchmarks.machine import describe  # noqa: E402
 CONFIGS = {
     "constant": ("constant", {}),
     "retrieval": ("retrieval", {}),
+    "compose": ("compose", {}),
     "llm": ("llm", {"n": 1, "context_k": 0}),
+    "llm+pool": ("llm", {"n": 4, "context_k": 0, "select": "reference", "pool": True}),
     "llm+context": ("llm", {"n": 1, "context_k": 3}),
     "llm+select": ("llm", {"n": 4, "context_k": 0, "select": "reference"}),
     "llm+context+select": ("llm", {"n": 4, "context_k": 3, "select": "reference"}),
@@ -68,6 +71,10 @@ def main() -> None:
         metavar=("EXPORT", "OUT"),
         help="write EXPORT's pairs that may train for --fold (none built from a held-out row) to OUT, then exit",
     )
+    ap.add_argument("--data", type=Path, default=DEV, help="dev.csv (default: %(default)s)")
+    ap.add_argument(
+        "--baseline", default=None, help="row key the paired differences are taken to (default: RUN:llm)"
+    )
     ap.add_argument("--fold", type=int, default=0)
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--seed", type=int, default=42)
@@ -89,7 +96,7 @@ def main() -> None:
     from infer.splitting import split_question
     from train.data import read_export
 
-    with DEV.open(encoding="utf-8-sig") as fh:
+    with args.data.open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
     items = [
         Item(r["id"], (r["질문_1"], r["질문_2"]), tuple(r[f"답변_{j}"] for j in range(1, 6)), r["category"])
@@ -216,7 +223,7 @@ def main() -> None:
                 json.dumps({"questions": questions, "results": results}, ensure_ascii=False, indent=1),
                 encoding="utf-8",
             )
-    base_key = f"{next(iter(runs))}:llm"
+    base_key = args.baseline or f"{next(iter(runs))}:llm"
     if base_key in results:
         import numpy as np
 

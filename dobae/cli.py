@@ -48,12 +48,13 @@ def demo_cmd(
         INFER_LIMIT,
         "--infer-limit",
         min=0,
-        help="test questions the LoRA run answers (3-9 s each on a shared 2-core CPU); the retrieval baseline answers "
-        "the rest, and the output says so. 0: all",
+        help="test questions the LoRA run answers (3-9 s each on a shared 2-core CPU); if the run measures best, "
+        "the best extractive answerer answers the rest, and the output says so. 0: all",
     ),
 ) -> None:
     """Run the main job end to end: sandbox → crawl → import → augment → review → export → train →
-    infer → submit + proxy score. Re-running skips what is already done.
+    infer → submit with the best measured answerer (grouped CV of constant, retrieval, compose vs
+    the LoRA run's validation metric). Re-running skips what is already done for the same input.
 
     Example: `dobae demo --train ../shared/data/dacon/dev.csv --test ../shared/data/dacon/test.csv`
     """

@@ -2,8 +2,9 @@
 
 sandbox site → `scrapy crawl ohouse` → DACON import → augmentation through a local
 OpenAI-compatible server → review flags → export of approved pairs → a short CPU LoRA run →
-batch inference → submission + proxy score. Every step first checks the database / the run
-folders and skips work that is already done, so a second run reuses the first. A stage that is
+batch inference → submission with the best measured answerer (`infer.auto`) + proxy scores.
+Every step first checks the database / the run folders and skips work that is already done for
+this input, so a second run reuses the first. A stage that is
 missing fails its step loudly ("stage X not available: …"); steps that depend on it are skipped.
 """
 
@@ -237,30 +238,46 @@ def _llm_model_dir(ctx: DemoContext) -> Path:
     return models.prepare("gemma3-270m", log=lambda m: console.print("  " + m, markup=False))
 
 
-def step_augment(ctx: DemoContext) -> str:
+def _augment_selection(ctx: DemoContext, limit: int):
+    """This input's pairs (its source by name): a job's state belongs to its input, so the
+    competition files are augmented even after a run on the shipped sample."""
     ops = _need("augment.operations", "augment")
-    server = _need("augment.server", "augment (local server)")
+    return ops.Selection(source="dacon", source_name=ctx.source, limit=limit)
+
+
+def _augment_done(ctx: DemoContext, selection) -> set[str]:
+    """The operations already finished on exactly this selection (this input's pairs)."""
     from db.models import AugmentJob, RunStatus
     from db.session import session_scope
 
+    with session_scope(ctx.url) as s:
+        return {
+            op
+            for op, params in s.execute(
+                select(AugmentJob.operation, AugmentJob.params).where(AugmentJob.status == RunStatus.finished)
+            )
+            if (params or {}).get("selection") == selection.params()
+        }
+
+
+def step_augment(ctx: DemoContext) -> str:
+    ops = _need("augment.operations", "augment")
+    server = _need("augment.server", "augment (local server)")
+
     limit = ctx.state.get("augment_limit", 2)
+    selection = _augment_selection(ctx, limit)
     plan = [("compound", False), ("paraphrase-questions", True)]
     parts = []
-    with session_scope(ctx.url) as s:
-        finished = set(
-            s.scalars(select(AugmentJob.operation).where(AugmentJob.status == RunStatus.finished)).all()
-        )
+    finished = _augment_done(ctx, selection)
     todo_llm = [n for n, llm in plan if llm and n not in finished]
     for name, llm in plan:
         if not llm and name in finished:
-            parts.append(f"{name}: skip (done)")
+            parts.append(f"{name}: skip (done for {ctx.source})")
         elif not llm:
-            summ = ops.run_operation(
-                name, ops.Selection(source="dacon", limit=limit), url=ctx.url, progress=True
-            )
+            summ = ops.run_operation(name, selection, url=ctx.url, progress=True)
             parts.append(f"{name}: {dict(summ.statuses)}")
     if not todo_llm:
-        parts.append("paraphrase-questions: skip (done)")
+        parts.append(f"paraphrase-questions: skip (done for {ctx.source})")
         return ("skip: " if all("skip" in p for p in parts) else "") + "; ".join(parts)
     model = _llm_model_dir(ctx)
     console.print(f"  starting a local OpenAI-compatible server (transformers serve {model.name}) …")
@@ -271,7 +288,7 @@ def step_augment(ctx: DemoContext) -> str:
         for name in todo_llm:
             summ = ops.run_operation(
                 name,
-                ops.Selection(source="dacon", limit=limit),
+                selection,
                 url=ctx.url,
                 settings=settings,
                 progress=True,
@@ -454,7 +471,7 @@ INFER_LIMIT = 24
 
 
 def _llm_share(ctx: DemoContext) -> tuple[list, list, str]:
-    """(tests the LoRA run answers, tests the retrieval baseline answers, file suffix): the first
+    """(tests the LoRA run answers, tests left to the best extractive answerer, file suffix): the first
     `infer_limit` test questions in file order go to the LLM (0: all of them)."""
     from db.dacon import read_test
 
@@ -483,7 +500,7 @@ def step_infer(ctx: DemoContext) -> str:
         console.print(
             f"  the LoRA run answers the first {len(llm)} of {len(llm) + len(rest)} test questions "
             f"(--infer-limit {len(llm)}; 0 answers all, 3-9 s each on a 2-core CPU); the submit step answers "
-            f"the other {len(rest)} with the retrieval baseline",
+            f"the other {len(rest)} with the best measured extractive answerer",
             markup=False,
         )
     opts = gen.InferOptions(max_new_tokens=64, n=1, batch_size=8)
@@ -502,99 +519,89 @@ def step_infer(ctx: DemoContext) -> str:
     return (
         f"answered {s.questions} test questions with the LoRA run → {out} "
         f"({s.resumed} resumed, {s.new_tokens} new tokens, {s.seconds:.0f} s, backend {s.backend})"
-        + (f"; {len(rest)} left to the retrieval baseline" if rest else "")
+        + (f"; {len(rest)} left to the best measured extractive answerer" if rest else "")
     )
 
 
 def step_submit(ctx: DemoContext) -> str:
-    """submission.csv from the batch-inference answers (embedded with the scorer's embedder; test
-    questions beyond --infer-limit answered by the retrieval baseline, and said so), and the proxy
-    scores: the run's held-out validation metric (its card) and a grouped CV of the retrieval
-    baseline (stored in `evaluations` with its breakdown by category and single/double)."""
+    """submission.csv from the best measured answerer (`infer.auto`): grouped CV of constant,
+    retrieval and compose on this input's rows (stored in `evaluations`, reused on re-runs) against
+    the LoRA run's held-out validation metric (its card). The LoRA run's answers (infer step) are
+    submitted only when it measures best; answered_by.csv and the summary say which answerer and
+    which score chose it."""
     sub = _need("infer.submission", "infer (submission)")
     cv = _need("infer.cv", "infer (evaluation)")
     embedders = _need("infer.embedders", "infer (embedders)")
+    auto = _need("infer.auto", "infer (answerer selection)")
+    from infer.answerer import make_answerer
 
     llm, rest, suffix = _llm_share(ctx)
     out_dir = ctx.out / f"submission{suffix}"
-    parts = []
-    emb = None
-    items = cv.load_items(ctx.url, source=ctx.source)
     if (out_dir / sub.SUBMISSION_FILE).exists():
-        parts.append(f"skip: {out_dir / sub.SUBMISSION_FILE} already written")
-    else:
+        return f"skip: {out_dir / sub.SUBMISSION_FILE} already written (see answered_by.csv)"
+    items = cv.load_items(ctx.url, source=ctx.source)
+    emb = embedders.load_embedder(ctx.settings.embedder)
+    run_dir = _run_dir(ctx)
+    from dobae.console import progress
+
+    with progress() as bar:
+        task = bar.add_task("submit: measuring the answerers", total=None)
+        choice = auto.auto_choice(
+            items,
+            emb,
+            run_dir=run_dir if (run_dir / "run_card.json").is_file() else None,
+            seed=ctx.settings.seed,
+            url=ctx.url,
+            on_fold=lambda name, f, m: bar.update(task, description=f"submit: CV of {name}, fold {f + 1}"),
+        )
+    tests = llm + rest
+    ids = [t.id for t in tests]
+    best_other = max(
+        (m for m in choice.measured if m.name != "llm" and m.mean is not None), key=lambda m: m.mean
+    )
+    answers: dict[str, str] = {}
+    by: dict[str, tuple[str, str]] = {}
+    if choice.name == "llm":
         import pandas as pd
 
         df = pd.read_csv(
             ctx.out / f"answers{suffix}.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig"
         )
-        answers = dict(zip(df["id"], df["answer"], strict=True))
-        by = dict.fromkeys(answers, "llm")
-        emb = embedders.load_embedder(ctx.settings.embedder)
-        if rest:
-            from infer.answerer import make_answerer
-
-            baseline = make_answerer("retrieval", embedder=emb)
-            baseline.fit(cv.train_pairs(items))
-            for t, a in zip(rest, baseline.answer([t.question for t in rest]), strict=True):
-                answers[t.id], by[t.id] = a, "retrieval"
-        tests = llm + rest
-        ids = [t.id for t in tests]
-        texts = [answers[i] for i in ids]
-        sub.write_submission(out_dir, ids, [t.question for t in tests], texts, emb.encode(texts))
-        sub.check_submission_file(out_dir / sub.SUBMISSION_FILE, ids)
-        pd.DataFrame({"id": ids, "answered_by": [by[i] for i in ids]}).to_csv(
-            out_dir / "answered_by.csv", index=False, encoding="utf-8"
+        for i, a in zip(df["id"], df["answer"], strict=True):
+            answers[i], by[i] = a, ("llm", choice.reason())
+        fill = [t for t in tests if t.id not in answers]
+    else:
+        fill = tests
+    if fill:
+        fallback = (
+            best_other if choice.name == "llm" else next(m for m in choice.measured if m.name == choice.name)
         )
+        answerer = make_answerer(fallback.name, embedder=emb, **fallback.options)
+        answerer.fit(cv.train_pairs(items))
+        why = f"{fallback.name}: {fallback.mean:.4f} by {fallback.how}"
+        for t, a in zip(fill, answerer.answer([t.question for t in fill]), strict=True):
+            answers[t.id], by[t.id] = a, (fallback.name, why)
+    texts = [answers[i] for i in ids]
+    sub.write_submission(out_dir, ids, [t.question for t in tests], texts, emb.encode(texts))
+    sub.check_submission_file(out_dir / sub.SUBMISSION_FILE, ids)
+    sub.write_answered_by(out_dir, ids, [by[i][0] for i in ids], [by[i][1] for i in ids])
+    counts = {
+        name: sum(1 for i in ids if by[i][0] == name) for name in dict.fromkeys(b[0] for b in by.values())
+    }
+    parts = [
+        f"submission {out_dir / sub.SUBMISSION_FILE} ({len(ids)} rows embedded with {emb.name}; "
+        + ", ".join(f"{n} answered by {name}" for name, n in counts.items())
+        + "; see answered_by.csv)",
+        f"chosen: {choice.reason()}",
+        f"measured: {choice.table()}",
+    ]
+    llm_m = next((m for m in choice.measured if m.name == "llm"), None)
+    if llm_m is not None and choice.name != "llm":
+        got = "unmeasured" if llm_m.mean is None else f"{llm_m.mean:.4f}"
         parts.append(
-            f"submission {out_dir / sub.SUBMISSION_FILE} ({len(ids)} rows embedded with {emb.name}: "
-            f"{len(llm)} answered by the LoRA run"
-            + (f", {len(rest)} by the retrieval baseline; see answered_by.csv" if rest else "")
-            + ")"
+            f"the LoRA run's answers ({ctx.out / f'answers{suffix}.csv'}) are not submitted: its validation "
+            f"metric {got} is below {best_other.name} {best_other.mean:.4f}"
         )
-    import json
-
-    m = json.loads((_run_dir(ctx) / "run_card.json").read_text(encoding="utf-8")).get("metrics", {})
-    if isinstance(m.get("metric"), int | float):
-        parts.append(
-            f"LLM held-out validation metric {m['metric']:.4f} ({m.get('metric_embedder')}, "
-            f"{m.get('metric_questions')} questions{', proxy' if m.get('metric_is_proxy') else ''})"
-        )
-    from db.models import Evaluation
-    from db.session import session_scope
-
-    sha = cv.data_sha256(items)
-    with session_scope(ctx.url) as s:
-        ev = s.execute(
-            select(Evaluation.id, Evaluation.mean, Evaluation.embedder)
-            .where(Evaluation.answerer == "retrieval", Evaluation.data_sha256 == sha)
-            .order_by(Evaluation.id.desc())
-        ).first()
-    if ev:
-        parts.append(
-            f"skip: retrieval CV already stored (evaluation #{ev.id}: {ev.mean:.4f} via {ev.embedder})"
-        )
-        return "; ".join(parts)
-    from infer.answerer import make_answerer
-
-    emb = emb or embedders.load_embedder(ctx.settings.embedder)
-    k = max(2, min(5, len(items) // 2))
-    from dobae.console import progress
-
-    with progress() as bar:
-        task = bar.add_task(f"submit: retrieval {k}-fold CV", total=k)
-        res = cv.cross_validate(
-            items,
-            lambda: make_answerer("retrieval", embedder=emb),
-            emb,
-            k=k,
-            seed=ctx.settings.seed,
-            on_fold=lambda f, m: bar.advance(task),
-        )
-    eid = cv.store_evaluation(res, ctx.url)
-    parts.append(
-        f"retrieval baseline {k}-fold CV {res.mean:.4f} ± {res.std:.4f} ({res.embedder}), evaluation #{eid}"
-    )
     return "; ".join(parts)
 
 
@@ -621,7 +628,8 @@ def run_demo(
     infer_limit: int = INFER_LIMIT,
 ) -> list[StepResult]:
     """Run the demo steps (all, or `only` these); returns one result per step. The LoRA run answers
-    the first `infer_limit` test questions (0: all), the retrieval baseline the rest."""
+    the first `infer_limit` test questions (0: all); the submit step submits the best measured
+    answerer (the LoRA run only when its validation metric beats the others)."""
     from db.migrate import ensure_schema
 
     known = [n for n, _f, _d in STEPS]

@@ -76,7 +76,7 @@ def print_cv_table(result) -> None:
 
 def evaluate_cmd(
     answerer: str = typer.Option(
-        "retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, …"
+        "retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, compose, llm"
     ),
     option: list[str] = typer.Option(None, "--option", "-o", help="answerer option KEY=VALUE (repeatable)"),
     run: Path = typer.Option(
@@ -219,7 +219,11 @@ def score_cmd(
 def submit_cmd(
     questions: Path = typer.Option(..., "--questions", help="DACON test CSV (id, 질문)"),
     answerer: str = typer.Option(
-        "retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, …"
+        "auto",
+        "--answerer",
+        "-a",
+        help="auto (grouped CV of constant, retrieval, compose and the --run LoRA run; the best "
+        "answers) or a registered answerer: constant, retrieval, compose, llm",
     ),
     option: list[str] = typer.Option(None, "--option", "-o", help="answerer option KEY=VALUE (repeatable)"),
     run: Path = typer.Option(
@@ -227,18 +231,31 @@ def submit_cmd(
     ),
     out_dir: Path = typer.Option(..., "--out", help="folder for answers.csv and submission.csv"),
     embedder: str = typer.Option(None, "--embedder", "-e", help=EMBEDDER_HELP),
+    folds: int = typer.Option(5, "--folds", "-k", min=2, help="grouped CV folds of --answerer auto"),
     force: bool = typer.Option(False, "--force", help="overwrite existing files in --out"),
 ) -> None:
     """Answer the test questions with an answerer fitted on all imported DACON rows and write
-    answers.csv (id, 질문, answer) and submission.csv (id, vec_0 … vec_511, test order), validated first.
+    answers.csv (id, 질문, answer), submission.csv (id, vec_0 … vec_511, test order, validated first)
+    and answered_by.csv (which answerer, and the score that chose it).
 
-    Example: `dobae submit --questions test.csv --answerer retrieval --out submissions/retrieval`
+    `--answerer auto` (default) cross-validates the available answerers on the imported rows (results
+    cached in the `evaluations` table by data sha256 and config) and submits with the best; a LoRA
+    run (`--run`) is used only when its validation metric beats the others, unless named with
+    `--answerer llm` (then a warning gives both numbers).
+
+    Example: `dobae submit --questions test.csv --out submissions/auto`
     """
     from db.session import require_database
+    from dobae.console import progress
     from infer.submission import make_submission
 
     require_database()
-    with console.status(f"answering {questions} with {answerer} and embedding the answers…"):
+    with progress() as bar:
+        task = bar.add_task(f"submit: {answerer}", total=None)
+
+        def on_fold(name: str, f: int, mean: float) -> None:
+            bar.update(task, description=f"submit: CV of {name}, fold {f + 1} {mean:.4f}")
+
         s = make_submission(
             questions,
             out_dir,
@@ -246,10 +263,16 @@ def submit_cmd(
             options=parse_options(option, run),
             embedder_spec=embedder,
             force=force,
+            folds=folds,
+            on_fold=on_fold,
         )
+    if s.measured:
+        out.print(f"measured: {s.measured}")
+    if s.warning:
+        console.print(f"[yellow]warning:[/yellow] {s.warning}")
     out.print(
-        f"wrote {s.out_dir / 'submission.csv'} ({s.rows} × 513) and {s.out_dir / 'answers.csv'}; "
-        f"answerer {s.answerer}, embedder {s.embedder} — {s.embedder_description}"
+        f"wrote {s.out_dir / 'submission.csv'} ({s.rows} × 513), answers.csv and answered_by.csv; "
+        f"answerer {s.answerer} ({s.selected_by}), embedder {s.embedder} — {s.embedder_description}"
     )
     if s.is_proxy:
         console.print(

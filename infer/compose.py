@@ -16,12 +16,14 @@ joined in order):
    nearest item's sentence closest to the target (not one that leans on a previous sentence,
    "이를 통해 …"), then add, one at a time, the sentence that brings the *real embedding of the
    joined text* closest to the target (the `shortlist` best by a vector-sum estimate are embedded
-   for real), skipping near-duplicates (cosine ≥ `dup` to a chosen sentence) and sentences that
-   would pass the budget: the embedder reads `WINDOW` word-pieces, so anything past them scores
-   nothing. A compound question's first part gets `first_share` of the budget (its reference is
-   read first), the other parts at least their opening sentence;
+   for real), skipping near-duplicates (cosine ≥ `dup` to a chosen sentence), and stopping at the
+   budget: the embedder reads `WINDOW` word-pieces, so anything past them scores nothing
+   (`overflow`: the last sentence may cross the budget, the embedder reads its start; without it
+   only sentences that fit are added). A compound question's first part gets `first_share` of the
+   budget (its reference is read first), the other parts at least their opening sentence;
 4. **choose** among the prefixes (1, 2, … sentences) the one whose real embedding is closest to
-   the target; `max_sentences` caps the length (brevity for score).
+   the target, or (`whole` > 0) a whole answer of the `whole` nearest items when it is closer;
+   `max_sentences` caps the length (brevity for score).
 
 `trace` (after `answer`) keeps, per question part, which retrieved item (by rank) each sentence
 came from — the share taken from items far from the question is reported in docs/evaluation.md.
@@ -59,6 +61,11 @@ class PartTrace:
     items: list[tuple[str, float]]  # (group id, similarity) of the top-k, nearest first
     sentences: list[str] = field(default_factory=list)
     source_ranks: list[int] = field(default_factory=list)  # rank (0 = nearest) of each sentence's item
+    top_sentences: list[str] = field(default_factory=list)  # the sentences closest to the target
+
+    @property
+    def answer(self) -> str:
+        return join_sentences(self.sentences)
 
 
 @dataclass
@@ -91,7 +98,8 @@ class ComposeAnswerer:
         dup: float = 0.9,
         budget: int = WINDOW - 2,
         first_share: float = 1.0,
-        overflow: bool = False,
+        overflow: bool = True,
+        whole: int = 0,
         split: bool = True,
     ) -> None:
         if int(k) < 1:
@@ -109,6 +117,9 @@ class ComposeAnswerer:
         self.max_sentences, self.shortlist, self.dup = int(max_sentences), int(shortlist), float(dup)
         self.budget, self.first_share = int(budget), float(first_share)
         self.overflow = _flag(overflow)
+        if int(whole) < 0:
+            raise ValueError(f"whole={whole}: must be >= 0 (0 = composed answers only)")
+        self.whole = int(whole)
         self.split = _flag(split)
         self.trace: list[list[PartTrace]] = []
         self._fitted = False
@@ -127,6 +138,7 @@ class ComposeAnswerer:
             "budget": self.budget,
             "first_share": self.first_share,
             "overflow": self.overflow,
+            "whole": self.whole,
             "split": self.split,
             "splitter": "kiwipiepy",
             "embedder": self.embedder.name,
@@ -258,43 +270,59 @@ class ComposeAnswerer:
                 p.chosen.append(i)
                 p.prefixes.append((s, list(p.chosen)))
 
+    def _budgets(self, n_parts: int) -> list[int]:
+        """Word-piece budget of each part of a question split in `n_parts`."""
+        if n_parts == 1:
+            return [self.budget]
+        rest = max(1, int(self.budget * (1 - self.first_share) / (n_parts - 1)))
+        return [int(self.budget * self.first_share)] + [rest] * (n_parts - 1)
+
+    def compose_parts(self, parts: Sequence[str], budgets: Sequence[int] | None = None) -> list[PartTrace]:
+        """Compose an answer for each (already split) question part; `PartTrace.sentences` joined
+        with a space is the part's answer, `candidates` its best single sentences."""
+        if not self._fitted:
+            raise RuntimeError("call fit() first")
+        if not parts:
+            return []
+        budgets = list(budgets) if budgets is not None else [self.budget] * len(parts)
+        sims, targets = self._targets(parts)
+        states = [self._candidates(sims[i], targets[i], budgets[i]) for i in range(len(parts))]
+        self._compose_parts(states)
+        out = []
+        for q, p, row in zip(parts, states, sims, strict=True):
+            score, chosen = max(p.prefixes, key=lambda x: x[0])
+            top = np.argsort(-row, kind="stable")[: self.k]
+            sentences, ranks = [p.texts[i] for i in chosen], [p.ranks[i] for i in chosen]
+            for rank, g in enumerate(top[: self.whole]):  # a whole training answer may do better
+                vecs = _unit(self.retriever.answer_vectors(g))
+                j = int(np.argmax(vecs @ p.target))
+                if float(vecs[j] @ p.target) > score:
+                    score = float(vecs[j] @ p.target)
+                    [sentences] = split_sentences([self.retriever.group_answers[g][j]])
+                    sentences, ranks = list(sentences), [rank] * len(sentences)
+            best_single = np.argsort(-(p.vecs @ p.target), kind="stable")[:5]
+            out.append(
+                PartTrace(
+                    q,
+                    [(self.retriever.group_ids[g], float(row[g])) for g in top],
+                    sentences,
+                    ranks,
+                    [p.texts[i] for i in best_single],
+                )
+            )
+        return out
+
     def answer(self, questions: Sequence[str]) -> list[str]:
         if not self._fitted:
             raise RuntimeError("call fit() first")
         split = [split_question(q) if self.split else [clean_question(q)] for q in questions]
         flat = [p for ps in split for p in ps]
-        if not flat:
-            return []
-        sims, targets = self._targets(flat)
-        parts: list[_Part] = []
-        for ps in split:
-            for j, _ in enumerate(ps):
-                if len(ps) == 1:
-                    budget = self.budget
-                elif j == 0:
-                    budget = int(self.budget * self.first_share)
-                else:
-                    budget = max(1, int(self.budget * (1 - self.first_share) / (len(ps) - 1)))
-                pos = len(parts)
-                parts.append(self._candidates(sims[pos], targets[pos], budget))
-        self._compose_parts(parts)
+        budgets = [b for ps in split for b in self._budgets(len(ps))]
+        traces = self.compose_parts(flat, budgets)
         out, self.trace, pos = [], [], 0
         for ps in split:
-            texts, traces = [], []
-            for q in ps:
-                p, row = parts[pos], sims[pos]
-                _, chosen = max(p.prefixes, key=lambda x: x[0])
-                top = np.argsort(-row, kind="stable")[: self.k]
-                texts.append(join_sentences([p.texts[i] for i in chosen]))
-                traces.append(
-                    PartTrace(
-                        q,
-                        [(self.retriever.group_ids[g], float(row[g])) for g in top],
-                        [p.texts[i] for i in chosen],
-                        [p.ranks[i] for i in chosen],
-                    )
-                )
-                pos += 1
-            out.append(join_sentences(texts))
-            self.trace.append(traces)
+            mine = traces[pos : pos + len(ps)]
+            out.append(join_sentences([join_sentences(t.sentences) for t in mine]))
+            self.trace.append(mine)
+            pos += len(ps)
         return out

@@ -65,6 +65,12 @@ class InferOptions(BaseModel):
         "reference", description="candidate selection: first|reference|question|mbr|reference+mbr|term=w,…"
     )
     select_k: int = Field(3, ge=1, description="retrieved answers whose centroid the reference term uses")
+    pool: bool = Field(
+        False,
+        description="add the compose answerer's answer and its best sentences to each part's candidates; "
+        "the selection picks from the pool",
+    )
+    pool_sentences: int = Field(3, ge=0, description="single best sentences of the composer in the pool")
     split: bool = Field(True, description="split compound questions at 또한/그리고 and answer each part")
     postprocess: bool = Field(True, description="drop prompt echo and repeats, fit the 128-piece window")
     chunk_size: int = Field(32, ge=1, description="questions per resumable chunk of `dobae infer`")
@@ -303,10 +309,20 @@ class Pipeline:
     """split → retrieve → prompt → generate candidates → post-process → select → join."""
 
     def __init__(
-        self, generator, card: dict[str, Any], options: InferOptions, *, retriever=None, embedder=None
+        self,
+        generator,
+        card: dict[str, Any],
+        options: InferOptions,
+        *,
+        retriever=None,
+        embedder=None,
+        composer=None,
     ):
         self.gen, self.card, self.opt = generator, card, options
-        self.weights = parse_weights(options.select) if options.n > 1 else {}
+        self.weights = parse_weights(options.select) if options.n > 1 or options.pool else {}
+        if options.pool and composer is None:
+            raise ConfigError("the candidate pool needs a fitted compose answerer (training pairs)")
+        self.composer = composer
         self.context_k = run_context_k(card) if options.context_k is None else options.context_k
         self.max_new_tokens = options.max_new_tokens or int(
             (card.get("generation") or {}).get("max_new_tokens") or 120
@@ -344,6 +360,14 @@ class Pipeline:
         raw = cands
         if opt.postprocess:
             cands = [[postprocess(c, p) for c in cs] for p, cs in zip(flat, cands, strict=True)]
+        origins = [["llm"] * len(cs) for cs in cands]
+        if opt.pool:  # the composer's answer and best sentences join the LLM's candidates
+            for j, t in enumerate(self.composer.compose_parts(flat)):
+                extra = [t.answer, *t.top_sentences[: opt.pool_sentences]]
+                extra = [e for e in dict.fromkeys(extra) if e not in cands[j]]
+                cands[j] = [*cands[j], *extra]
+                raw[j] = [*raw[j], *extra]
+                origins[j] = [*origins[j], "compose", *["sentence"] * (len(extra) - 1)]
         chosen, scores = self._select(flat, cands, retrieved)
         fallback = [None] * len(flat)
         for j, cs in enumerate(cands):
@@ -361,6 +385,7 @@ class Pipeline:
                         "part": flat[j],
                         "answer": cands[j][chosen[j]],
                         "chosen": chosen[j],
+                        "chosen_from": origins[j][chosen[j]],
                         "candidates": cands[j],
                         "scores": scores[j],
                         "context": [q for q, _, _ in retrieved[j][: self.context_k]],
@@ -411,6 +436,15 @@ def pairs_from_export(path: Path | str):
         TrainPair(question=p.question, answer=p.answer, group_id=p.group_id, category=p.category)
         for p in read_export(path).pairs
     ]
+
+
+def make_composer(pairs, embedder):
+    """The compose answerer fitted on `pairs` (the candidate pool's extractive member)."""
+    from infer.compose import ComposeAnswerer
+
+    c = ComposeAnswerer(embedder=embedder)
+    c.fit(pairs)
+    return c
 
 
 def make_retriever(pairs, embedder):
@@ -480,21 +514,25 @@ def run_infer(
         dup = next(i for i in ids if ids.count(i) > 1)
         raise InputError(f"{questions_path}: question id {dup!r} appears twice")
     generator, card = load_generator(run_dir, options.backend)
-    weights = parse_weights(options.select) if options.n > 1 else {}
+    weights = parse_weights(options.select) if options.n > 1 or options.pool else {}
     context_k = run_context_k(card) if options.context_k is None else options.context_k
-    retriever = embedder = None
+    retriever = embedder = composer = None
     if weights or context_k:
         from infer.embedders import load_embedder
 
         embedder = load_embedder(embedder_spec or run_embedder_spec(card))
-    if context_k or needs_references(weights):
+    if context_k or needs_references(weights) or options.pool:
         src = Path(pairs_path) if pairs_path else Path((card.get("data") or {}).get("path", ""))
         if not src.is_file():
             raise InputError(
                 f"retrieval corpus {src} not found: pass --pairs EXPORT.jsonl (the run's training data)"
             )
-        retriever = make_retriever(pairs_from_export(src), embedder)
-    pipe = Pipeline(generator, card, options, retriever=retriever, embedder=embedder)
+        pairs = pairs_from_export(src)
+        if context_k or needs_references(weights):
+            retriever = make_retriever(pairs, embedder)
+        if options.pool:
+            composer = make_composer(pairs, embedder)
+    pipe = Pipeline(generator, card, options, retriever=retriever, embedder=embedder, composer=composer)
 
     out.parent.mkdir(parents=True, exist_ok=True)
     ppath = partial_path(out)

@@ -1,6 +1,7 @@
 """The `llm` answerer: a trained run (train/RUN_DIR.md) behind `dobae evaluate` and `dobae submit`.
 
 `dobae evaluate --answerer llm --run RUN_DIR -o n=6 -o select=reference`
+`dobae evaluate --answerer llm --run RUN_DIR -o n=4 -o pool=true` (LLM candidates + the composer's)
 `dobae submit --questions test.csv --answerer llm --run RUN_DIR --out submissions/llm`
 
 Options are the fields of `infer.generate.InferOptions` (n, temperature, context_k, select, …).
@@ -24,6 +25,7 @@ from infer.generate import (
     InferOptions,
     Pipeline,
     load_generator,
+    make_composer,
     make_retriever,
     run_context_k,
     run_embedder_spec,
@@ -69,7 +71,8 @@ class LLMAnswerer:
 
     def fit(self, pairs: Sequence[TrainPair]) -> None:
         generator, card = load_generator(self.run_dir, self.options.backend)
-        weights = parse_weights(self.options.select) if self.options.n > 1 else {}
+        pool = self.options.pool
+        weights = parse_weights(self.options.select) if self.options.n > 1 or pool else {}
         k = run_context_k(card) if self.options.context_k is None else self.options.context_k
         embedder = self.embedder
         if embedder is None and (weights or k):
@@ -81,7 +84,10 @@ class LLMAnswerer:
             if not pairs:
                 raise ValueError("retrieved context / reference selection need training pairs")
             retriever = make_retriever(list(pairs), embedder)
-        self._pipe = Pipeline(generator, card, self.options, retriever=retriever, embedder=embedder)
+        composer = make_composer(list(pairs), embedder) if pool else None
+        self._pipe = Pipeline(
+            generator, card, self.options, retriever=retriever, embedder=embedder, composer=composer
+        )
 
     def _warn_leaks(self, questions: Sequence[str]) -> None:
         if self._seen is None:

@@ -17,6 +17,7 @@ from dobae.errors import DobaeError, InputError
 
 DIM = 512
 ANSWERS_FILE = "answers.csv"
+ANSWERED_BY_FILE = "answered_by.csv"
 SUBMISSION_FILE = "submission.csv"
 META_FILE = "submission.json"
 
@@ -29,6 +30,9 @@ class SubmissionSummary:
     embedder_description: str
     answerer: str
     is_proxy: bool
+    selected_by: str = "named with --answerer"
+    measured: str = ""
+    warning: str | None = None
 
 
 def validate(
@@ -121,7 +125,16 @@ def check_submission_file(path: Path | str, expected_ids: Sequence[str]) -> np.n
     return vecs
 
 
-def _write_meta(out: Path, questions_path, answerer, embedder, rows: int) -> None:
+def write_answered_by(out: Path, ids: Sequence[str], by: Sequence[str], why: Sequence[str]) -> None:
+    """`answered_by.csv`: which answerer answered each test question, and the score that chose it."""
+    _atomic_write(
+        out / ANSWERED_BY_FILE,
+        ["id", "answered_by", "selected_by"],
+        [[i, b, w] for i, b, w in zip(ids, by, why, strict=True)],
+    )
+
+
+def _write_meta(out: Path, questions_path, answerer, embedder, rows: int, selection=None) -> None:
     """`submission.json`: what made these files (answerer, config, embedder, inputs, commit)."""
     import hashlib
     import json
@@ -138,6 +151,7 @@ def _write_meta(out: Path, questions_path, answerer, embedder, rows: int) -> Non
         "questions": str(Path(questions_path).resolve()),
         "questions_sha256": hashlib.sha256(Path(questions_path).read_bytes()).hexdigest(),
         "rows": rows,
+        "selection": selection,
         "git_commit": git_commit(),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -153,10 +167,19 @@ def make_submission(
     embedder_spec: str | None = None,
     force: bool = False,
     url: str | None = None,
+    folds: int = 5,
+    seed: int | None = None,
+    on_fold=None,
 ) -> SubmissionSummary:
-    """Fit the answerer on the imported DACON rows, answer the test questions, embed, validate, write."""
+    """Fit the answerer on the imported DACON rows, answer the test questions, embed, validate, write.
+
+    `answerer_name="auto"` (and `llm`, for its warning) first measures the answerers by grouped CV
+    (`infer.auto`, cached in `evaluations`) and answers with the best one; with `auto`, `options`
+    go to the LoRA run named by `options["run_dir"]`.
+    """
     from db.dacon import read_test
     from infer.answerer import make_answerer
+    from infer.auto import GENERATIVE, auto_choice
     from infer.cv import load_items, train_pairs
     from infer.embedders import load_embedder
 
@@ -167,7 +190,29 @@ def make_submission(
     tests = read_test(questions_path)
     items = load_items(url)
     embedder = load_embedder(embedder_spec)
-    answerer = make_answerer(answerer_name, embedder=embedder, **(options or {}))
+    options = dict(options or {})
+    choice = None
+    if answerer_name == "auto" or answerer_name in GENERATIVE:
+        if answerer_name == "auto" and options and "run_dir" not in options:
+            raise InputError("--answerer auto: -o options configure the LoRA run; pass --run RUN_DIR")
+        if seed is None:
+            from dobae.settings import get_settings
+
+            seed = get_settings().seed
+        choice = auto_choice(
+            items,
+            embedder,
+            run_dir=options.get("run_dir"),
+            llm_options={k: v for k, v in options.items() if k != "run_dir"},
+            explicit=None if answerer_name == "auto" else answerer_name,
+            explicit_options=None if answerer_name == "auto" else options,
+            folds=folds,
+            seed=seed,
+            url=url,
+            on_fold=on_fold,
+        )
+        answerer_name, options = choice.name, choice.options
+    answerer = make_answerer(answerer_name, embedder=embedder, **options)
     answerer.fit(train_pairs(items))
     ids = [t.id for t in tests]
     questions = [t.question for t in tests]
@@ -175,7 +220,22 @@ def make_submission(
     vectors = embedder.encode(answers)
     write_submission(out, ids, questions, answers, vectors, force=force)
     check_submission_file(out / SUBMISSION_FILE, ids)
-    _write_meta(out, questions_path, answerer, embedder, len(ids))
+    why = choice.reason() if choice else "named with --answerer"
+    write_answered_by(out, ids, [answerer.name] * len(ids), [why] * len(ids))
+    selection = (
+        {"chosen": choice.name, "reason": why, "measured": choice.table(), "warning": choice.warning}
+        if choice
+        else None
+    )
+    _write_meta(out, questions_path, answerer, embedder, len(ids), selection)
     return SubmissionSummary(
-        out, len(ids), embedder.name, embedder.description, answerer.name, embedder.is_proxy
+        out,
+        len(ids),
+        embedder.name,
+        embedder.description,
+        answerer.name,
+        embedder.is_proxy,
+        selected_by=why,
+        measured=choice.table() if choice else "",
+        warning=choice.warning if choice else None,
     )

@@ -62,10 +62,14 @@ def test_max_sentences_and_budget_limit_the_answer(fitted):
     one = fitted(max_sentences=1)
     [ans] = one.answer(["겨울철 도배할 때 조심할 점은요?"])
     assert len(one.trace[0][0].sentences) == 1
-    short = fitted(budget=60)
+    short = fitted(budget=60, overflow=False)
     [ans] = short.answer(["겨울철 도배할 때 조심할 점은요?"])
     sents = short.trace[0][0].sentences
     assert approx_wordpieces(ans) <= 60 or len(sents) == 1
+    crossing = fitted(budget=60, overflow=True)
+    [ans] = crossing.answer(["겨울철 도배할 때 조심할 점은요?"])
+    sents = crossing.trace[0][0].sentences
+    assert approx_wordpieces(" ".join(sents[:-1])) < 60  # only the last sentence may cross
 
 
 def test_compound_questions_are_composed_part_by_part(fitted, items):
@@ -88,6 +92,16 @@ def test_composed_answer_scores_like_the_references(fitted, items, embedder):
     composed = score_texts(c.answer(questions), refs, embedder)
     generic = score_texts(constant.answer(questions), refs, embedder)
     assert composed.mean > 0.7 and composed.mean > generic.mean + 0.2
+
+
+def test_whole_answers_compete_with_the_composed_one(fitted, items):
+    c = fitted(whole=2)
+    [ans] = c.answer(["실크벽지의 장점은 무엇인가요?"])
+    [[trace]] = c.trace
+    whole = {a for it in items if it.id in {g for g, _ in trace.items[:2]} for a in it.answers}
+    composed = fitted(whole=0)
+    composed.answer(["실크벽지의 장점은 무엇인가요?"])
+    assert ans in whole or ans == composed.trace[0][0].answer
 
 
 def test_config_and_bad_options(fitted, embedder):

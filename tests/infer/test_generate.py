@@ -133,6 +133,29 @@ def test_selection_picks_the_best_scored_candidate(gen, muse, items, q):
     assert a.answer == part["candidates"][part["chosen"]]
 
 
+def test_pool_adds_the_composer_candidates_and_selection_picks_from_all(gen, muse, items, q):
+    from infer.cv import train_pairs
+    from infer.generate import make_composer, make_retriever
+
+    g, card = gen
+    pairs = train_pairs(items)
+    composer = make_composer(pairs, muse)
+    opts = InferOptions(n=2, temperature=1.5, select="reference", select_k=3, pool=True, pool_sentences=2)
+    pipe = Pipeline(g, card, opts, retriever=make_retriever(pairs, muse), embedder=muse, composer=composer)
+    [a] = pipe.answer([q[5]])
+    part = a.parts[0]
+    [trace] = composer.compose_parts([q[5]])
+    pool = part["candidates"]
+    assert trace.answer in pool and len(pool) == len(part["scores"]) >= 3
+    assert set(pool[2:]) <= {trace.answer, *trace.top_sentences[:2]}
+    assert part["chosen"] == int(np.argmax(part["scores"])) and a.answer == pool[part["chosen"]]
+    assert part["chosen_from"] == (
+        "llm" if part["chosen"] < 2 else "compose" if pool[part["chosen"]] == trace.answer else "sentence"
+    )
+    with pytest.raises(Exception, match="compose answerer"):
+        Pipeline(g, card, opts, retriever=make_retriever(pairs, muse), embedder=muse)
+
+
 def test_llm_answerer_through_submit_and_evaluate(db_url, train_csv, test_csv, trained_run, tmp_path, capsys):  # noqa: F811
     from db.dacon import import_dacon
     from dobae.cli import main

@@ -114,11 +114,32 @@ def test_unknown_step_is_a_clear_error(db_url):
         run_demo(only=["trian"])
 
 
-def test_submit_beyond_infer_limit_uses_retrieval_and_says_so(db_url, dacon_files):
-    """The LoRA answers (here written by hand: no model is trained in this test) cover the first
-    `infer_limit` test questions; the submit step answers the rest with the retrieval baseline."""
+def _lora_answers(ctx, metric):
+    """A LoRA run card with validation metric `metric` and its answers to the first test question,
+    written by hand: no model is trained in these tests."""
+    import csv
+    import json
+
+    (ctx.out / "runs" / "demo").mkdir(parents=True)
+    card = {"status": "finished", "name": "demo", "metrics": {"metric": metric, "metric_questions": 3}}
+    (ctx.out / "runs" / "demo" / "run_card.json").write_text(json.dumps(card), encoding="utf-8")
+    with open(ctx.out / "answers-llm1of2.csv", "w", encoding="utf-8", newline="") as fh:
+        csv.writer(fh).writerows(
+            [
+                ["id", "질문", "answer"],
+                ["TEST_000", "벽지에 곰팡이가 생겼는데 어떻게 하나요?", "곰팡이, 곰팡이, 곰팡이."],
+            ]
+        )
+
+
+def _read(path):
     import csv
 
+    with open(path, encoding="utf-8-sig") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_submit_uses_the_best_measured_answerer_not_a_worse_lora_run(db_url, dacon_files):
     from db.dacon import import_dacon
     from dobae.demo import DemoContext, step_submit
     from dobae.settings import get_settings
@@ -126,31 +147,63 @@ def test_submit_beyond_infer_limit_uses_retrieval_and_says_so(db_url, dacon_file
     import_dacon(*dacon_files, url=db_url)
     settings = get_settings()
     ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo", state={"infer_limit": 1})
-    (ctx.out / "runs" / "demo").mkdir(parents=True)
-    (ctx.out / "runs" / "demo" / "run_card.json").write_text('{"metrics": {}}', encoding="utf-8")
-    with open(ctx.out / "answers-llm1of2.csv", "w", encoding="utf-8", newline="") as fh:
-        csv.writer(fh).writerows(
-            [
-                ["id", "질문", "answer"],
-                ["TEST_000", "벽지에 곰팡이가 생겼는데 어떻게 하나요?", "곰팡이를 제거합니다."],
-            ]
-        )
+    _lora_answers(ctx, 0.003)
     detail = step_submit(ctx)
-    assert "2 rows" in detail and "1 answered by the LoRA run, 1 by the retrieval baseline" in detail
     folder = ctx.out / "submission-llm1of2"
-    with open(folder / "answered_by.csv", encoding="utf-8") as fh:
-        assert list(csv.reader(fh)) == [["id", "answered_by"], ["TEST_000", "llm"], ["TEST_001", "retrieval"]]
-    with open(folder / "answers.csv", encoding="utf-8-sig") as fh:
-        rows = list(csv.DictReader(fh))
-    assert rows[0]["answer"] == "곰팡이를 제거합니다."
-    # the retrieval answer is one of the imported train answers
-    assert rows[1]["answer"] and rows[1]["answer"] != rows[0]["answer"]
-    with open(folder / "submission.csv", encoding="utf-8") as fh:
-        sub = list(csv.reader(fh))
-    assert [r[0] for r in sub] == ["id", "TEST_000", "TEST_001"] and len(sub[0]) == 513
-    assert "retrieval baseline 2-fold CV" in detail
+    by = _read(folder / "answered_by.csv")
+    chosen = by[0]["answered_by"]
+    assert chosen in ("retrieval", "compose") and {r["answered_by"] for r in by} == {chosen}
+    assert by[0]["selected_by"].startswith(f"{chosen}: ") and "2-fold CV" in by[0]["selected_by"]
+    assert f"chosen: {chosen}" in detail and "2 answered by " + chosen in detail
+    assert "validation metric 0.0030 is below" in detail and "llm 0.0030" in detail
+    rows = _read(folder / "answers.csv")
+    assert all("곰팡이, 곰팡이" not in r["answer"] for r in rows)
     again = step_submit(ctx)
     assert again.startswith("skip: ") and "already written" in again
+
+
+def test_submit_uses_the_lora_run_when_it_measures_best(db_url, dacon_files):
+    from db.dacon import import_dacon
+    from dobae.demo import DemoContext, step_submit
+    from dobae.settings import get_settings
+
+    import_dacon(*dacon_files, url=db_url)
+    settings = get_settings()
+    ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo", state={"infer_limit": 1})
+    _lora_answers(ctx, 0.99)
+    detail = step_submit(ctx)
+    by = _read(ctx.out / "submission-llm1of2" / "answered_by.csv")
+    assert by[0]["answered_by"] == "llm" and by[0]["selected_by"].startswith("llm: 0.9900 by run card")
+    assert by[1]["answered_by"] in ("retrieval", "compose", "constant")
+    assert "1 answered by llm" in detail and "chosen: llm" in detail
+    assert _read(ctx.out / "submission-llm1of2" / "answers.csv")[0]["answer"] == "곰팡이, 곰팡이, 곰팡이."
+
+
+def test_augment_state_belongs_to_its_input(db_url, dacon_files):
+    """A finished augmentation of the shipped sample does not count as done for other files."""
+    from augment.jobs import finish_job, start_job
+    from augment.operations import select_pairs
+    from db.dacon import import_dacon, import_sample
+    from db.models import RunStatus
+    from db.session import session_scope
+    from dobae.demo import DemoContext, _augment_done, _augment_selection
+    from dobae.settings import get_settings
+
+    import_sample(url=db_url)
+    import_dacon(*dacon_files, url=db_url)
+    settings = get_settings()
+    sample = DemoContext(settings, None, None, settings.data_dir / "demo")
+    files = DemoContext(settings, *dacon_files, settings.data_dir / "demo")
+    sel_sample, sel_files = _augment_selection(sample, 2), _augment_selection(files, 2)
+    job = start_job(db_url, "compound", {"selection": sel_sample.params()}, 2)
+    finish_job(db_url, job, RunStatus.finished)
+    assert _augment_done(sample, sel_sample) == {"compound"}
+    assert _augment_done(files, sel_files) == set()
+    with session_scope(db_url) as s:
+        picked_files = select_pairs(s, sel_files)
+        picked_sample = select_pairs(s, sel_sample)
+    assert {p.group_id for p in picked_files} <= {"dacon:TRAIN_000", "dacon:TRAIN_001", "dacon:TRAIN_002"}
+    assert picked_files and not {p.id for p in picked_files} & {p.id for p in picked_sample}
 
 
 def test_inference_is_recorded_for_status(db_url, tmp_path):
