@@ -19,8 +19,8 @@ from db.models import Export, QAPair, ReviewEvent
 from db.session import dispose_engines, session_scope
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = 600  # 6,000 pairs: the import takes about a second, so the kills land before, in and after it
-KILL_AFTER_S = (0.5,)  # before the first write; "writing": inside the write transaction
+ROWS = 300  # 3,000 pairs: long enough to be caught inside the write transaction
+KILL_AFTER_S = ()  # fixed delays (none by default: timing on shared machines is noise); "writing": inside the write transaction
 
 
 def _dobae(*args: str, url: str, cwd: Path) -> subprocess.Popen:
@@ -49,8 +49,11 @@ def _count(url, what) -> int:
 
 
 def _writing(url: str, proc: subprocess.Popen, timeout: float = 120) -> bool:
-    """Wait until `proc` is inside its write transaction (PostgreSQL: its INSERT is running or its
-    transaction is open; SQLite: the write-ahead log is growing). False when it ended first."""
+    """Wait until `proc` is inside its write transaction (PostgreSQL: a session of this database
+    has run an INSERT and its transaction is still open; SQLite: someone holds the write lock, so
+    `BEGIN IMMEDIATE` without waiting fails). False when `proc` ended first."""
+    import sqlite3
+
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
 
@@ -60,19 +63,24 @@ def _writing(url: str, proc: subprocess.Popen, timeout: float = 120) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.poll() is None:
         if db.get_backend_name() == "sqlite":
-            wal = Path(db.database + "-wal")
-            if wal.exists() and wal.stat().st_size > 256 * 1024:
-                return True
+            probe = sqlite3.connect(db.database, timeout=0, isolation_level=None)
+            try:
+                probe.execute("BEGIN IMMEDIATE")
+                probe.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                return True  # locked: the import's transaction holds the write lock
+            finally:
+                probe.close()
         else:
             with get_engine(url).connect() as conn:
                 busy = conn.scalar(text(
                     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND pid <> pg_backend_pid() AND query ILIKE 'INSERT INTO qa_pairs%' "
+                    "AND pid <> pg_backend_pid() AND query ILIKE 'INSERT INTO%' "
                     "AND state IN ('active', 'idle in transaction')"
                 ))  # fmt: skip
             if busy:
                 return True
-        time.sleep(0.005)
+        time.sleep(0.002)
     return False
 
 
@@ -80,12 +88,15 @@ def _writing(url: str, proc: subprocess.Popen, timeout: float = 120) -> bool:
 def test_killed_import_is_all_or_nothing_and_resumes(db_url, tmp_path, delay):
     train = write_csv(tmp_path / "train.csv", TRAIN_HEADER, train_rows(ROWS))
     proc = _dobae("import", "dacon", str(train), url=db_url, cwd=tmp_path)
-    if delay == "writing":
+    inside = delay == "writing"
+    if inside:
         assert _writing(db_url, proc), "the import ended before it was seen writing"
         delay = 0
     killed = _kill_after(proc, delay)
     after_kill = _count(db_url, QAPair)
     assert after_kill in (0, ROWS * 10), f"partial import after a kill at {delay} s"
+    if inside:
+        assert killed and after_kill == 0, "killed inside its transaction, yet rows were committed"
     rerun = _dobae("import", "dacon", str(train), url=db_url, cwd=tmp_path)
     assert rerun.wait(timeout=120) == 0, rerun.stderr.read()
     assert _count(db_url, QAPair) == ROWS * 10 and _count(db_url, ReviewEvent) == ROWS * 10
