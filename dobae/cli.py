@@ -127,7 +127,10 @@ def _click_module():
 
 
 def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # escaped: file names and cell values in messages may hold `[...]` that rich would take for markup
+    console.print(f"[red]error:[/red] {escape(message)}", markup=True, soft_wrap=True)
     sys.exit(code)
 
 
