@@ -153,6 +153,18 @@ def main(argv: list[str] | None = None) -> None:
         from dobae.settings import get_settings
 
         _fail(str(database_error(get_settings().db_url, exc)))
+    except (
+        PermissionError,
+        FileNotFoundError,
+        FileExistsError,
+        NotADirectoryError,
+        IsADirectoryError,
+    ) as exc:
+        if not exc.filename:
+            raise
+        _fail(
+            f"{exc.filename}: {exc.strerror}; check the path (a folder where a file is expected, or the reverse) and its permissions"
+        )
     except typer.Abort:
         console.print("aborted")
         sys.exit(130)

@@ -179,3 +179,9 @@ def test_downgrade_asks_for_yes(imported, cli):
     assert code == 0, err
     assert current_revision(imported) is None
     assert cli("db", "upgrade")[0] == 0
+
+
+def test_an_out_path_under_a_file_is_one_line(imported, cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    line = _one_line(*cli("export", "--out", str(tmp_path / "notes.txt" / "pairs.csv"))[::2])
+    assert str(tmp_path / "notes.txt") in line and "check the path" in line
