@@ -3,7 +3,7 @@
 A database that cannot be used (a URL that does not parse, a server that is down, a file that is
 not an SQLite database) is a `ConfigError` of one line naming the URL, password masked, and what
 to do: `parse_url` when the engine is made, `database_error` for the driver's errors (the CLI
-turns any `DBAPIError` into it). Read-only commands call `require_database` first, so a mistyped
+turns the driver's connection and file errors into it). Read-only commands call `require_database` first, so a mistyped
 SQLite path is reported instead of being created as an empty database.
 """
 

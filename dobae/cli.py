@@ -128,7 +128,10 @@ def _click_module():
 
 
 def _fail(message: str, code: int = 1) -> None:
-    console.print(f"[red]error:[/red] {message}", markup=True, soft_wrap=True)
+    from rich.markup import escape
+
+    # escaped: file names and cell values in messages may hold `[...]` that rich would take for markup
+    console.print(f"[red]error:[/red] {escape(message)}", markup=True, soft_wrap=True)
     sys.exit(code)
 
 
@@ -151,6 +154,18 @@ def main(argv: list[str] | None = None) -> None:
         from dobae.settings import get_settings
 
         _fail(str(database_error(get_settings().db_url, exc)))
+    except (
+        PermissionError,
+        FileNotFoundError,
+        FileExistsError,
+        NotADirectoryError,
+        IsADirectoryError,
+    ) as exc:
+        if not exc.filename:
+            raise
+        _fail(
+            f"{exc.filename}: {exc.strerror}; check the path (a folder where a file is expected, or the reverse) and its permissions"
+        )
     except typer.Abort:
         console.print("aborted")
         sys.exit(130)

@@ -96,7 +96,9 @@ def test_a_file_that_is_not_an_sqlite_database_is_one_line(command, cli, use_url
 @pytest.mark.postgres
 def test_wrong_password_and_missing_database_on_postgres(cli, use_url):
     pg_url = os.environ.get("DOBAE_TEST_DATABASE_URL", "")
-    if not pg_url:
+    if not pg_url:  # as everywhere in the suite: a skip locally, an error in CI
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but DOBAE_TEST_DATABASE_URL is not set: .ci/run must start PostgreSQL")
         pytest.skip("DOBAE_TEST_DATABASE_URL is not set")
     from sqlalchemy.engine import make_url
 
@@ -177,3 +179,9 @@ def test_downgrade_asks_for_yes(imported, cli):
     assert code == 0, err
     assert current_revision(imported) is None
     assert cli("db", "upgrade")[0] == 0
+
+
+def test_an_out_path_under_a_file_is_one_line(imported, cli, tmp_path):
+    (tmp_path / "notes.txt").write_text("x", encoding="utf-8")
+    line = _one_line(*cli("export", "--out", str(tmp_path / "notes.txt" / "pairs.csv"))[::2])
+    assert str(tmp_path / "notes.txt") in line and "check the path" in line
