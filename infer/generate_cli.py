@@ -30,6 +30,11 @@ def infer_cmd(
         "reference", "--select", help="first | reference | question | mbr | reference+mbr | term=w,…"
     ),
     split: bool = typer.Option(True, "--split/--no-split", help="answer the parts of compound questions"),
+    pool: bool = typer.Option(
+        False,
+        "--pool/--no-pool",
+        help="add the compose answerer's answer and best sentences to the candidates (selection picks)",
+    ),
     pairs: Path = typer.Option(
         None, "--pairs", help="JSONL export to retrieve from (default: the run's training data)"
     ),
@@ -63,6 +68,7 @@ def infer_cmd(
             context_k=context_k,
             select=select,
             split=split,
+            pool=pool,
             seed=seed,
             chunk_size=chunk_size,
         )
