@@ -22,10 +22,10 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 
 from dobae.errors import InputError
+from dobae.qa.sentences import kiwi
 
 KINDS = {
     ".pdf": "pdf",
@@ -147,19 +147,12 @@ def _first_line(text: str) -> str | None:
     return line[:200] or None
 
 
-@lru_cache(maxsize=1)
-def _kiwi():
-    from kiwipiepy import Kiwi
-
-    return Kiwi()
-
-
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every sentence: paragraphs (runs of non-blank lines) split by Kiwi."""
     spans: list[tuple[int, int]] = []
     for para in _PARAGRAPH.finditer(text):
         base = para.start()
-        for sent in _kiwi().split_into_sents(para.group()):
+        for sent in kiwi().split_into_sents(para.group()):
             start, end = base + sent.start, base + sent.end
             while start < end and text[start].isspace():
                 start += 1

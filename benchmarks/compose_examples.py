@@ -37,10 +37,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from db.dacon import read_train
+    from dobae.qa.embedders import load_embedder
+    from dobae.qa.scoring import score_texts
     from infer.answerer import make_answerer
     from infer.cv import as_items, eval_questions, make_folds, train_pairs
-    from infer.embedders import load_embedder
-    from infer.scoring import score_texts
 
     items = as_items(read_train(args.data))
     folds = make_folds(items, 5, args.seed)

@@ -531,7 +531,7 @@ def step_submit(ctx: DemoContext) -> str:
     which score chose it."""
     sub = _need("infer.submission", "infer (submission)")
     cv = _need("infer.cv", "infer (evaluation)")
-    embedders = _need("infer.embedders", "infer (embedders)")
+    embedders = _need("dobae.qa.embedders", "infer (embedders)")
     auto = _need("infer.auto", "infer (answerer selection)")
     from infer.answerer import make_answerer
 

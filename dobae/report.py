@@ -538,7 +538,7 @@ def _render(sections: list[Section], title: str) -> str:
 
 
 def build_report(url: str | None = None, embedder: str | None = None) -> str:
-    """The report as an HTML string. `embedder`: a spec for infer.embedders (None: settings), or "none"."""
+    """The report as an HTML string. `embedder`: a spec for dobae.qa.embedders (None: settings), or "none"."""
     from db.migrate import ensure_schema
     from dobae.settings import get_settings
 
@@ -550,7 +550,7 @@ def build_report(url: str | None = None, embedder: str | None = None) -> str:
     emb = None
     if embedder != "none" and data["pairs"]:
         try:
-            from infer.embedders import load_embedder
+            from dobae.qa.embedders import load_embedder
         except ImportError as exc:
             console.print(f"[yellow]similarity plots skipped: stage infer not available ({exc})")
         else:

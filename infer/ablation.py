@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 
 from dobae.errors import InputError
-from infer.answerer import Answerer, TrainPair
+from dobae.qa.pairs import Pair
+from infer.answerer import Answerer
 from infer.cv import CVResult, ExtraPair, Item, cross_validate
 
 SOURCES = ("crawl", "augment", "docs", "manual")
@@ -62,7 +63,7 @@ def load_extra_pairs(sources: Sequence[str], url: str | None = None) -> list[Ext
             for p in s.scalars(q):
                 if not p.question_text.strip() or not p.answer_text.strip():
                     continue
-                pair = TrainPair(p.question_text, p.answer_text, p.group_id, p.category)
+                pair = Pair(p.question_text, p.answer_text, p.group_id, p.category)
                 out.append(ExtraPair(pair, tuple(p.groups), source))
     return out
 

@@ -2,29 +2,22 @@
 
 An answerer is fitted on training pairs (one cross-validation fold, or all imported data for a
 submission) and then answers questions. Implementations register themselves by name in
-`ANSWERERS` so the CLI can pick them with `--answerer NAME`.
+`ANSWERERS` so the CLI can pick them with `--answerer NAME` (the retriever lives in the shared
+core, `dobae.qa.retrieval`, and is registered here).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-
-@dataclass(frozen=True)
-class TrainPair:
-    question: str
-    answer: str
-    group_id: str
-    category: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+from dobae.qa.pairs import Pair
 
 
 class Answerer(Protocol):
     name: str
 
-    def fit(self, pairs: Sequence[TrainPair]) -> None: ...
+    def fit(self, pairs: Sequence[Pair]) -> None: ...
 
     def answer(self, questions: Sequence[str]) -> list[str]: ...
 
@@ -76,7 +69,10 @@ def _load_builtin_answerers() -> None:
     """Import the modules whose `@register_answerer` fill the registry (optional ones may be absent)."""
     import importlib
 
-    for module in ("infer.baselines", "infer.retrieval", "infer.compose", "infer.llm"):
+    from dobae.qa.retrieval import RetrievalAnswerer  # the shared retriever is also an answerer
+
+    ANSWERERS.setdefault("retrieval", RetrievalAnswerer)
+    for module in ("infer.baselines", "infer.compose", "infer.llm"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

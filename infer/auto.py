@@ -121,7 +121,7 @@ def measure_llm(
     hit = _stored("llm", config, embedder.name, data_sha256(items), folds, seed, url)
     if hit is not None:
         return Measured("llm", options, hit[1], f"{folds}-fold CV, evaluation #{hit[0]}", cached=True)
-    from train.run import read_card
+    from dobae.qa.runs import read_card
 
     metrics = read_card(options["run_dir"]).get("metrics") or {}
     value = metrics.get("metric")

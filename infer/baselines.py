@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infer.answerer import TrainPair, register_answerer
+from dobae.qa.pairs import Pair
+from infer.answerer import register_answerer
 
 # Written for this project: what a generic 도배 하자 answer says, in the reference answers' style.
 GENERIC_ANSWER = (
@@ -26,7 +27,7 @@ class ConstantAnswerer:
             raise ValueError("text must not be empty")
         self.text = str(text).strip()
 
-    def fit(self, pairs: Sequence[TrainPair]) -> None:
+    def fit(self, pairs: Sequence[Pair]) -> None:
         return None
 
     def answer(self, questions: Sequence[str]) -> list[str]:

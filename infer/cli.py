@@ -109,10 +109,10 @@ def evaluate_cmd(
     `dobae evaluate --add-origin crawl --add-origin augment --add-origin docs`
     """
     from db.session import require_database
+    from dobae.qa.embedders import load_embedder
     from dobae.settings import get_settings
     from infer.answerer import make_answerer
     from infer.cv import cross_validate, load_items, store_evaluation
-    from infer.embedders import load_embedder
 
     require_database()
     settings = get_settings()
@@ -205,8 +205,8 @@ def score_cmd(
 
     Example: `dobae score --refs dev.csv --answers out/answers.csv`
     """
-    from infer.embedders import load_embedder
-    from infer.scoring import score_files
+    from dobae.qa.embedders import load_embedder
+    from dobae.qa.scoring import score_files
 
     emb = load_embedder(embedder)
     result = score_files(refs, answers, emb)

@@ -6,12 +6,12 @@
   was cut with `fold_training_rows` (a derived pair is dropped when ANY of its source groups is
   a held-out row, so a compound never straddles folds).
 - Evaluation questions are test-like: a seeded share (`double_ratio`, default 0.47 = 61 of the 130
-  test.csv questions, counted with `infer.splitting`) are two held-out rows' questions joined with
+  test.csv questions, counted with `dobae.qa.splitting`) are two held-out rows' questions joined with
   " 또한, " or " 그리고 ", whose references are the two rows' answers joined pairwise (answer j of
   the first + " " + answer j of the second); the rest are single questions with their five answers.
   Each held-out row appears in exactly one evaluation question; the phrasing (질문_1/질문_2) is
   drawn at random.
-- Scores: the DACON metric (`infer.scoring`) per question; the fold's mean; mean and standard
+- Scores: the DACON metric (`dobae.qa.scoring`) per question; the fold's mean; mean and standard
   deviation over folds; means of single and double questions; means per category (a double
   question counts for both of its rows' categories).
 """
@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from dobae.errors import DobaeError, InputError
-from infer.answerer import Answerer, TrainPair
-from infer.scoring import score_texts
+from dobae.qa.pairs import Pair
+from dobae.qa.scoring import score_texts
+from infer.answerer import Answerer
 
 DOUBLE_RATIO = 0.47
 JOINERS = (" 또한, ", " 그리고 ")
@@ -107,10 +108,10 @@ def fold_training_rows(rows: Sequence[dict[str, Any]], held: Sequence[Item]) -> 
     return [r for r in rows if not touches_rows([r["group_id"], *(r.get("source_groups") or [])], ids)]
 
 
-def train_pairs(items: Sequence[Item]) -> list[TrainPair]:
+def train_pairs(items: Sequence[Item]) -> list[Pair]:
     """Every (question phrasing × answer) pair of the rows, grouped by row id."""
     return [
-        TrainPair(question=q, answer=a, group_id=it.id, category=it.category)
+        Pair(question=q, answer=a, group_id=it.id, category=it.category)
         for it in items
         for q in it.questions
         for a in it.answers
@@ -144,14 +145,14 @@ class ExtraPair:
     """An approved pair of another origin (crawl, augment, docs) offered to every fold's training
     side. `groups` are all the groups it was built from (`QAPair.groups`)."""
 
-    pair: TrainPair
+    pair: Pair
     groups: tuple[str, ...]
     source: str  # crawl | augment | docs | manual
 
 
 def fold_train_pairs(
     train: Sequence[Item], held: Sequence[Item], extra: Sequence[ExtraPair] = ()
-) -> tuple[list[TrainPair], int]:
+) -> tuple[list[Pair], int]:
     """A fold's training pairs: the other folds' rows, plus every extra pair not built from a
     held-out row (ANY of its groups). Returns the pairs and how many extra pairs were added."""
     held_ids = {it.id for it in held}

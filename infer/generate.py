@@ -1,8 +1,8 @@
 """Batched answer generation with a trained run (train/RUN_DIR.md): the engine behind `dobae infer`
 and the `llm` answerer.
 
-Pipeline per question: split a compound question (`infer.splitting`) → for each part, optionally
-retrieve the top-k training pairs into the shared prompt (`train.prompt.build_prompt`) → generate
+Pipeline per question: split a compound question (`dobae.qa.splitting`) → for each part, optionally
+retrieve the top-k training pairs into the shared prompt (`dobae.qa.prompt.build_prompt`) → generate
 `n` candidates (greedy first, then samples) → post-process (`infer.postprocess`) → select one
 (`infer.select`) → join the parts' answers with a space.
 
@@ -33,10 +33,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dobae.errors import ConfigError, InputError
+from dobae.qa.pairs import read_export
+from dobae.qa.prompt import build_prompt
+from dobae.qa.retrieval import make_retriever
+from dobae.qa.splitting import clean_question, split_question
 from infer.postprocess import postprocess
 from infer.select import needs_references, parse_weights, select
-from infer.splitting import clean_question, split_question
-from train.prompt import build_prompt
 
 
 class InferOptions(BaseModel):
@@ -241,7 +243,7 @@ def merged_model_dir(run_dir: Path, card: dict[str, Any]) -> Path:
         return run_dir / card["merged_dir"]
     target = run_dir / "merged-infer"
     if not (target / "config.json").exists():
-        from train.run import load_run
+        from dobae.qa.runs import load_run
 
         model, tokenizer, _ = load_run(run_dir, merge=True, device="cpu")
         tmp = run_dir / "merged-infer.tmp"
@@ -262,7 +264,7 @@ _LOADED: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
 
 def load_generator(run_dir: Path | str, backend: str = "auto"):
     """(generator, run card); loaded once per process and run folder."""
-    from train.run import read_card
+    from dobae.qa.runs import read_card
 
     run_dir = Path(run_dir)
     if backend == "auto":
@@ -277,7 +279,7 @@ def load_generator(run_dir: Path | str, backend: str = "auto"):
         if backend == "vllm":
             gen = VLLMGenerator(run_dir, card)
         else:
-            from train.run import load_run
+            from dobae.qa.runs import load_run
 
             model, tokenizer, card = load_run(run_dir)
             gen = TransformersGenerator(model, tokenizer)
@@ -427,17 +429,6 @@ class Pipeline:
         return chosen, scores
 
 
-def pairs_from_export(path: Path | str):
-    """TrainPair rows of a `dobae export` JSONL file (the retrieval corpus of a run)."""
-    from infer.answerer import TrainPair
-    from train.data import read_export
-
-    return [
-        TrainPair(question=p.question, answer=p.answer, group_id=p.group_id, category=p.category)
-        for p in read_export(path).pairs
-    ]
-
-
 def make_composer(pairs, embedder):
     """The compose answerer fitted on `pairs` (the candidate pool's extractive member)."""
     from infer.compose import ComposeAnswerer
@@ -445,14 +436,6 @@ def make_composer(pairs, embedder):
     c = ComposeAnswerer(embedder=embedder)
     c.fit(pairs)
     return c
-
-
-def make_retriever(pairs, embedder):
-    from infer.retrieval import RetrievalAnswerer
-
-    r = RetrievalAnswerer(embedder=embedder)
-    r.fit(pairs)
-    return r
 
 
 # --------------------------------------------------------------------------- `dobae infer`
@@ -518,7 +501,7 @@ def run_infer(
     context_k = run_context_k(card) if options.context_k is None else options.context_k
     retriever = embedder = composer = None
     if weights or context_k:
-        from infer.embedders import load_embedder
+        from dobae.qa.embedders import load_embedder
 
         embedder = load_embedder(embedder_spec or run_embedder_spec(card))
     if context_k or needs_references(weights) or options.pool:
@@ -527,7 +510,7 @@ def run_infer(
             raise InputError(
                 f"retrieval corpus {src} not found: pass --pairs EXPORT.jsonl (the run's training data)"
             )
-        pairs = pairs_from_export(src)
+        pairs = read_export(src).pairs
         if context_k or needs_references(weights):
             retriever = make_retriever(pairs, embedder)
         if options.pool:

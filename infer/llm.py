@@ -20,18 +20,19 @@ from pydantic import ValidationError
 
 from dobae.console import console
 from dobae.errors import ConfigError
-from infer.answerer import TrainPair, register_answerer
+from dobae.qa.pairs import Pair
+from dobae.qa.retrieval import make_retriever
+from dobae.qa.splitting import split_question
+from infer.answerer import register_answerer
 from infer.generate import (
     InferOptions,
     Pipeline,
     load_generator,
     make_composer,
-    make_retriever,
     run_context_k,
     run_embedder_spec,
 )
 from infer.select import needs_references, parse_weights
-from infer.splitting import split_question
 
 
 @register_answerer("llm")
@@ -65,18 +66,18 @@ class LLMAnswerer:
         }
 
     def _card(self) -> dict[str, Any]:
-        from train.run import read_card
+        from dobae.qa.runs import read_card
 
         return read_card(self.run_dir)
 
-    def fit(self, pairs: Sequence[TrainPair]) -> None:
+    def fit(self, pairs: Sequence[Pair]) -> None:
         generator, card = load_generator(self.run_dir, self.options.backend)
         pool = self.options.pool
         weights = parse_weights(self.options.select) if self.options.n > 1 or pool else {}
         k = run_context_k(card) if self.options.context_k is None else self.options.context_k
         embedder = self.embedder
         if embedder is None and (weights or k):
-            from infer.embedders import load_embedder
+            from dobae.qa.embedders import load_embedder
 
             embedder = load_embedder(run_embedder_spec(card))
         retriever = None
@@ -94,10 +95,10 @@ class LLMAnswerer:
             path = Path((self._pipe.card.get("data") or {}).get("path", ""))
             self._seen = set()
             if path.is_file():
-                from infer.generate import pairs_from_export
+                from dobae.qa.pairs import read_export
 
                 # parts, so a held-out question inside a training compound counts too
-                self._seen = {q for p in pairs_from_export(path) for q in split_question(p.question)}
+                self._seen = {q for p in read_export(path).pairs for q in split_question(p.question)}
         parts = [p for q in questions for p in split_question(q)]
         leaked = sum(1 for p in parts if p in self._seen)
         if leaked:

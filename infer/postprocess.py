@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from infer.embedders import WINDOW, approx_wordpiece_truncate, approx_wordpieces
-from train.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX
+from dobae.qa.embedders import WINDOW, approx_wordpiece_truncate, approx_wordpieces
+from dobae.qa.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
 _NEW_TURN = re.compile(

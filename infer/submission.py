@@ -178,10 +178,10 @@ def make_submission(
     go to the LoRA run named by `options["run_dir"]`.
     """
     from db.dacon import read_test
+    from dobae.qa.embedders import load_embedder
     from infer.answerer import make_answerer
     from infer.auto import GENERATIVE, auto_choice
     from infer.cv import load_items, train_pairs
-    from infer.embedders import load_embedder
 
     out = Path(out_dir)
     for t in (out / ANSWERS_FILE, out / SUBMISSION_FILE):

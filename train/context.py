@@ -1,7 +1,7 @@
 """Retrieved context for training prompts (`data.context_k > 0`).
 
-The retriever is the one inference uses (`infer.generate.make_retriever`: `infer/retrieval.py`'s
-retrieval answerer with its defaults) and the prompt is `train/prompt.py`'s, so a model trained
+The retriever is the one inference uses (`dobae.qa.retrieval.make_retriever`: the shared
+retrieval answerer with its defaults) and the prompt is `dobae/qa/prompt.py`'s, so a model trained
 with context sees at training time the same kind of context block it is served with.
 
 No leakage: the retriever is fitted on the training split only, and no pair that shares a group
@@ -14,25 +14,10 @@ too (their groups are not in it).
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Any
 
-from train.data import Pair
+from dobae.qa.pairs import Pair
 
 CHUNK = 512  # questions per similarity pass (a chunk × corpus matrix of floats)
-
-
-def build_retriever(train_pairs: Sequence[Pair], embedder) -> Any:
-    """The inference retriever, fitted on the training split."""
-    from infer.answerer import TrainPair
-    from infer.generate import make_retriever
-
-    return make_retriever(
-        [
-            TrainPair(question=p.question, answer=p.answer, group_id=p.group_id, category=p.category)
-            for p in train_pairs
-        ],
-        embedder,
-    )
 
 
 def pair_groups(pair) -> tuple[str, ...]:
@@ -68,7 +53,7 @@ def retrieve_contexts(
 
 
 def embedder_spec(embedder) -> str | None:
-    """A spec `infer.embedders.load_embedder` loads the same embedder from (recorded in the run card)."""
+    """A spec `dobae.qa.embedders.load_embedder` loads the same embedder from (recorded in the run card)."""
     name = getattr(embedder, "name", "") or ""
     if name.startswith("muse3"):
         return "muse3"

@@ -8,7 +8,7 @@ load it through transformers' GGUF support (de-quantised to fp32), drop the quan
 The GGUF carries no chat template, so the folder gets Gemma 3's turn format as
 `chat_template.jinja` (what `transformers serve` needs to act as the augmentation server); a folder
 prepared before that is completed in place on the next `prepare`, without converting again.
-Training and batch inference do not use it: they use the plain template of `train/prompt.py`.
+Training and batch inference do not use it: they use the plain template of `dobae/qa/prompt.py`.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ from typing import Any
 
 from dobae.console import console
 from dobae.errors import ConfigError
+from dobae.qa.pairs import read_export
 from train.config import TrainConfig, dump_toml
-from train.data import encode_with_context, metric_items, read_export, split_by_group
+from train.data import encode_with_context, metric_items, split_by_group
 from train.models import resolve_base_model
 
 CARD_FORMAT = 1
@@ -120,7 +121,7 @@ def generate_answers(
     are the retrieved pairs of question i when the run trains with context."""
     import torch
 
-    from train.prompt import build_prompt
+    from dobae.qa.prompt import build_prompt
 
     was_training = model.training
     model.eval()
@@ -156,8 +157,8 @@ def generate_answers(
 def competition_metric(
     model, tokenizer, items, embedder, max_new_tokens: int, batch_size: int, contexts=None
 ) -> dict[str, Any]:
-    """generate → embed → score (infer/scoring.py): mean clipped cosine over validation questions."""
-    from infer.scoring import score_texts
+    """generate → embed → score (dobae/qa/scoring.py): mean clipped cosine over validation questions."""
+    from dobae.qa.scoring import score_texts
 
     questions = [q for q, _ in items]
     answers = generate_answers(model, tokenizer, questions, max_new_tokens, batch_size, contexts)
@@ -290,7 +291,7 @@ def run_training(
 ) -> RunResult:
     """Train one run; write RUN_DIR (adapter, tokenizer, card); register it. See train/RUN_DIR.md.
 
-    `embedder` (default: `infer.embedders.load_embedder(cfg.metric.embedder)`, loaded on first use)
+    `embedder` (default: `dobae.qa.embedders.load_embedder(cfg.metric.embedder)`, loaded on first use)
     scores generated answers; `callbacks` are extra transformers TrainerCallbacks (tests use one to
     interrupt a run).
     """
@@ -361,7 +362,7 @@ def run_training(
         if embedder is not None:
             return embedder
         if spec not in emb_cache:
-            from infer.embedders import load_embedder
+            from dobae.qa.embedders import load_embedder
 
             emb_cache[spec] = load_embedder(spec)
         return emb_cache[spec]
@@ -376,14 +377,15 @@ def run_training(
     if k:
         if not train_pairs:
             raise ConfigError("no training pairs left after the validation split: lower data.val_fraction")
-        from train.context import build_retriever, embedder_spec, excluded_groups, retrieve_contexts
+        from dobae.qa.retrieval import make_retriever
+        from train.context import embedder_spec, excluded_groups, retrieve_contexts
 
         ctx_emb = embedder_for(cfg.data.context_embedder or cfg.metric.embedder)
         if main_rank:
             console.print(
                 f"retrieving {k} context pairs per example from {len(train_pairs)} training pairs …"
             )
-        retriever = build_retriever(train_pairs, ctx_emb)
+        retriever = make_retriever(train_pairs, ctx_emb)
         train_ctx = retrieve_contexts(
             retriever, [p.question for p in train_pairs], excluded_groups(train_pairs, train_pairs), k
         )
@@ -613,6 +615,6 @@ def run_training(
 
 
 def _template() -> dict[str, str]:
-    from train import prompt
+    from dobae.qa import prompt
 
     return {"name": prompt.TEMPLATE_NAME, "version": prompt.TEMPLATE_VERSION}

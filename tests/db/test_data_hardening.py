@@ -175,8 +175,8 @@ def test_review_import_refuses_placeholder_texts(db_url, train_csv, tmp_path, fm
 
 
 def test_train_reader_and_scorer_know_placeholders(tmp_path):
-    from infer.scoring import read_references
-    from train.data import read_export
+    from dobae.qa.pairs import read_export
+    from dobae.qa.scoring import read_references
 
     refs = write_csv(tmp_path / "dev.csv", ["id", "답변_1", "답변_2"], [["A", "벽지입니다", "NaN"]])
     assert read_references(refs) == {"A": ["벽지입니다"]}

@@ -129,7 +129,7 @@ def test_csv(tmp_path):
 @pytest.fixture(scope="session")
 def muse():
     """The real mUSE v3 embedder (no cache)."""
-    from infer.embedders import Muse3Embedder
+    from dobae.qa.embedders import Muse3Embedder
 
     return Muse3Embedder(threads=1)
 
@@ -137,6 +137,6 @@ def muse():
 @pytest.fixture
 def embedder(muse, tmp_path):
     """mUSE v3 behind a fresh on-disk vector cache."""
-    from infer.embedders import CachedEmbedder
+    from dobae.qa.embedders import CachedEmbedder
 
     return CachedEmbedder(muse, tmp_path / "vectors.sqlite")

@@ -8,10 +8,10 @@ import re
 import pytest
 
 from dobae.errors import ConfigError
+from dobae.qa.embedders import approx_wordpieces
+from dobae.qa.sentences import clean_sentence, split_sentences
 from infer.answerer import make_answerer
 from infer.cv import train_pairs
-from infer.embedders import approx_wordpieces
-from infer.sentences import clean_sentence, split_sentences
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_compound_questions_are_composed_part_by_part(fitted, items):
 
 
 def test_composed_answer_scores_like_the_references(fitted, items, embedder):
-    from infer.scoring import score_texts
+    from dobae.qa.scoring import score_texts
 
     c = fitted()
     constant = make_answerer("constant")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dobae.qa.pairs import Pair
 from infer.ablation import paired_bootstrap, run_ablation
-from infer.answerer import TrainPair
 from infer.cv import ExtraPair, cross_validate, fold_train_pairs, make_folds
 
 
@@ -15,7 +15,7 @@ class Recorder:
     """A real answerer (nearest training question by character overlap) that records what it saw."""
 
     name = "recorder"
-    fits: list[list[TrainPair]] = []
+    fits: list[list[Pair]] = []
     asked: list[list[str]] = []
 
     def fit(self, pairs):
@@ -39,16 +39,14 @@ def _extra(items):
     out = []
     for i, it in enumerate(items):
         g = f"dacon:{it.id}"
-        out.append(ExtraPair(TrainPair(it.questions[0] + " (바꿔 씀)", it.answers[0], g), (g,), "augment"))
+        out.append(ExtraPair(Pair(it.questions[0] + " (바꿔 씀)", it.answers[0], g), (g,), "augment"))
         nxt = items[(i + 1) % len(items)]
         both = (g, f"dacon:{nxt.id}")
         out.append(
-            ExtraPair(TrainPair(f"{it.questions[0]} 또한, {nxt.questions[0]}", "둘 다", g), both, "augment")
+            ExtraPair(Pair(f"{it.questions[0]} 또한, {nxt.questions[0]}", "둘 다", g), both, "augment")
         )
-    out.append(
-        ExtraPair(TrainPair("벽지가 울어요", "초배를 다시 하세요", "crawl:s:q1"), ("crawl:s:q1",), "crawl")
-    )
-    out.append(ExtraPair(TrainPair("결로 원인?", "단열 부족입니다", "doc:ab:0"), ("doc:ab:0",), "docs"))
+    out.append(ExtraPair(Pair("벽지가 울어요", "초배를 다시 하세요", "crawl:s:q1"), ("crawl:s:q1",), "crawl"))
+    out.append(ExtraPair(Pair("결로 원인?", "단열 부족입니다", "doc:ab:0"), ("doc:ab:0",), "docs"))
     return out
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dobae.errors import ConfigError
-from infer.embedders import CachedEmbedder, approx_wordpiece_truncate, approx_wordpieces, load_embedder
+from dobae.qa.embedders import CachedEmbedder, approx_wordpiece_truncate, approx_wordpieces, load_embedder
 
 
 def test_wordpiece_estimate_counts_syllables_punctuation_and_latin_runs():

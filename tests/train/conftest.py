@@ -94,7 +94,7 @@ def export_file(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer Qwen2 (hidden 64) with a byte-level BPE tokenizer trained on the test items."""
-    from train.prompt import ANSWER_PREFIX, QUESTION_PREFIX
+    from dobae.qa.prompt import ANSWER_PREFIX, QUESTION_PREFIX
     from train.tiny import TinyShape, build_tiny_causal_lm
 
     lines = []

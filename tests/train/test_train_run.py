@@ -12,7 +12,7 @@ from tests.train.conftest import write_config
 
 @pytest.fixture(scope="module")
 def muse():
-    from infer.embedders import Muse3Embedder
+    from dobae.qa.embedders import Muse3Embedder
 
     return Muse3Embedder(threads=1)
 
@@ -28,9 +28,9 @@ def test_run_writes_adapter_card_and_db_row(tmp_path, tiny_model, export_file, i
 
     from db.models import TrainingRun
     from db.session import session_scope
+    from dobae.qa.runs import load_run
     from dobae.settings import get_settings
     from train.config import load_config
-    from train.run import load_run
     from train.trainer import run_training
 
     cfg = load_config(
@@ -62,7 +62,7 @@ def test_run_writes_adapter_card_and_db_row(tmp_path, tiny_model, export_file, i
 
     # the adapter loads back (base + peft) and generates
     model, tok, card2 = load_run(run_dir)
-    from train.prompt import build_prompt
+    from dobae.qa.prompt import build_prompt
 
     enc = tok(build_prompt("벽지가 들뜨는 원인은 무엇인가요?"), return_tensors="pt")
     out = model.generate(**enc, max_new_tokens=5, do_sample=False)

@@ -3,7 +3,7 @@
 Also the retriever of the LLM answerer's RAG context: `retrieve(question, k)` returns the k nearest
 training items as (question, answer, score).
 
-- Compound questions are split at 또한 / 그리고 (`infer.splitting`); each part is answered alone and
+- Compound questions are split at 또한 / 그리고 (`dobae.qa.splitting`); each part is answered alone and
   the parts' answers are joined with a space (as the joined references of a double question are).
 - Similarity of a question to a training item = `weight` × embedding cosine + (1 − `weight`) ×
   character n-gram TF-IDF cosine (2–3-grams inside word boundaries, which suits Korean's
@@ -23,13 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from infer.answerer import TrainPair, register_answerer
-from infer.splitting import clean_question, split_question
+from dobae.qa.pairs import Pair
+from dobae.qa.splitting import clean_question, split_question
 
 COMPOSE = ("top1", "centroid")
 
 
-@register_answerer("retrieval")
 class RetrievalAnswerer:
     name = "retrieval"
 
@@ -52,7 +51,7 @@ class RetrievalAnswerer:
         if not 1 <= int(ngram_min) <= int(ngram_max):
             raise ValueError(f"ngram_min={ngram_min}, ngram_max={ngram_max}: need 1 <= min <= max")
         if embedder is None:
-            from infer.embedders import load_embedder
+            from dobae.qa.embedders import load_embedder
 
             embedder = load_embedder()
         self.embedder = embedder
@@ -73,7 +72,7 @@ class RetrievalAnswerer:
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, pairs: Sequence[TrainPair]) -> None:
+    def fit(self, pairs: Sequence[Pair]) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         if not pairs:
@@ -201,3 +200,11 @@ class RetrievalAnswerer:
             out.append(" ".join(composed[pos : pos + len(ps)]))
             pos += len(ps)
         return out
+
+
+def make_retriever(pairs: Sequence[Pair], embedder: Any) -> RetrievalAnswerer:
+    """The retriever with its defaults, fitted on `pairs`: the RAG context of inference and of
+    training with context (`data.context_k`), so both see the same kind of context."""
+    r = RetrievalAnswerer(embedder=embedder)
+    r.fit(pairs)
+    return r

@@ -1,4 +1,5 @@
-"""Korean sentence splitting for the `compose` answerer (Kiwi, from the `kiwipiepy` package).
+"""Korean sentence splitting (Kiwi, from the `kiwipiepy` package): one analyser for the process,
+shared by the `compose` answerer and reference-document chunking (`augment.documents`).
 
 `split_sentences(texts)` returns each text's sentences, each cleaned (NFC, one space between words,
 no space before punctuation, ending in a sentence mark). Kiwi's model ships in the
@@ -29,7 +30,8 @@ _kiwi = None
 _memo: dict[str, tuple[str, ...]] = {}
 
 
-def _splitter():
+def kiwi():
+    """The process's one Kiwi analyser (loaded on first use, ≈ 1 s)."""
     global _kiwi
     with _lock:
         if _kiwi is None:
@@ -54,8 +56,7 @@ def split_sentences(texts: Sequence[str]) -> list[tuple[str, ...]]:
     """Each text's cleaned sentences (empty ones dropped; a text without any gives one sentence)."""
     todo = list(dict.fromkeys(t for t in texts if t not in _memo))
     if todo:
-        kiwi = _splitter()
-        for text, sents in zip(todo, kiwi.split_into_sents(todo, return_tokens=False), strict=True):
+        for text, sents in zip(todo, kiwi().split_into_sents(todo, return_tokens=False), strict=True):
             parts = tuple(c for c in (clean_sentence(s.text) for s in sents) if len(c) > 1)
             _memo[text] = parts or ((clean_sentence(text),) if text.strip() else ())
     return [_memo[t] for t in texts]
