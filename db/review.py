@@ -454,13 +454,13 @@ def _unmask(e: _Edit, pair: _Current) -> None:
     """A text that is the export's masked form of the database text (contact details replaced,
     `db.contact`) is no edit: keep the database text."""
     from db.contact import mask_contacts
+    from db.tabular import clean
 
-    if e.question is not None and e.question != pair.question_text:
-        if e.question == mask_contacts(pair.question_text):
-            e.question = None
-    if e.answer is not None and e.answer != pair.answer_text:
-        if e.answer == mask_contacts(pair.answer_text):
-            e.answer = None
+    # compared as `_diff` compares (the file was read NFC-normalised and stripped)
+    if e.question is not None and clean(e.question) == clean(mask_contacts(pair.question_text)):
+        e.question = None
+    if e.answer is not None and clean(e.answer) == clean(mask_contacts(pair.answer_text)):
+        e.answer = None
 
 
 def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) -> list[str]:
