@@ -148,6 +148,7 @@ def test_eight_commands_at_once_on_a_new_database(kind, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # 20 rounds: ~50–100 s each on 2 shared cores, past the suite's 600 s
 @pytest.mark.parametrize("kind", backends())
 def test_eight_commands_at_once_on_a_new_database_20_rounds(kind, tmp_path):
     check_round(kind, 20, tmp_path)
