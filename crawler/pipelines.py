@@ -272,12 +272,14 @@ class DatabasePipeline:
         if name in self.source_ids:
             return self.source_ids[name]
         sid = session.scalar(select(Source.id).where(Source.name == name))
-        if sid is None:
+        if sid is None:  # several crawl processes may start at once (distributed crawl): no race
             base = getattr(self.spider, "base_url", None)
-            src = Source(name=name, kind="site", base_url=str(base) if base else None)
-            session.add(src)
-            session.flush()
-            sid = src.id
+            session.execute(
+                self.insert(Source.__table__)
+                .values(name=name, kind="site", base_url=str(base) if base else None)
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            sid = session.scalar(select(Source.id).where(Source.name == name))
         self.source_ids[name] = sid
         return sid
 

@@ -41,7 +41,7 @@ DOWNLOADER_MIDDLEWARES = {
 # A crawl killed hard (SIGKILL) leaves JOBDIR's request queue torn: the next start drops it.
 EXTENSIONS = {"crawler.jobdir.JobdirGuard": 0, "crawler.distributed.RedisWorkers": 10}
 
-# Distributed crawling (crawler/distributed.py): on only with `-s SCHEDULER=scrapy_redis.scheduler.Scheduler
+# Distributed crawling (crawler/distributed.py): on only with `-s SCHEDULER=crawler.distributed.Scheduler
 # -s REDIS_URL=redis://host:6379/0`; the queue persists so processes can come and go.
 SPIDER_MIDDLEWARES = {"crawler.distributed.InflightDone": 50}
 SCHEDULER_PERSIST = True

@@ -59,7 +59,7 @@ def redis_url(tmp_path_factory):
 
 def crawler_cmd(base: str, redis_url: str) -> list[str]:
     return [sys.executable, "-m", "scrapy", "crawl", "ohouse", "-a", f"base_url={base}", *FAST,
-            "-s", "SCHEDULER=scrapy_redis.scheduler.Scheduler", "-s", f"REDIS_URL={redis_url}",
+            "-s", "SCHEDULER=crawler.distributed.Scheduler", "-s", f"REDIS_URL={redis_url}",
             "-s", "DOBAE_DB_BATCH_SIZE=25", "-s", "LOG_LEVEL=INFO"]  # fmt: skip
 
 
@@ -102,5 +102,7 @@ def test_three_processes_one_killed_one_joining_store_exactly_the_golden_rows(db
     assert "distributed crawl: worker" in outputs and "is gone;" in outputs, outputs[-3000:]
     assert len(again) <= 60, again
     list_pages = Counter(p for p in requested if p.startswith("/questions.json"))
-    assert max(list_pages.values()) <= 3, list_pages  # the list is read once (+ the head re-read)
+    # the list is read once by the seeder (not once per process): + the head re-read after the late
+    # post, and what a dead worker had taken or a late joiner re-reads
+    assert sum(list_pages.values()) <= 2 * len(list_pages) + 2, list_pages
     assert redis.Redis.from_url(redis_url).keys("ohouse:*") == []  # the last worker out cleaned up
