@@ -27,6 +27,7 @@ go and die:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import socket
@@ -38,6 +39,7 @@ from redis.exceptions import ResponseError
 from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.utils.request import request_from_dict
+from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as _RedisScheduler
 from twisted.internet import task
 
@@ -164,12 +166,16 @@ class RedisWorkers:
         return self.crawler.request_fingerprinter.fingerprint(request).hex()
 
     def taken(self, request: Request) -> None:
-        """`Scheduler.next_request` handed `request` to this worker: recorded until it is done."""
+        """A plain scrapy-redis scheduler handed `request` to this worker (seen when it reaches the
+        downloader): recorded until it is done. `Scheduler` records atomically with the pop instead."""
         self.last_activity = time.monotonic()
-        if getattr(request.callback, "__self__", None) is not self.spider:
+        if getattr(request.callback, "__self__", None) is not self.spider or "dobae_inflight" in request.meta:
             return  # robots.txt and other internal requests: nothing to take over
-        data = pickle.dumps(request.to_dict(spider=self.spider), protocol=4)
-        self.redis.hset(self.key("inflight", self.worker), self.fingerprint(request), data)
+        key = self.fingerprint(request)
+        request.meta["dobae_inflight"] = key
+        self.redis.hset(
+            self.key("inflight", self.worker), key, pickle.dumps(request.to_dict(spider=self.spider))
+        )
 
     def reached_downloader(self, request, spider) -> None:
         self.taken(request)
@@ -177,8 +183,9 @@ class RedisWorkers:
     def done(self, request: Request, yielded_items: bool) -> None:
         """The callback of `request` has run: its follow-up requests are in the shared queue. One
         that yielded items stays recorded until this worker closes (they may wait in a batch)."""
-        if not yielded_items:
-            self.redis.hdel(self.key("inflight", self.worker), self.fingerprint(request))
+        key = request.meta.get("dobae_inflight")
+        if key and not yielded_items:
+            self.redis.hdel(self.key("inflight", self.worker), key)
 
     def list_state(self, query: str) -> tuple[int | None, int | None]:
         """(largest total_count seen, last list page scheduled) of a keyword's JSON list, shared by
@@ -250,16 +257,36 @@ def question_id(request: Request) -> str | None:
     return str(item["external_id"]) if isinstance(item, dict) and "external_id" in item else None
 
 
+POP_AND_RECORD = """
+local r = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #r == 0 then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+redis.call('HSET', KEYS[2], redis.sha1hex(r[1]), r[1])
+return r[1]
+"""
+
+
 class Scheduler(_RedisScheduler):
     """scrapy-redis' scheduler that tells `RedisWorkers` which request it hands to this worker (a
     request taken and not finished when the worker dies is scheduled again by another one).
     Use it as `-s SCHEDULER=crawler.distributed.Scheduler`."""
 
     def next_request(self):
-        request = super().next_request()
-        ext = getattr(self.spider.crawler, "distributed", None) if request is not None else None
-        if ext is not None:
-            ext.taken(request)
+        ext = getattr(self.spider.crawler, "distributed", None)
+        if ext is None or not isinstance(self.queue, PriorityQueue):
+            request = super().next_request()
+            if request is not None and ext is not None:
+                ext.taken(request)
+            return request
+        # pop and record in one step (a Lua script runs atomically): no moment where a request is
+        # neither in the queue nor recorded as this worker's
+        data = self.server.eval(POP_AND_RECORD, 2, self.queue.key, ext.key("inflight", ext.worker))
+        if not data:
+            return None
+        request = self.queue._decode_request(data)
+        request.meta["dobae_inflight"] = hashlib.sha1(data).hexdigest()  # the field the script used
+        ext.last_activity = time.monotonic()
+        self.stats.inc_value("scheduler/dequeued/redis")
         return request
 
 
