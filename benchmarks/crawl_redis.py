@@ -64,7 +64,7 @@ def crawl(
     base: str, db_url: str, redis_url: str, processes: int, kill: bool, work: Path, site_size: int
 ) -> dict:
     cmd = [sys.executable, "-m", "scrapy", "crawl", "ohouse", "-a", f"base_url={base}", "-a", "per=100",
-           "-a", "incremental=false", *FAST, "-s", "SCHEDULER=scrapy_redis.scheduler.Scheduler",
+           "-a", "incremental=false", *FAST, "-s", "SCHEDULER=crawler.distributed.Scheduler",
            "-s", f"REDIS_URL={redis_url}", "-s", f"DOBAE_DATABASE_URL={db_url}"]  # fmt: skip
     env = {**os.environ, "DOBAE_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
     logs = []

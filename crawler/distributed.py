@@ -1,11 +1,13 @@
 """Distributed crawling on scrapy-redis: several `scrapy crawl` processes (on one machine or many)
 share one request queue and one duplicate filter in Redis and write into one PostgreSQL database.
 
-    scrapy crawl ohouse -a base_url=http://site -s SCHEDULER=scrapy_redis.scheduler.Scheduler \\
+    scrapy crawl ohouse -a base_url=http://site -s SCHEDULER=crawler.distributed.Scheduler \\
         -s REDIS_URL=redis://127.0.0.1:6379/0      # the same command on every process
 
-scrapy-redis gives the shared scheduler and dupefilter; this extension (on whenever `SCHEDULER` is
-scrapy-redis') adds what a crawl needs to end with exactly the site's rows when processes come,
+scrapy-redis gives the shared scheduler and dupefilter (`crawler.distributed.Scheduler` is its
+scheduler recording which worker took which request; `scrapy_redis.scheduler.Scheduler` works too,
+recording a request only when it reaches the downloader); this extension (on whenever `SCHEDULER`
+is one of them) adds what a crawl needs to end with exactly the site's rows when processes come,
 go and die:
 
 - **one seed**: only the first process (`SETNX {spider}:seeded`) yields the start requests; the
@@ -14,7 +16,7 @@ go and die:
 - **no process quits early**: an idle process stays while the queue holds requests or another
   process is still busy (`{spider}:busy:{worker}`, refreshed every second while it works).
 - **no request lost with a killed process**: every request a process takes is recorded in
-  `{spider}:inflight:{worker}` until its callback has run — those that yield items until the
+  `{spider}:inflight:{worker}` (when the scheduler hands it out) until its callback has run — those that yield items until the
   process closes cleanly (its items may wait in the database pipeline's batch). A process whose
   `{spider}:alive:{worker}` key expired (SIGKILL, lost machine) is dead: the first live process
   that notices claims its record (an atomic RENAME) and schedules again every request whose
@@ -25,6 +27,7 @@ go and die:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import socket
@@ -32,19 +35,24 @@ import time
 import uuid
 from typing import Any
 
+from redis.exceptions import ResponseError
 from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.utils.request import request_from_dict
+from scrapy_redis.queue import PriorityQueue
+from scrapy_redis.scheduler import Scheduler as _RedisScheduler
 from twisted.internet import task
 
-ALIVE_S = 5  # a worker whose alive key is older than this is dead
+ALIVE_S = 15  # a worker whose alive key is older than this is dead (long: a loaded machine stalls)
+BUSY_S = ALIVE_S + 5  # outlives the alive key: a killed busy worker is seen dead before it is seen idle
 HEARTBEAT_S = 1.0
 START_GRACE_S = 10.0  # a new worker waits this long for the queue to fill before it may close
 ITEM_CALLBACKS = {"parse_question", "parse_comments", "parse_question_json"}
 
 
 def is_distributed(settings) -> bool:
-    return "scrapy_redis" in str(settings.get("SCHEDULER") or "")
+    scheduler = str(settings.get("SCHEDULER") or "")
+    return "scrapy_redis" in scheduler or scheduler == "crawler.distributed.Scheduler"
 
 
 class RedisWorkers:
@@ -69,8 +77,11 @@ class RedisWorkers:
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
-        crawler.signals.connect(ext.reached_downloader, signal=signals.request_reached_downloader)
         crawler.signals.connect(ext.response_received, signal=signals.response_received)
+        if crawler.settings.get("SCHEDULER") != "crawler.distributed.Scheduler":
+            # plain scrapy-redis scheduler: requests are recorded when they reach the downloader (a
+            # request killed between the queue and the downloader is lost: use ours)
+            crawler.signals.connect(ext.reached_downloader, signal=signals.request_reached_downloader)
         crawler.distributed = ext
         return ext
 
@@ -100,7 +111,7 @@ class RedisWorkers:
         self.crawler.stats.set_value("distributed/seeder", first)
         if first:  # busy from now on: the others wait for the requests it is about to queue
             self.last_activity = time.monotonic()
-            self.redis.set(self.key("busy", self.worker), "1", ex=ALIVE_S)
+            self.redis.set(self.key("busy", self.worker), "1", ex=BUSY_S)
         return first
 
     def spider_closed(self, spider, reason) -> None:
@@ -128,14 +139,14 @@ class RedisWorkers:
         pipe = self.redis.pipeline()
         pipe.set(self.key("alive", self.worker), "1", ex=ALIVE_S)
         if time.monotonic() - self.last_activity < 2 * HEARTBEAT_S:
-            pipe.set(self.key("busy", self.worker), "1", ex=ALIVE_S)
+            pipe.set(self.key("busy", self.worker), "1", ex=BUSY_S)
         pipe.execute()
         self.recover()
 
     def response_received(self, response, request, spider) -> None:
         now = time.monotonic()
         if now - self.last_activity > HEARTBEAT_S / 2:
-            self.redis.set(self.key("busy", self.worker), "1", ex=ALIVE_S)
+            self.redis.set(self.key("busy", self.worker), "1", ex=BUSY_S)
         self.last_activity = now
 
     def spider_idle(self, spider) -> None:
@@ -154,18 +165,27 @@ class RedisWorkers:
     def fingerprint(self, request: Request) -> str:
         return self.crawler.request_fingerprinter.fingerprint(request).hex()
 
-    def reached_downloader(self, request, spider) -> None:
+    def taken(self, request: Request) -> None:
+        """A plain scrapy-redis scheduler handed `request` to this worker (seen when it reaches the
+        downloader): recorded until it is done. `Scheduler` records atomically with the pop instead."""
         self.last_activity = time.monotonic()
-        if getattr(request.callback, "__self__", None) is not spider:
+        if getattr(request.callback, "__self__", None) is not self.spider or "dobae_inflight" in request.meta:
             return  # robots.txt and other internal requests: nothing to take over
-        data = pickle.dumps(request.to_dict(spider=spider), protocol=4)
-        self.redis.hset(self.key("inflight", self.worker), self.fingerprint(request), data)
+        key = self.fingerprint(request)
+        request.meta["dobae_inflight"] = key
+        self.redis.hset(
+            self.key("inflight", self.worker), key, pickle.dumps(request.to_dict(spider=self.spider))
+        )
+
+    def reached_downloader(self, request, spider) -> None:
+        self.taken(request)
 
     def done(self, request: Request, yielded_items: bool) -> None:
         """The callback of `request` has run: its follow-up requests are in the shared queue. One
         that yielded items stays recorded until this worker closes (they may wait in a batch)."""
-        if not yielded_items:
-            self.redis.hdel(self.key("inflight", self.worker), self.fingerprint(request))
+        key = request.meta.get("dobae_inflight")
+        if key and not yielded_items:
+            self.redis.hdel(self.key("inflight", self.worker), key)
 
     def list_state(self, query: str) -> tuple[int | None, int | None]:
         """(largest total_count seen, last list page scheduled) of a keyword's JSON list, shared by
@@ -187,7 +207,7 @@ class RedisWorkers:
             claimed = self.key("claimed", f"{worker}:{self.worker}")
             try:
                 self.redis.rename(self.key("inflight", worker), claimed)
-            except Exception as exc:  # noqa: BLE001 - redis.ResponseError: another worker claimed it first
+            except ResponseError as exc:  # "no such key": another worker claimed it first
                 if "no such key" not in str(exc).lower():
                     raise
                 continue
@@ -198,7 +218,11 @@ class RedisWorkers:
                 qid = question_id(request)
                 if qid is not None and qid in stored:
                     continue
-                self.crawler.engine.crawl(request.replace(dont_filter=True))
+                # its callback did not finish: run it as if for the first time (a list page schedules
+                # its follow-up pages again, see OhouseSpider.parse_question_list_json)
+                request = request.replace(dont_filter=True)
+                request.meta["dobae_recovered"] = True
+                self.crawler.engine.crawl(request)
                 scheduled += 1
             self.redis.delete(claimed)
             self.crawler.stats.inc_value("distributed/dead_workers")
@@ -231,6 +255,39 @@ def question_id(request: Request) -> str | None:
         return str(kw["qid"])
     item = kw.get("item")
     return str(item["external_id"]) if isinstance(item, dict) and "external_id" in item else None
+
+
+POP_AND_RECORD = """
+local r = redis.call('ZRANGE', KEYS[1], 0, 0)
+if #r == 0 then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+redis.call('HSET', KEYS[2], redis.sha1hex(r[1]), r[1])
+return r[1]
+"""
+
+
+class Scheduler(_RedisScheduler):
+    """scrapy-redis' scheduler that tells `RedisWorkers` which request it hands to this worker (a
+    request taken and not finished when the worker dies is scheduled again by another one).
+    Use it as `-s SCHEDULER=crawler.distributed.Scheduler`."""
+
+    def next_request(self):
+        ext = getattr(self.spider.crawler, "distributed", None)
+        if ext is None or not isinstance(self.queue, PriorityQueue):
+            request = super().next_request()
+            if request is not None and ext is not None:
+                ext.taken(request)
+            return request
+        # pop and record in one step (a Lua script runs atomically): no moment where a request is
+        # neither in the queue nor recorded as this worker's
+        data = self.server.eval(POP_AND_RECORD, 2, self.queue.key, ext.key("inflight", ext.worker))
+        if not data:
+            return None
+        request = self.queue._decode_request(data)
+        request.meta["dobae_inflight"] = hashlib.sha1(data).hexdigest()  # the field the script used
+        ext.last_activity = time.monotonic()
+        self.stats.inc_value("scheduler/dequeued/redis")
+        return request
 
 
 class InflightDone:

@@ -94,11 +94,7 @@ def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True, ti
                     own = out.callback in (spider.parse_comments, spider.parse_question_json)
                     if own and follow_ups < MAX_FOLLOW_UPS:
                         follow_ups += 1
-                        try:
-                            resp = fetch(out.url, out)
-                        except InputError:
-                            raise
-                        pending.append((out, out.callback(resp, **out.cb_kwargs)))
+                        pending.append((out, out.callback(fetch(out.url, out), **out.cb_kwargs)))
                     else:
                         result.next_requests.append(out.url)
                 elif isinstance(out, dict):

@@ -46,7 +46,7 @@ EXTENSIONS = {
     "crawler.monitor.RunMonitor": 20,
 }
 
-# Distributed crawling (crawler/distributed.py): on only with `-s SCHEDULER=scrapy_redis.scheduler.Scheduler
+# Distributed crawling (crawler/distributed.py): on only with `-s SCHEDULER=crawler.distributed.Scheduler
 # -s REDIS_URL=redis://host:6379/0`; the queue persists so processes can come and go.
 SPIDER_MIDDLEWARES = {"crawler.distributed.InflightDone": 50}
 SCHEDULER_PERSIST = True

@@ -73,9 +73,10 @@ class DobaeSpider(scrapy.Spider):
         super().update_settings(settings)
         # `-s SCHEDULER=scrapy_redis.scheduler.Scheduler` alone makes a distributed crawl: its shared
         # dupefilter comes with it (crawler/distributed.py)
-        if "scrapy_redis" in str(settings.get("SCHEDULER") or "") and "scrapy_redis" not in str(
-            settings.get("DUPEFILTER_CLASS") or ""
-        ):
+        scheduler = str(settings.get("SCHEDULER") or "")
+        if (
+            "scrapy_redis" in scheduler or scheduler == "crawler.distributed.Scheduler"
+        ) and "scrapy_redis" not in str(settings.get("DUPEFILTER_CLASS") or ""):
             settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="spider")
 
     @classmethod

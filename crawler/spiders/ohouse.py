@@ -262,6 +262,8 @@ class OhouseSpider(DobaeSpider):
         for q in questions:
             yield from self.follow_question(str(q["id"]), parse_count(q.get("comment_count")))
         known, scheduled = self.list_state(query)
+        if response.meta.get("dobae_recovered"):  # a dead worker's page: its follow-ups may be missing
+            known, scheduled = None, 1
         if known is not None and total > known:
             yield from self.reread_head(query, math.ceil((total - known) / self.args.per), json_list=True)
         if known is None or total > known:
