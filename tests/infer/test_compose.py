@@ -104,9 +104,17 @@ def test_whole_answers_compete_with_the_composed_one(fitted, items):
     assert ans in whole or ans == composed.trace[0][0].answer
 
 
+def test_near_keeps_sentences_from_items_close_to_the_question(fitted):
+    c = fitted(near=1.0)
+    c.answer(["도배지에 곰팡이가 생기는 원인은 무엇인가요?", "실크벽지 장점이 뭐예요?"])
+    assert all(rank == 0 for traces in c.trace for t in traces for rank in t.source_ranks)
+
+
 def test_config_and_bad_options(fitted, embedder):
     c = fitted(max_sentences=2)
     assert c.config()["max_sentences"] == 2 and c.config()["splitter"] == "kiwipiepy"
+    with pytest.raises(ConfigError, match="near"):
+        make_answerer("compose", embedder=embedder, near=2)
     with pytest.raises(ConfigError, match="dup"):
         make_answerer("compose", embedder=embedder, dup=1.5)
     with pytest.raises(ConfigError, match="no option 'topk'"):
