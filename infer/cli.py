@@ -44,6 +44,18 @@ def parse_options(pairs: list[str] | None, run: Path | None = None) -> dict[str,
     return options
 
 
+MAX_SENTENCES_HELP = "compose: at most N sentences a question part (brevity for score; 0 = no cap)"
+
+
+def with_max_sentences(answerer: str, options: dict[str, Any], max_sentences: int | None) -> dict[str, Any]:
+    """`--max-sentences N` is the compose answerer's `max_sentences` option."""
+    if max_sentences is None:
+        return options
+    if answerer != "compose":
+        raise InputError(f"--max-sentences is an option of --answerer compose, not {answerer}")
+    return {**options, "max_sentences": max_sentences}
+
+
 def _fmt(x: float) -> str:
     return f"{x:.4f}"
 
@@ -92,12 +104,14 @@ def evaluate_cmd(
         None, "--source", help="DACON source to use: dacon or dacon-sample (default: all)"
     ),
     store: bool = typer.Option(True, "--store/--no-store", help="store the result in the evaluations table"),
+    max_sentences: int = typer.Option(None, "--max-sentences", min=0, help=MAX_SENTENCES_HELP),
 ) -> None:
     """Cross-validate an answerer on the imported DACON rows (grouped k-fold, test-like single and double
     questions) and print the DACON metric: mean ± spread over folds, single/double, per category.
     The result is stored in the `evaluations` table with the embedder, data sha256 and git commit.
 
-    Example: `dobae evaluate --answerer retrieval -o k=3 -o compose=centroid --folds 5`
+    Example: `dobae evaluate --answerer compose --max-sentences 2` or
+    `dobae evaluate --answerer retrieval -o k=3 -o compose=centroid --folds 5`
     """
     from dobae.settings import get_settings
     from infer.answerer import make_answerer
@@ -106,7 +120,7 @@ def evaluate_cmd(
 
     settings = get_settings()
     seed = settings.seed if seed is None else seed
-    options = parse_options(option, run)
+    options = with_max_sentences(answerer, parse_options(option, run), max_sentences)
     items = load_items(source=source)
     emb = load_embedder(embedder)
     make_answerer(answerer, embedder=emb, **options)  # fail on bad options before any work
@@ -171,6 +185,7 @@ def submit_cmd(
     out_dir: Path = typer.Option(..., "--out", help="folder for answers.csv and submission.csv"),
     embedder: str = typer.Option(None, "--embedder", "-e", help=EMBEDDER_HELP),
     folds: int = typer.Option(5, "--folds", "-k", min=2, help="grouped CV folds of --answerer auto"),
+    max_sentences: int = typer.Option(None, "--max-sentences", min=0, help=MAX_SENTENCES_HELP),
     force: bool = typer.Option(False, "--force", help="overwrite existing files in --out"),
 ) -> None:
     """Answer the test questions with an answerer fitted on all imported DACON rows and write
@@ -187,6 +202,7 @@ def submit_cmd(
     from dobae.console import progress
     from infer.submission import make_submission
 
+    options = with_max_sentences(answerer, parse_options(option, run), max_sentences)
     with progress() as bar:
         task = bar.add_task(f"submit: {answerer}", total=None)
 
@@ -197,7 +213,7 @@ def submit_cmd(
             questions,
             out_dir,
             answerer,
-            options=parse_options(option, run),
+            options=options,
             embedder_spec=embedder,
             force=force,
             folds=folds,

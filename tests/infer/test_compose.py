@@ -121,3 +121,22 @@ def test_config_and_bad_options(fitted, embedder):
         make_answerer("compose", embedder=embedder, topk=3)
     with pytest.raises(RuntimeError, match="fit"):
         make_answerer("compose", embedder=embedder).answer(["질문"])
+
+
+def test_max_sentences_flag_of_dobae_evaluate(db_url, train_csv, capsys):
+    from sqlalchemy import select
+
+    from db.dacon import import_dacon
+    from db.models import Evaluation
+    from db.session import session_scope
+    from dobae.cli import main
+
+    import_dacon(train_csv, url=db_url)
+    main(["evaluate", "--answerer", "compose", "--max-sentences", "1", "--folds", "2", "--embedder", "muse3"])
+    assert "compose, 2-fold CV" in capsys.readouterr().out
+    with session_scope(db_url) as s:
+        [config] = s.scalars(select(Evaluation.config)).all()
+    assert config["max_sentences"] == 1 and config["splitter"] == "kiwipiepy"
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--answerer", "retrieval", "--max-sentences", "1", "--embedder", "muse3"])
+    assert exc.value.code == 1 and "--answerer compose" in capsys.readouterr().err
