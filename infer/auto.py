@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from dobae.errors import ConfigError
 from infer.answerer import make_answerer
 from infer.cv import Item, cross_validate, data_sha256, store_evaluation
 
@@ -184,5 +185,10 @@ def auto_choice(
         measured.append(measure(items, name, opts, embedder, folds=k, seed=seed, url=url, on_fold=on_fold))
     if run_dir:
         opts = {**(llm_options or {}), "run_dir": str(run_dir)}
-        measured.append(measure_llm(items, opts, embedder, folds=k, seed=seed, url=url))
+        try:
+            measured.append(measure_llm(items, opts, embedder, folds=k, seed=seed, url=url))
+        except ConfigError as exc:  # an unfinished or broken run competes as unmeasured, with the reason
+            if explicit == "llm":
+                raise
+            measured.append(Measured("llm", opts, None, f"not measured: {exc}"))
     return choose(measured, explicit, explicit_options)

@@ -44,6 +44,18 @@ def parse_options(pairs: list[str] | None, run: Path | None = None) -> dict[str,
     return options
 
 
+MAX_SENTENCES_HELP = "compose: at most N sentences a question part (brevity for score; 0 = no cap)"
+
+
+def with_max_sentences(answerer: str, options: dict[str, Any], max_sentences: int | None) -> dict[str, Any]:
+    """`--max-sentences N` is the compose answerer's `max_sentences` option."""
+    if max_sentences is None:
+        return options
+    if answerer != "compose":
+        raise InputError(f"--max-sentences is an option of --answerer compose, not {answerer}")
+    return {**options, "max_sentences": max_sentences}
+
+
 def _fmt(x: float) -> str:
     return f"{x:.4f}"
 
@@ -98,6 +110,7 @@ def evaluate_cmd(
         help="ablation: also train each fold on the approved pairs of this source (crawl, augment, docs, "
         "manual; repeatable) and compare with and without it (paired bootstrap)",
     ),
+    max_sentences: int = typer.Option(None, "--max-sentences", min=0, help=MAX_SENTENCES_HELP),
 ) -> None:
     """Cross-validate an answerer on the imported DACON rows (grouped k-fold, test-like single and double
     questions) and print the DACON metric: mean ± spread over folds, single/double, per category.
@@ -105,7 +118,8 @@ def evaluate_cmd(
     With `--add-origin`, each source's approved pairs join every fold's training side (never a pair
     built from a held-out row) and the table shows each source's effect with a 95 % interval.
 
-    Example: `dobae evaluate --answerer retrieval -o k=3 -o compose=centroid --folds 5`,
+    Example: `dobae evaluate --answerer compose --max-sentences 2`,
+    `dobae evaluate --answerer retrieval -o k=3 -o compose=centroid --folds 5`,
     `dobae evaluate --add-origin crawl --add-origin augment --add-origin docs`
     """
     from db.session import require_database
@@ -117,7 +131,7 @@ def evaluate_cmd(
     require_database()
     settings = get_settings()
     seed = settings.seed if seed is None else seed
-    options = parse_options(option, run)
+    options = with_max_sentences(answerer, parse_options(option, run), max_sentences)
     items = load_items(source=source)
     emb = load_embedder(embedder)
     make_answerer(answerer, embedder=emb, **options)  # fail on bad options before any work
@@ -232,6 +246,7 @@ def submit_cmd(
     out_dir: Path = typer.Option(..., "--out", help="folder for answers.csv and submission.csv"),
     embedder: str = typer.Option(None, "--embedder", "-e", help=EMBEDDER_HELP),
     folds: int = typer.Option(5, "--folds", "-k", min=2, help="grouped CV folds of --answerer auto"),
+    max_sentences: int = typer.Option(None, "--max-sentences", min=0, help=MAX_SENTENCES_HELP),
     force: bool = typer.Option(False, "--force", help="overwrite existing files in --out"),
 ) -> None:
     """Answer the test questions with an answerer fitted on all imported DACON rows and write
@@ -250,6 +265,7 @@ def submit_cmd(
     from infer.submission import make_submission
 
     require_database()
+    options = with_max_sentences(answerer, parse_options(option, run), max_sentences)
     with progress() as bar:
         task = bar.add_task(f"submit: {answerer}", total=None)
 
@@ -260,7 +276,7 @@ def submit_cmd(
             questions,
             out_dir,
             answerer,
-            options=parse_options(option, run),
+            options=options,
             embedder_spec=embedder,
             force=force,
             folds=folds,

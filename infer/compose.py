@@ -101,6 +101,7 @@ class ComposeAnswerer:
         first_share: float = 1.0,
         overflow: bool = True,
         whole: int = 0,
+        near: float = 0.0,
         split: bool = True,
     ) -> None:
         if int(k) < 1:
@@ -121,6 +122,9 @@ class ComposeAnswerer:
         if int(whole) < 0:
             raise ValueError(f"whole={whole}: must be >= 0 (0 = composed answers only)")
         self.whole = int(whole)
+        if not 0 <= float(near) <= 1:
+            raise ValueError(f"near={near}: must be in [0, 1] (0 = every retrieved item may give sentences)")
+        self.near = float(near)
         self.split = _flag(split)
         self.trace: list[list[PartTrace]] = []
         self._fitted = False
@@ -140,6 +144,7 @@ class ComposeAnswerer:
             "first_share": self.first_share,
             "overflow": self.overflow,
             "whole": self.whole,
+            "near": self.near,
             "split": self.split,
             "splitter": "kiwipiepy",
             "embedder": self.embedder.name,
@@ -207,6 +212,8 @@ class ComposeAnswerer:
         texts: dict[str, int] = {}
         vecs, ranks = [], []
         for rank, g in enumerate(top):
+            if rank and row[g] < self.near * row[top[0]]:  # too far from the question to quote
+                continue
             for s, v in zip(self._sents[g], self._sent_vecs[g], strict=True):
                 if s not in texts:
                     texts[s] = len(ranks)

@@ -95,3 +95,19 @@ def test_auto_options_without_a_run_are_refused(db_url, train_csv, test_csv, tmp
     with pytest.raises(SystemExit):
         main(["submit", "--questions", str(test_csv), "--out", str(tmp_path / "o"), "-o", "n=4"])
     assert "--run" in capsys.readouterr().err
+
+
+def test_an_unfinished_lora_run_competes_unmeasured(db_url, train_csv, tmp_path):
+    from db.dacon import import_dacon
+    from dobae.qa.embedders import Muse3Embedder
+    from infer.auto import auto_choice
+    from infer.cv import load_items
+
+    import_dacon(train_csv, url=db_url)
+    run = _run_card(tmp_path / "run", 0.9)
+    card = json.loads((run / "run_card.json").read_text(encoding="utf-8"))
+    (run / "run_card.json").write_text(json.dumps({**card, "status": "running"}), encoding="utf-8")
+    items = load_items(db_url)
+    choice = auto_choice(items, Muse3Embedder(), run_dir=str(run), folds=2, url=db_url)
+    llm = next(m for m in choice.measured if m.name == "llm")
+    assert llm.mean is None and "not finished" in llm.how and choice.name != "llm"

@@ -104,12 +104,39 @@ def test_whole_answers_compete_with_the_composed_one(fitted, items):
     assert ans in whole or ans == composed.trace[0][0].answer
 
 
+def test_near_keeps_sentences_from_items_close_to_the_question(fitted):
+    c = fitted(near=1.0)
+    c.answer(["도배지에 곰팡이가 생기는 원인은 무엇인가요?", "실크벽지 장점이 뭐예요?"])
+    assert all(rank == 0 for traces in c.trace for t in traces for rank in t.source_ranks)
+
+
 def test_config_and_bad_options(fitted, embedder):
     c = fitted(max_sentences=2)
     assert c.config()["max_sentences"] == 2 and c.config()["splitter"] == "kiwipiepy"
+    with pytest.raises(ConfigError, match="near"):
+        make_answerer("compose", embedder=embedder, near=2)
     with pytest.raises(ConfigError, match="dup"):
         make_answerer("compose", embedder=embedder, dup=1.5)
     with pytest.raises(ConfigError, match="no option 'topk'"):
         make_answerer("compose", embedder=embedder, topk=3)
     with pytest.raises(RuntimeError, match="fit"):
         make_answerer("compose", embedder=embedder).answer(["질문"])
+
+
+def test_max_sentences_flag_of_dobae_evaluate(db_url, train_csv, capsys):
+    from sqlalchemy import select
+
+    from db.dacon import import_dacon
+    from db.models import Evaluation
+    from db.session import session_scope
+    from dobae.cli import main
+
+    import_dacon(train_csv, url=db_url)
+    main(["evaluate", "--answerer", "compose", "--max-sentences", "1", "--folds", "2", "--embedder", "muse3"])
+    assert "compose, 2-fold CV" in capsys.readouterr().out
+    with session_scope(db_url) as s:
+        [config] = s.scalars(select(Evaluation.config)).all()
+    assert config["max_sentences"] == 1 and config["splitter"] == "kiwipiepy"
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--answerer", "retrieval", "--max-sentences", "1", "--embedder", "muse3"])
+    assert exc.value.code == 1 and "--answerer compose" in capsys.readouterr().err
