@@ -58,3 +58,49 @@ def test_a_revision_from_a_newer_checkout_is_a_clear_error(db_url):
         upgrade(db_url)
     with get_engine(db_url).begin() as conn:  # nothing was touched: put it back so teardown can drop it
         conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": head_revision()})
+
+
+def test_a_populated_database_from_0004_upgrades_keeping_every_row(db_url):
+    """A database with data from the previous release (schema 0004) upgrades to head: SQLite's
+    table rebuilds (batch mode) must not trip over foreign keys that reference the rebuilt table
+    (questions ← answers, qa_pairs ← reviews), and no row is lost."""
+    engine = get_engine(db_url)
+    downgrade(db_url, "0004")
+    engine.dispose()
+    now = "2024-01-01 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO sources (id, name, kind, created_at) VALUES (1, 'ohouse', 'site', :t)"),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO questions (id, source_id, external_id, keywords, is_deleted, first_seen_at, "
+                "last_seen_at, updated_at) VALUES (1, 1, 'q1', '[]', false, :t, :t, :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO qa_pairs (id, key, question_text, answer_text, origin, group_id, version, "
+                "created_at, updated_at) VALUES (1, 'k1', '벽지가 들떠요', '초배를 다시 합니다.', 'dacon', 'g1', 1, :t, :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO reviews (pair_id, status, reasons, updated_at) VALUES (1, 'approved', '[]', :t)"
+            ),
+            {"t": now},
+        )
+    upgrade(db_url)
+    engine.dispose()
+    assert _diff(db_url) == []
+    with engine.connect() as conn:
+        counts = [
+            conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+            for t in ("questions", "qa_pairs", "reviews")
+        ]
+        assert counts == [1, 1, 1]
+        assert conn.execute(text("SELECT comments_incomplete FROM questions")).scalar() in (False, 0)
+        assert conn.execute(text("SELECT status FROM review_queue WHERE pair_id = 1")).scalar() == "approved"
