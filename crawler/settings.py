@@ -65,6 +65,9 @@ TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False  # no listening port, no credentials in the log; `-s TELNETCONSOLE_ENABLED=1`
+# Scrapy ≥ 2.19's remote control: an HTTP port that runs code sent with its token, and job files a
+# SIGKILLed crawl leaves behind; off like the telnet console (`-s REMOTE_CONTROL_ENABLED=1`).
+REMOTE_CONTROL_ENABLED = False
 
 # The browser spider (ohouse_spa) switches these on in its custom_settings.
 PLAYWRIGHT_BROWSER_TYPE = "chromium"

@@ -88,7 +88,11 @@ def print_cv_table(result) -> None:
 
 def evaluate_cmd(
     answerer: str = typer.Option(
-        "retrieval", "--answerer", "-a", help="registered answerer: constant, retrieval, compose, llm"
+        None,
+        "--answerer",
+        "-a",
+        help="registered answerer: constant, retrieval, compose, llm; or auto (the best by grouped CV, "
+        "cached: what `dobae submit` uses). Default: retrieval; with --add-origin: auto",
     ),
     option: list[str] = typer.Option(None, "--option", "-o", help="answerer option KEY=VALUE (repeatable)"),
     run: Path = typer.Option(
@@ -131,9 +135,13 @@ def evaluate_cmd(
     require_database()
     settings = get_settings()
     seed = settings.seed if seed is None else seed
-    options = with_max_sentences(answerer, parse_options(option, run), max_sentences)
+    answerer = answerer or ("auto" if add_origin else "retrieval")
     items = load_items(source=source)
     emb = load_embedder(embedder)
+    if answerer == "auto":
+        answerer, options = _auto_answerer(items, emb, run, folds, seed)
+    else:
+        options = with_max_sentences(answerer, parse_options(option, run), max_sentences)
     make_answerer(answerer, embedder=emb, **options)  # fail on bad options before any work
     if add_origin:
         _ablation(answerer, options, emb, items, add_origin, folds, seed, double_ratio, store)
@@ -156,6 +164,15 @@ def evaluate_cmd(
     if store:
         eid = store_evaluation(result)
         console.print(f"stored as evaluation #{eid}")
+
+
+def _auto_answerer(items, emb, run, folds, seed) -> tuple[str, dict]:
+    """The answerer `dobae submit` would choose on these rows (grouped CV, cached in `evaluations`)."""
+    from infer.auto import auto_choice
+
+    choice = auto_choice(items, emb, run_dir=str(run) if run else None, folds=folds, seed=seed)
+    console.print(f"auto chose {choice.reason()}")
+    return choice.name, dict(choice.options)
 
 
 def _ablation(answerer, options, emb, items, sources, folds, seed, double_ratio, store) -> None:

@@ -93,6 +93,8 @@ def test_scrapy_crawl_logs_the_reason_as_an_error_and_no_telnet_console(sqlite_u
     # the telnet console is off in the project settings (no port, no credentials in the log)
     assert "Enabled extensions" in proc.stderr and "TelnetConsole" not in proc.stderr
     assert "Telnet console listening" not in proc.stderr and "Telnet Password" not in proc.stderr
+    # so is Scrapy 2.19's remote control (an HTTP port that runs code sent with its token)
+    assert "RemoteControl" not in proc.stderr
     assert only_run(sqlite_url).status == RunStatus.failed
 
 
