@@ -605,6 +605,49 @@ def step_submit(ctx: DemoContext) -> str:
     return "; ".join(parts)
 
 
+def step_ablate(ctx: DemoContext) -> str:
+    """What each data source adds: the best measured extractive answerer (`infer.auto`, cached) under
+    grouped CV on this input's rows, with the approved crawl, augment and docs pairs added to each
+    fold's training side (never a pair built from a held-out row); stored in `evaluations`, where
+    `dobae report` reads its table and plot."""
+    abl = _need("infer.ablation", "infer (ablation)")
+    cv = _need("infer.cv", "infer (evaluation)")
+    embedders = _need("dobae.qa.embedders", "infer (embedders)")
+    auto = _need("infer.auto", "infer (answerer selection)")
+    from infer.answerer import make_answerer
+
+    marker = ctx.out / "ablation.txt"
+    if marker.exists():
+        return f"skip: done ({marker.read_text(encoding='utf-8').strip()})"
+    items = cv.load_items(ctx.url, source=ctx.source)
+    emb = embedders.load_embedder(ctx.settings.embedder)
+    choice = auto.auto_choice(items, emb, seed=ctx.settings.seed, url=ctx.url)
+    sources = ["crawl", "augment", "docs"]
+    extra = abl.load_extra_pairs(sources, url=ctx.url)
+    sources = [s for s in sources if any(e.source == s for e in extra)]
+    if not sources:
+        return "skip: no approved crawl, augment or docs pairs to add"
+    k = auto.cv_folds(len(items))
+    ab = abl.run_ablation(
+        items,
+        lambda: make_answerer(choice.name, embedder=emb, **dict(choice.options)),
+        emb,
+        extra,
+        sources,
+        k=k,
+        seed=ctx.settings.seed,
+    )
+    for row in ab.rows:
+        cv.store_evaluation(row.result, extra=abl.breakdown(row, ab), url=ctx.url)
+    summary = f"{choice.name}, {k} folds: " + ", ".join(
+        f"base {row.result.mean:.4f}" if row.name == "base" else f"{row.name} {row.delta:+.4f}"
+        for row in ab.rows
+    )
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(summary + "\n", encoding="utf-8")
+    return summary + " (`dobae report`: Data sources)"
+
+
 STEPS: list[tuple[str, Callable[[DemoContext], str], tuple[str, ...]]] = [
     ("crawl", step_crawl, ()),
     ("import", step_import, ()),
@@ -616,6 +659,7 @@ STEPS: list[tuple[str, Callable[[DemoContext], str], tuple[str, ...]]] = [
     ("train", step_train, ("export",)),
     ("infer", step_infer, ("train",)),
     ("submit", step_submit, ("train",)),
+    ("ablate", step_ablate, ("import",)),
 ]
 
 

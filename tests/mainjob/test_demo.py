@@ -215,3 +215,40 @@ def test_inference_is_recorded_for_status(db_url, tmp_path):
     record_inference_run(summary, tmp_path / "run", tmp_path / "test.csv", InferOptions(max_new_tokens=64))
     [row] = collect(db_url)["inference_runs"]
     assert row[1:4] == ("transformers", "finished", 8) and row[4] == str((tmp_path / "answers.csv").resolve())
+
+
+def test_ablate_step_stores_each_source_for_the_chosen_answerer(db_url, dacon_files):
+    """The demo's last step measures what the approved crawled pairs add for the answerer auto
+    chooses, stores every configuration as an evaluation (the report's Data sources), and is
+    skipped on a re-run; with nothing approved to add it says so."""
+    from sqlalchemy import select
+
+    from db.dacon import import_dacon
+    from db.models import Evaluation, Origin, QAPair, ReviewStatus
+    from db.review import add_initial_reviews
+    from db.session import session_scope
+    from dobae.demo import DemoContext, step_ablate
+    from dobae.settings import get_settings
+
+    import_dacon(*dacon_files, url=db_url)
+    settings = get_settings()
+    ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo")
+    assert step_ablate(ctx).startswith("skip: no approved crawl")
+    with session_scope(db_url) as s:
+        p = QAPair(
+            key="crawl:t:1",
+            question_text="벽지에 곰팡이가 피었어요",
+            answer_text="환기하고 곰팡이 제거제로 닦은 뒤 다시 도배합니다.",
+            origin=Origin.crawl,
+            group_id="crawl:t:1",
+        )
+        s.add(p)
+        s.flush()
+        add_initial_reviews(s, [p.id], ReviewStatus.approved, actor="kim")
+    detail = step_ablate(ctx)
+    assert "base " in detail and "+ crawl " in detail
+    with session_scope(db_url) as s:
+        rows = s.scalars(select(Evaluation)).all()
+        added = [tuple((r.config or {}).get("add_origins") or ()) for r in rows]
+    assert () in added and ("crawl",) in added
+    assert step_ablate(ctx).startswith("skip: done")
