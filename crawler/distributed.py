@@ -72,7 +72,7 @@ class RedisWorkers:
     @classmethod
     def from_crawler(cls, crawler):
         if not is_distributed(crawler.settings):
-            raise NotConfigured("not a scrapy-redis crawl")
+            raise NotConfigured  # silently off: a warning on every ordinary crawl would be noise
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -299,7 +299,7 @@ class InflightDone:
     @classmethod
     def from_crawler(cls, crawler):
         if not is_distributed(crawler.settings):
-            raise NotConfigured("not a scrapy-redis crawl")
+            raise NotConfigured  # silently off: a warning on every ordinary crawl would be noise
         return cls(crawler)
 
     def _ext(self) -> RedisWorkers | None:
