@@ -76,11 +76,11 @@ def test_probe_obeys_robots_txt(site_2019):
         run_probe(f"{site_2019}/users/5002")
 
 
-def test_scrapy_parse_works_without_arguments(site_2019):
+def test_scrapy_parse_works_without_arguments(site_2019, tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "scrapy", "parse", "--spider=ohouse", "-s", "LOG_LEVEL=WARNING",
          "-s", "TELNETCONSOLE_ENABLED=0", f"{site_2019}/questions/1001"],
-        cwd=ROOT, env=env_for("sqlite:///unused.db"), capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env=env_for(f"sqlite:///{tmp_path / 'unused.db'}"), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "도배한 지 2주 됐는데 벽지가 군데군데 들떠요" in proc.stdout
