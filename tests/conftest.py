@@ -99,3 +99,21 @@ def sqlite_url(tmp_path, monkeypatch, _sqlite_template) -> str:
     yield url
     dispose_engines()
     reset_settings()
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `dobae ARGS` in-process; returns (exit code, stdout, stderr)."""
+    from dobae.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

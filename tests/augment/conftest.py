@@ -43,21 +43,3 @@ def tiny_server(tiny_model, tmp_path_factory):
 def fault_server():
     with FaultServer() as srv:
         yield srv
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run `dobae ARGS` in-process; returns (exit code, stdout, stderr)."""
-    from dobae.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run

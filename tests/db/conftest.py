@@ -17,21 +17,3 @@ def train_csv(tmp_path) -> Path:
 def test_csv(tmp_path) -> Path:
     rows = [["TEST_000", "벽지가 들떠요. 또한, 곰팡이는 어떻게 막나요?"], ["TEST_001", "합지벽지의 장점은?"]]
     return write_csv(tmp_path / "test.csv", ["id", "질문"], rows, bom=True)
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run `dobae ARGS` in-process; returns (exit code, stdout, stderr)."""
-    from dobae.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run

@@ -105,24 +105,6 @@ def test_run_ablation_configs(items, embedder):
         assert r.ci[0] <= r.delta <= r.ci[1]
 
 
-@pytest.fixture
-def cli(capsys):
-    """Run `dobae ARGS` in-process; returns (exit code, stdout, stderr)."""
-    from dobae.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        try:
-            main(list(args))
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
-
-    return run
-
-
 def test_evaluate_add_origin_on_a_database(db_url, cli, train_csv, monkeypatch):
     from db.models import Origin, QAPair, ReviewStatus
     from db.review import add_initial_reviews

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import typer
 
-from dobae.cli import app, main
+from dobae.cli import app
 
 
 def _walk(cmd, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], bool]]:
@@ -20,17 +20,6 @@ def _walk(cmd, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], bool]]:
 ALL = _walk(typer.main.get_command(app), ())
 COMMANDS = [p for p, _group in ALL]
 GROUPS = [p for p, group in ALL if group]
-
-
-def _run(capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _is_usage_error(code: int, err: str, needle: str) -> None:
@@ -50,16 +39,16 @@ def test_the_walk_finds_every_stage():
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=lambda p: " ".join(p) or "dobae")
-def test_unknown_option_is_a_usage_error(path, capsys, tmp_path, monkeypatch):
+def test_unknown_option_is_a_usage_error(path, cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a command that ran anyway would write here, not in the checkout
-    code, _out, err = _run(capsys, *path, "--no-such-option")
+    code, _out, err = cli(*path, "--no-such-option")
     _is_usage_error(code, err, "No such option: --no-such-option")
     assert not any(tmp_path.iterdir()), "a usage error must not write anything"
 
 
 @pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "dobae")
-def test_unknown_subcommand_is_a_usage_error(path, capsys):
-    code, _out, err = _run(capsys, *path, "no-such-command")
+def test_unknown_subcommand_is_a_usage_error(path, cli):
+    code, _out, err = cli(*path, "no-such-command")
     _is_usage_error(code, err, "No such command 'no-such-command'")
 
 
@@ -75,13 +64,13 @@ def test_unknown_subcommand_is_a_usage_error(path, capsys):
     ],
     ids=" ".join,
 )
-def test_reproductions_from_the_issue(args, needle, capsys):
-    code, _out, err = _run(capsys, *args)
+def test_reproductions_from_the_issue(args, needle, cli):
+    code, _out, err = cli(*args)
     _is_usage_error(code, err, needle)
 
 
 @pytest.mark.parametrize("path", GROUPS, ids=lambda p: " ".join(p) or "dobae")
-def test_a_group_alone_prints_its_help(path, capsys):
-    code, out, err = _run(capsys, *path)
+def test_a_group_alone_prints_its_help(path, cli):
+    code, out, err = cli(*path)
     assert code == 2, err
     assert "Usage: " in out + err and "Traceback" not in out + err
