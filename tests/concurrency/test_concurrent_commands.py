@@ -55,9 +55,14 @@ def split_sample(folder: Path) -> tuple[Path, Path, int, int]:
 
 
 def fresh_database(kind: str, folder: Path, n: int) -> str:
-    """A new, empty database (no schema at all): a new SQLite file, or an empty PostgreSQL schema."""
+    """A new, empty database (no schema at all): a new empty SQLite file, or an empty PostgreSQL
+    schema. The SQLite file exists, as a PostgreSQL database does: the read-only commands (the
+    exports) never create a database file, and one started before any writer would refuse a path
+    with nothing there (`tests/db/test_cli_hardening.py`)."""
     if kind == "sqlite":
-        return f"sqlite:///{folder / f'round{n}.db'}"
+        path = folder / f"round{n}.db"
+        path.touch()  # 0 bytes: a valid SQLite database with no table
+        return f"sqlite:///{path}"
     if not PG_URL:
         pytest.fail("CI=true but DOBAE_TEST_DATABASE_URL is not set")
     from db.session import get_engine
