@@ -41,6 +41,14 @@ SHOWN_COMMENTS = 10  # comments a page renders; the rest need a JSON call (or a 
 BADGES = {"expert": "전문가", "seller": "판매자"}
 
 
+def page_window(page: int, total: int) -> tuple[int, range]:
+    """(last page, the block of up to 10 page numbers around `page`) of a list of `total` rows, as
+    both eras' paginators show it (1–10, 11–20, …)."""
+    last = max(1, math.ceil(total / LIST_PER))
+    first = (min(page, last) - 1) // 10 * 10 + 1
+    return last, range(first, min(first + 9, last) + 1)
+
+
 def post_path(qid: int) -> str:
     return f"/community/posts/qna-{qid}"
 
@@ -201,9 +209,8 @@ def routes(site: Site, h) -> list[Route]:
             return err
         page, query, qs, rows = got
         cards = [card(q, i, query) for i, q in enumerate(rows)]
-        last = max(1, math.ceil(len(qs) / LIST_PER))
-        first = (min(page, last) - 1) // 10 * 10 + 1
-        pages = list(range(first, min(first + 9, last) + 1))
+        last, shown = page_window(page, len(qs))
+        pages = list(shown)
         return h.respond(h.render("era2019_list.html", title="질문과답변", canonical=None, notices=site.notices,
                                   cards=cards, pages=pages, page=page, total=len(qs), per=LIST_PER))  # fmt: skip
 
@@ -213,10 +220,9 @@ def routes(site: Site, h) -> list[Route]:
             return err
         page, query, qs, rows = got
         cards = [card(q, i, query) for i, q in enumerate(rows)]
-        last = max(1, math.ceil(len(qs) / LIST_PER))
-        first = (min(page, last) - 1) // 10 * 10 + 1
-        pages = [{"label": str(p), "current": p == page} for p in range(first, min(first + 9, last) + 1)]
-        if first + 10 <= last:
+        last, shown = page_window(page, len(qs))
+        pages = [{"label": str(p), "current": p == page} for p in shown]
+        if shown.start + 10 <= last:
             pages.append({"label": "다음", "current": False})
         return h.respond(h.render("list.html", title="질문과답변", canonical=None, c=c(), notices=site.notices,
                                   cards=cards, pages=pages, orders=h.ORDERS, order="recent", query=query,
