@@ -9,17 +9,30 @@ export OPENBLAS_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup system-deps demo test lint bench clean
+.PHONY: setup lock system-deps demo test lint bench clean
 
-$(BIN)/.installed: pyproject.toml
-	@echo "setup: creating $(VENV) and installing the project with pip (a few minutes on a fresh machine)…"
+# The venv is exactly the lock (requirements.lock: every dependency and extra, exact versions, sha256
+# hashes; made by `make lock` with pip-tools from pyproject.toml). torch is the 2.13.0 CPU wheel
+# (from pip's find-links on these machines), never a CUDA build. The marker keeps a copy of the lock it
+# installed: a changed lock reinstalls.
+$(BIN)/.installed: requirements.lock pyproject.toml
+	@echo "setup: creating $(VENV) and installing the locked dependencies (a few minutes on a fresh machine)…"
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0          # the CPU wheel first: a bare `torch` pulls CUDA
-	$(BIN)/pip install -q -e '.[postgres,browser,serve,gemma,dev]'
-	touch $@
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	cp requirements.lock $@
 
 setup: $(BIN)/.installed
+
+# Refresh the lock on purpose: after adding, removing or re-ranging a dependency in pyproject.toml, or
+# to take newer releases on purpose (then run `make test`). Everything else installs from the lock as
+# it is. uv (itself locked, in the dev extra) resolves for these machines: CPython 3.11 on x86_64 Linux,
+# with torch's CPU wheel from pip's find-links folder (lock-constraints.txt).
+lock: setup
+	$(BIN)/uv pip compile pyproject.toml --upgrade --generate-hashes --custom-compile-command "make lock" \
+	  --extra postgres --extra browser --extra serve --extra gemma --extra dev --group build \
+	  --find-links $${PIP_FIND_LINKS:-/opt/wheels} --constraint lock-constraints.txt \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v redis-server >/dev/null; }; then \
@@ -33,11 +46,15 @@ system-deps:
 # PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS=tests/db`. PostgreSQL is started for every run
 # and Redis (the distributed crawl) for every run (CI=true makes a missing one an error, never a skip);
 # pytest's exit code is make's exit code.
+# The suite runs in parallel (pytest-xdist: a worker per core, each with its own PostgreSQL database and
+# Redis index — tests/conftest.py); `make test PYTEST_XDIST=` runs it serially. Every run prints its
+# 25 slowest tests.
 PYTEST_ARGS ?=
+PYTEST_XDIST ?= -n auto --dist loadfile
 test: setup system-deps
 	source .ci/pg.sh && source .ci/redis.sh && { pg_start || { echo "make test: could not start PostgreSQL (see above)" >&2; exit 1; }; } && \
 	  trap 'pg_stop; redis_stop' EXIT && { redis_start || { echo "make test: could not start Redis (see above)" >&2; exit 1; }; } && \
-	  CI=$${CI:-true} $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	  CI=$${CI:-true} $(BIN)/python -m pytest -q $(PYTEST_XDIST) --durations=25 $(PYTEST_ARGS)
 
 # DEMO_ARGS, e.g. `make demo DEMO_ARGS="--train ../shared/data/dacon/dev.csv --test ../shared/data/dacon/test.csv"`
 DEMO_ARGS ?=

@@ -19,7 +19,7 @@ pg_start() {
   _pg_as "$PGBIN/initdb -D $PGDIR/data -U postgres --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8" >/dev/null || return 1
   _pg_as "$PGBIN/pg_ctl -D $PGDIR/data -l $PGDIR/log -w -t 60 -o '-p $PG_PORT -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off' start" >/dev/null || { cat "$PGDIR/log" >&2; return 1; }
   for _ in $(seq 50); do "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" && break; sleep 0.2; done
-  _pg_as "$PGBIN/psql -q -h $PGDIR -p $PG_PORT -U postgres -v ON_ERROR_STOP=1 -c \"CREATE ROLE dobae LOGIN PASSWORD 'dobae'\" -c 'CREATE DATABASE dobae_test OWNER dobae'" || return 1
+  _pg_as "$PGBIN/psql -q -h $PGDIR -p $PG_PORT -U postgres -v ON_ERROR_STOP=1 -c \"CREATE ROLE dobae LOGIN CREATEDB PASSWORD 'dobae'\" -c 'CREATE DATABASE dobae_test OWNER dobae'" || return 1
   export DOBAE_TEST_DATABASE_URL="postgresql+psycopg://dobae:dobae@127.0.0.1:$PG_PORT/dobae_test"
 }
 pg_stop() {

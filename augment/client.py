@@ -278,6 +278,7 @@ class LLMClient:
         self.mode = llm.mode  # resolved on entry: "chat" or "completion"
         self.structured = augment.structured_output
         self.stats = ClientStats()
+        self.sleep = asyncio.sleep  # the one place retries wait (tests give it a fake clock)
         self._sem = asyncio.Semaphore(llm.concurrency)
         self._client: openai.AsyncOpenAI | None = None
         self._session: Any = None  # aiohttp.ClientSession of the direct transport
@@ -544,7 +545,7 @@ class LLMClient:
             log.info("retry %d after %s in %.2f s", attempt + 1, last_reason, delay)
             self.stats.retries += 1
             attempt += 1
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
 
     async def _send_sdk(self, data: bytes, path: str = "/chat/completions") -> _Sent:
         assert self._client is not None, "use `async with LLMClient(...)`"

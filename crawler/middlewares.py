@@ -51,6 +51,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         self.after_max = settings.getfloat("RETRY_AFTER_MAX", 120.0)
         self.backoff_base = settings.getfloat("RETRY_BACKOFF_BASE", 0.5)
         self.backoff_max = settings.getfloat("RETRY_BACKOFF_MAX", 30.0)
+        self.sleep = asyncio.sleep  # the one place this middleware waits (tests give it a fake clock)
 
     def delay_for(self, request, response) -> float:
         attempt = request.meta.get("retry_times", 0)
@@ -72,7 +73,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         stats.max_value("retry_after/max_delay_s", delay)
         if delay > 0:
             log.info("waiting %.1fs before retrying %s (%s)", delay, request.url, response.status)
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
         return retry
 
     async def process_exception(self, request, exception, spider=None):
@@ -85,7 +86,7 @@ class RetryAfterMiddleware(RetryMiddleware):
         delay = min(self.backoff_base * (2 ** request.meta.get("retry_times", 0)), self.backoff_max)
         self.crawler.stats.inc_value("retry_after/exception")
         if delay > 0:
-            await asyncio.sleep(delay)
+            await self.sleep(delay)
         return retry
 
 

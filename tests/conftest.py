@@ -19,6 +19,35 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+
+def _isolate_xdist_worker() -> None:
+    """Under pytest-xdist (`make test` runs `-n auto`) each worker gets its own PostgreSQL database
+    (`dobae_test_gw0`, … created here: .ci/pg.sh gives the role CREATEDB) and its own Redis database
+    index, so workers never see each other's rows or queues. Temp folders and ports are already per
+    test (tmp_path, free ports). Runs before any test module reads the URLs."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return
+    n = int(worker[2:])
+    pg = os.environ.get("DOBAE_TEST_DATABASE_URL", "")
+    if pg:
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.engine import make_url
+
+        base = make_url(pg)
+        name = f"{base.database}_{worker}"
+        engine = create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}) is None:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        os.environ["DOBAE_TEST_DATABASE_URL"] = base.set(database=name).render_as_string(hide_password=False)
+    redis = os.environ.get("DOBAE_TEST_REDIS_URL", "")
+    if redis:
+        os.environ["DOBAE_TEST_REDIS_URL"] = f"{redis.rsplit('/', 1)[0]}/{1 + n % 15}"
+
+
+_isolate_xdist_worker()
 PG_URL = os.environ.get("DOBAE_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -117,3 +146,23 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+class FakeClock:
+    """A clock that waits without waiting: `await clock.sleep(s)` records `s` and moves `now` on.
+
+    Given to the code's one waiting place (`obj.sleep = clock.sleep`), retry, throttle and Retry-After
+    tests assert the waits asked for, never wall time, so they pass the same on a busy machine."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    return FakeClock()

@@ -32,26 +32,28 @@ def transport(request, monkeypatch):
 MSG = [{"role": "user", "content": '질문: 벽지 곰팡이\nJSON으로만 답하세요: {"keywords": ["..."]}'}]
 
 
-def _complete(req, cache=None, **llm):
+def _complete(req, cache=None, clock=None, **llm):
     s = get_settings()
     llm_s = s.llm.model_copy(update=llm)
 
     async def go():
         async with LLMClient(llm_s, s.augment, cache) as client:
+            if clock is not None:
+                client.sleep = clock.sleep
             c = await client.complete(req)
             return c, client
 
     return asyncio.run(go())
 
 
-def test_429_retry_after_is_honoured_then_succeeds(sqlite_url, fault_server, monkeypatch):
+def test_429_retry_after_is_honoured_then_succeeds(sqlite_url, fault_server, monkeypatch, fake_clock):
     llm_env(monkeypatch, fault_server.base_url)
-    fault_server.script(Fault(429, {"Retry-After": "1"}), Fault(503))
-    c, client = _complete(ChatRequest(MSG, Keywords), LLMCallCache(sqlite_url))
+    fault_server.script(Fault(429, {"Retry-After": "30"}), Fault(503))
+    c, client = _complete(ChatRequest(MSG, Keywords), LLMCallCache(sqlite_url), clock=fake_clock)
     assert c.ok and c.attempts == 3 and client.stats.retries == 2
-    t = fault_server.times
-    assert t[1] - t[0] >= 0.95  # waited as the server asked, not the 0.01 s backoff
-    assert t[2] - t[1] < 0.5  # the 503 had no Retry-After: short exponential backoff
+    first, second = fake_clock.sleeps
+    assert 30 <= first <= 33  # waited as the server asked (plus ≤ 10 % jitter), not the 0.01 s backoff
+    assert second < 0.5  # the 503 had no Retry-After: short exponential backoff
     with session_scope(sqlite_url) as s:
         row = s.get(LLMCache, c.key)
         assert row.response["content"] == c.content and row.request["messages"] == MSG

@@ -145,6 +145,19 @@ def test_the_shipped_reference_set(sqlite_url, tmp_path):
     assert names == ["condensation-mold.pdf", "wallpaper-defects.md"]
     res = add_documents(reference_sources())
     assert len(res.added) == 2 and all(n >= 2 for _, _, n in res.added)
-    # the committed PDF is what the generator makes from its Markdown source
-    fresh = write_reference_pdf(REFERENCE_DIR / "src" / "condensation-mold.md", tmp_path / "c.pdf")
-    assert fresh.read_bytes() == (REFERENCE_DIR / "condensation-mold.pdf").read_bytes()
+    # the committed PDF says what the generator makes of its Markdown source: judged by its pages and
+    # text, not its bytes (a newer fontTools subsets the font differently and changes a few bytes)
+    src = REFERENCE_DIR / "src" / "condensation-mold.md"
+    fresh = write_reference_pdf(src, tmp_path / "c.pdf")
+    shipped = _pdf_pages(REFERENCE_DIR / "condensation-mold.pdf")
+    assert len(shipped) >= 2 and _pdf_pages(fresh) == shipped
+    assert "결로" in shipped[0]
+    # and for one set of installed versions the generator is deterministic, byte for byte
+    again = write_reference_pdf(src, tmp_path / "again.pdf")
+    assert again.read_bytes() == fresh.read_bytes()
+
+
+def _pdf_pages(path):
+    from pypdf import PdfReader
+
+    return [" ".join(page.extract_text().split()) for page in PdfReader(path).pages]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -37,21 +36,21 @@ def test_retry_after_parsing():
     assert retry_after_seconds(b"soon") is None and retry_after_seconds(None) is None
 
 
-def test_429_waits_retry_after_then_retries():
+def test_429_waits_retry_after_then_retries(fake_clock):
     c = crawler()
     mw = RetryAfterMiddleware.from_crawler(c)
+    mw.sleep = fake_clock.sleep
     req = Request("http://127.0.0.1:1/questions.json?page=2")
-    t0 = time.monotonic()
     out = asyncio.run(mw.process_response(req, resp(req.url, 429, {"Retry-After": "1"})))
-    waited = time.monotonic() - t0
     assert isinstance(out, Request) and out.url == req.url and out.meta["retry_times"] == 1
-    assert 1.0 <= waited < 1.8
+    assert fake_clock.sleeps == [1.0]  # as the server asked, not the 0.2 s backoff
     assert c.stats.get_value("retry_after/429") == 1
 
 
-def test_503_without_header_backs_off_exponentially_and_gives_up():
+def test_503_without_header_backs_off_exponentially_and_gives_up(fake_clock):
     c = crawler(RETRY_TIMES=2)
     mw = RetryAfterMiddleware.from_crawler(c)
+    mw.sleep = fake_clock.sleep
     req = Request("http://127.0.0.1:1/questions/1")
     assert mw.delay_for(req, resp(req.url, 503)) == pytest.approx(0.2)
     assert mw.delay_for(req.replace(meta={"retry_times": 2}), resp(req.url, 503)) == pytest.approx(0.8)
@@ -59,6 +58,7 @@ def test_503_without_header_backs_off_exponentially_and_gives_up():
     r2 = asyncio.run(mw.process_response(r1, resp(req.url, 503)))
     final = asyncio.run(mw.process_response(r2, resp(req.url, 503)))
     assert isinstance(final, HtmlResponse) and final.status == 503  # gave up after RETRY_TIMES
+    assert fake_clock.sleeps == pytest.approx([0.2, 0.4])  # doubling, no wait before giving up
 
 
 def test_retry_after_capped_and_200_passes_through():
@@ -81,13 +81,13 @@ def test_redirect_into_login_is_not_followed():
     assert mw.process_response(req, moved) is moved
 
 
-def test_timeouts_are_retried_after_backoff():
+def test_timeouts_are_retried_after_backoff(fake_clock):
     from twisted.internet.error import TimeoutError as TxTimeout
 
     c = crawler(RETRY_BACKOFF_BASE=0.3)
     mw = RetryAfterMiddleware.from_crawler(c)
+    mw.sleep = fake_clock.sleep
     req = Request("http://127.0.0.1:1/slow")
-    t0 = time.monotonic()
     out = asyncio.run(mw.process_exception(req, TxTimeout()))
-    assert isinstance(out, Request) and out.meta["retry_times"] == 1 and time.monotonic() - t0 >= 0.3
+    assert isinstance(out, Request) and out.meta["retry_times"] == 1 and fake_clock.sleeps == [0.3]
     assert asyncio.run(mw.process_exception(req, ValueError("not a network error"))) is None
