@@ -166,3 +166,27 @@ class FakeClock:
 @pytest.fixture
 def fake_clock() -> FakeClock:
     return FakeClock()
+
+
+DEBIAN_PACKAGES = ("chromium", "postgresql", "redis-server", "fonts-nanum")  # what `make system-deps` installs
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Every run says which Debian packages it saw (apt cannot pin what the mirror drops; docs/foundation.md
+    names the versions the suite was last checked with)."""
+    for line in _debian_packages():
+        terminalreporter.write_line(line)
+
+
+def _debian_packages() -> list[str]:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["dpkg-query", "-W", "-f", "${Package} ${Version}\\n", *DEBIAN_PACKAGES],
+            capture_output=True, text=True, timeout=10, check=False,
+        ).stdout.split("\n")  # fmt: skip
+    except OSError as exc:  # not a Debian machine
+        return [f"debian packages: dpkg-query unavailable ({exc})"]
+    seen = dict(line.split(" ", 1) for line in out if " " in line)
+    return ["debian packages: " + ", ".join(f"{p} {seen.get(p, 'not installed')}" for p in DEBIAN_PACKAGES)]
