@@ -21,8 +21,10 @@ Signals (positive, stored as reasons with a `+`): `+adopted` (the asker adopted 
 Every judged pair gets a review (logged in review_events by `machine:curate`): a flag listed in
 `curation.reject` rejects it, any other result is `needs_review` with its flags and signals as
 reasons, so a person sees why. `dobae review approve --origin crawl --no-flags` then approves, in
-one logged step, the curated pairs without a flag. A re-run re-judges only pairs whose current
-verdict is the machine's (a person's decision is never overwritten) and logs only changes.
+one logged step, the curated pairs without a flag. A verdict records the hash of the text it was
+given on (`db.review.text_hash`); a re-run re-judges pairs whose current verdict is the machine's
+and pairs whose text changed since any verdict (a person's decision on the text they saw is never
+overwritten) and logs only changes.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from augment.embedding import Embedder, default_embedder
 from augment.templates import load_glossary
 from db.contact import find_contacts
 from db.models import Answer, Origin, QAPair, Question, Review, ReviewStatus
-from db.review import is_flag, set_review
+from db.review import holds, is_flag, set_review
 from dobae.errors import ConfigError
 from dobae.settings import CurationSettings, Settings, get_settings
 
@@ -319,9 +321,12 @@ class CurationSummary:
     dry_run: bool = False
 
 
-def _machine_owned(review: Review | None) -> bool:
-    """Whether the pair's verdict is still the machine's (no review, pending, or set by `machine:…`)."""
+def _machine_owned(review: Review | None, p: CrawlPair) -> bool:
+    """Whether the pair's verdict is still the machine's (no review, pending, set by `machine:…`),
+    or no verdict holds for its current text (`db.review.holds`: a person judged another text)."""
     if review is None or review.status == ReviewStatus.pending:
+        return True
+    if not holds(review, p.question, p.answer):
         return True
     return review.status == ReviewStatus.needs_review and (review.reviewer or "").startswith("machine")
 
@@ -401,7 +406,7 @@ def curate_crawl(
             pipeline = CurationPipeline(ctx)
             for p, review in _crawl_pairs(session):
                 summary.crawled += 1
-                if not _machine_owned(review):
+                if not _machine_owned(review, p):
                     summary.kept_person += 1
                     if review.status != ReviewStatus.rejected:
                         ctx.add_answers([(p.pair_id, p.answer)])
@@ -411,7 +416,10 @@ def curate_crawl(
                 summary.statuses[status.value] += 1
                 summary.reasons.update(reasons)
                 summary.clean += not any(is_flag(r) for r in reasons)
-                if set_review(session, p.pair_id, status, reasons=reasons, actor=ACTOR) is not None:
+                event = set_review(
+                    session, p.pair_id, status, reasons=reasons, actor=ACTOR, judged=(p.question, p.answer)
+                )
+                if event is not None:
                     summary.changed += 1
             if dry_run:
                 tx.rollback()
