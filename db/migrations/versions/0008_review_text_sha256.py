@@ -17,6 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from db.views import DROP_REVIEW_QUEUE, REVIEW_QUEUE_V2
+
 revision: str = "0008"
 down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
@@ -47,7 +49,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute(DROP_REVIEW_QUEUE)  # SQLite rebuilds `reviews` to drop a column; the view reads it
     with op.batch_alter_table("review_events", schema=None) as batch_op:
         batch_op.drop_column("text_sha256")
     with op.batch_alter_table("reviews", schema=None) as batch_op:
         batch_op.drop_column("text_sha256")
+    op.execute(REVIEW_QUEUE_V2)
