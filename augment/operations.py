@@ -543,6 +543,18 @@ class FromDocs(Operation):
         if sel.limit is not None:
             q = q.limit(sel.limit)
         rows = session.execute(q).all()
+        if not rows and sel.document is not None:
+            known = session.scalars(select(Document.id).order_by(Document.id)).all()
+            if sel.document in known:
+                raise InputError(f"--document {sel.document}: the document has no text chunks to ground on")
+            if known:
+                shown = ", ".join(map(str, known[:20])) + (
+                    f", … ({len(known)} in all)" if len(known) > 20 else ""
+                )
+                raise InputError(
+                    f"--document {sel.document}: no document with that id; the documents are {shown} "
+                    "(see `dobae docs list`)"
+                )
         if not rows:
             raise InputError("no document chunks: add documents first (`dobae docs add --reference`)")
         items = []

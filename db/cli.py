@@ -191,18 +191,20 @@ def review_approve_cmd(
     """
     from db.migrate import ensure_schema
     from db.review import approve_unflagged
+    from db.session import require_database
 
     if not no_flags:
         from dobae.errors import InputError
 
         raise InputError("say --no-flags: only curated pairs without a flag are approved in bulk")
-    ensure_schema()
+    ensure_schema(require_database())  # nothing to approve in a database that does not exist
     s = approve_unflagged(origin, reviewer=reviewer, dry_run=dry_run)
     verb = "would approve" if dry_run else "approved"
     console.print(
         f"{s.origin}: {verb} {s.approved} pair(s) without flags; {s.flagged} flagged left for review, "
         f"{s.not_curated} not curated yet"
-        + (" (run `dobae augment curate`)" if s.not_curated else "")
+        + (f", {s.stale} curated on an older text" if s.stale else "")
+        + (" (run `dobae augment curate`)" if s.not_curated or s.stale else "")
         + (" [dry run: nothing written]" if dry_run else "")
     )
 

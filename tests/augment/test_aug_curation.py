@@ -76,6 +76,19 @@ def test_numbers_that_are_not_contacts_stay():
     assert find_contacts(text) == [] and mask_contacts(text) == text
 
 
+@pytest.mark.parametrize(
+    "text", ["@SUM(1)", "=@SUM(A1:A3) 합계", "@IF(A1>0,1,0)", "메일 주소 아님 @abc.def(1)"]
+)
+def test_a_spreadsheet_function_is_not_a_messenger_id(text):
+    """Issue 21 item 12: `@SUM(1)` was masked as [메신저 아이디]."""
+    assert find_contacts(text) == [] and mask_contacts(text) == text
+
+
+def test_a_handle_is_still_a_messenger_id():
+    assert mask_contacts("텔레그램 말고 @dobae_pro 로 문의") == "텔레그램 말고 [메신저 아이디] 로 문의"
+    assert find_contacts("@dobae_pro (사장님)") == ["handle"]
+
+
 def test_advertising(ctx):
     assert "advertising" in judge(ctx, GOOD + " 저희 업체는 최저가로 해 드려요. 견적 문의 주세요.")[1]
     assert judge(ctx, badge="seller")[1] == ["seller_badge"]
