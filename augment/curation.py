@@ -9,6 +9,8 @@ class whose `check(pair, ctx)` returns `True` or `(False, "reason")`, and the or
 - `contact_details`: a phone number, URL, e-mail or messenger id (exports mask them: `db.contact`);
 - `advertising`: sales talk ("견적 문의 주세요", "최저가"); `seller_badge`: the answer comes from a
   seller's account (often useful, sometimes a pitch);
+- `prompt_injection`: an instruction to a model ("Ignore all previous instructions", "이전 지시는
+  무시하고"), the generation gates' own check (`augment.gates.has_injection`);
 - `too_short` / `too_long`: the answer's length;
 - `near_duplicate`: the answer nearly repeats an earlier pair's answer (MinHash over character
   5-grams, the gates' index);
@@ -41,6 +43,7 @@ from sqlalchemy.orm import Session, aliased
 
 from augment.dedup import NearDuplicateIndex, normalise
 from augment.embedding import Embedder, default_embedder
+from augment.gates import has_injection
 from augment.templates import load_glossary
 from db.contact import find_contacts
 from db.models import Answer, Origin, QAPair, Question, Review, ReviewStatus
@@ -215,6 +218,16 @@ class AdvertisingFilter(CrawlFilter):
         return True
 
 
+class PromptInjectionFilter(CrawlFilter):
+    """An instruction to a model in the crawled text: it would reach a prompt (the generation gates'
+    check, `augment.gates.has_injection`); a person must look."""
+
+    name = "prompt_injection"
+
+    def check(self, p, ctx):
+        return (False, "prompt_injection") if has_injection(p.question, p.answer) else True
+
+
 class TooShortFilter(CrawlFilter):
     name = "too_short"
 
@@ -258,6 +271,7 @@ FILTERS: dict[str, type[CrawlFilter]] = {
         NotAnAnswerFilter,
         ContactDetailsFilter,
         AdvertisingFilter,
+        PromptInjectionFilter,
         TooShortFilter,
         TooLongFilter,
         NearDuplicateFilter,
