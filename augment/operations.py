@@ -859,6 +859,18 @@ class Runner:
         self._advance()
 
     def _store_pair(self, s: Session, gen: Generation, d: Derived, c: Completion | None) -> None:
+        from db.models import MAX_PAIR_TEXT_CHARS
+
+        longest = max(len(d.candidate.question), len(d.candidate.answer))
+        if longest > MAX_PAIR_TEXT_CHARS:  # no pair holds it (nor could a review file): named, not stored
+            gen.status = "too_long_to_store"
+            gen.error = (
+                f"a generated text of {longest:,} characters, more than the {MAX_PAIR_TEXT_CHARS:,} a pair "
+                "holds: not stored"
+            )
+            assert self.summary is not None
+            self.summary.failures["too_long_to_store"] += 1
+            return
         verdict = self._pipeline().judge(d.candidate)
         tail = c.key[:16] if c is not None else "rule"
         groups = d.source_groups()

@@ -511,7 +511,7 @@ class DatabasePipeline:
 
     def _write_pairs(self, s, source: str, live: list[dict], qids: dict[str, int], now) -> None:
         """Each live, non-empty answer by someone other than the asker becomes a pending qa_pair."""
-        from db.models import Answer, Origin, QAPair, Review, ReviewStatus
+        from db.models import MAX_PAIR_TEXT_CHARS, Answer, Origin, QAPair, Review, ReviewStatus
 
         pt = QAPair.__table__
         aids = {}
@@ -535,6 +535,14 @@ class DatabasePipeline:
                     or not a["body"]
                     or (a["author_pseudonym"] and a["author_pseudonym"] == q["author_pseudonym"])
                 ):
+                    continue
+                longest = max(len(question_text), len(a["body"]))
+                if longest > MAX_PAIR_TEXT_CHARS:  # kept in `answers`; no pair (nor review file) holds it
+                    self.crawler.stats.inc_value("db/qa_pairs_too_long")
+                    log.warning(
+                        "answer %s of question %s: %s characters, more than the %s a pair holds: no pair",
+                        a["external_id"], q["external_id"], f"{longest:,}", f"{MAX_PAIR_TEXT_CHARS:,}",
+                    )  # fmt: skip
                     continue
                 rows.append(
                     {

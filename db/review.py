@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from db.models import QAPair, Review, ReviewEvent, ReviewStatus, utcnow
+from db.models import MAX_PAIR_TEXT_CHARS, QAPair, Review, ReviewEvent, ReviewStatus, utcnow
 from dobae.errors import DobaeError, InputError
 
 _UNSET: Any = object()
@@ -412,6 +412,14 @@ def import_review_file(
                     )
                 pair, review = current[e.pair_id]
                 _unmask(e, pair)
+                for col, edited in (("question", e.question), ("answer", e.answer)):
+                    if (
+                        edited is not None and len(edited) > MAX_PAIR_TEXT_CHARS
+                    ):  # an edit, not the export's text
+                        raise InputError(
+                            f"{e.where}, column {col!r}: {len(edited):,} characters, more than the "
+                            f"{MAX_PAIR_TEXT_CHARS:,} a pair holds; shorten it or set status to rejected"
+                        )
                 if e.version == pair.version:
                     _check_read_only(e, pair)
                 diff = _diff(e, pair, review, note_column)

@@ -258,7 +258,12 @@ def test_a_recrawl_that_changes_a_curated_answer_puts_it_back_to_pending(db_url)
     assert stats["db/qa_pairs_reopened"] == 1
     answer, version, status, reviewer, log = _review_state(db_url)
     assert answer == AD and status == "pending" and reviewer == "machine:crawl"
-    assert log[-1] == ("machine:crawl", "needs_review", "pending", ["answer_text", "note", "reasons", "status"])
+    assert log[-1] == (
+        "machine:crawl",
+        "needs_review",
+        "pending",
+        ["answer_text", "note", "reasons", "status"],
+    )
 
     summary = approve_unflagged("crawl", reviewer="kim", url=db_url)
     assert (summary.approved, summary.not_curated) == (0, 1)
@@ -294,3 +299,21 @@ def test_a_recrawl_that_rewrites_an_approved_answer_revokes_the_approval(db_url,
     stats = _recrawl_with_answer(db_url, AD)
     assert "db/qa_pairs_reopened" not in stats and len(_review_state(db_url)[4]) == n_events
     assert _review_state(db_url)[2] == "needs_review"
+
+
+def test_an_answer_too_long_for_a_pair_is_kept_but_makes_no_pair(db_url):
+    """Issue 21 item 8: no pair holds more than MAX_PAIR_TEXT_CHARS (a review file could not carry
+    it); the crawled answer itself is stored whole, and the run counts what made no pair."""
+    from db.models import MAX_PAIR_TEXT_CHARS
+
+    item = question()
+    long_body = "초배지 문제일 수 있어요. " * (MAX_PAIR_TEXT_CHARS // 10)
+    item["comments"] = [{**item["comments"][0], "body": long_body}, item["comments"][1]]
+    run = Run(db_url)
+    run.feed(
+        item, question("102", comments=[{**item["comments"][0], "external_id": "c7", "body": "환기하세요"}])
+    )
+    stats = run.close()
+    assert stats["db/qa_pairs_too_long"] == 1
+    assert [p.key for p in rows(db_url, QAPair)] == ["crawl:board_test:c7"]
+    assert max(len(a.body or "") for a in rows(db_url, Answer)) > MAX_PAIR_TEXT_CHARS
