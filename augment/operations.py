@@ -859,15 +859,11 @@ class Runner:
         self._advance()
 
     def _store_pair(self, s: Session, gen: Generation, d: Derived, c: Completion | None) -> None:
-        from db.models import MAX_PAIR_TEXT_CHARS
+        from db.export import too_long_to_export
 
-        longest = max(len(d.candidate.question), len(d.candidate.answer))
-        if longest > MAX_PAIR_TEXT_CHARS:  # no pair holds it (nor could a review file): named, not stored
-            gen.status = "too_long_to_store"
-            gen.error = (
-                f"a generated text of {longest:,} characters, more than the {MAX_PAIR_TEXT_CHARS:,} a pair "
-                "holds: not stored"
-            )
+        why = too_long_to_export(d.candidate.question) or too_long_to_export(d.candidate.answer)
+        if why:  # its export could not be imported back: named on the generation, not stored
+            gen.status, gen.error = "too_long_to_store", f"a generated text of {why}: not stored"
             assert self.summary is not None
             self.summary.failures["too_long_to_store"] += 1
             return

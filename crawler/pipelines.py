@@ -511,7 +511,8 @@ class DatabasePipeline:
 
     def _write_pairs(self, s, source: str, live: list[dict], qids: dict[str, int], now) -> None:
         """Each live, non-empty answer by someone other than the asker becomes a pending qa_pair."""
-        from db.models import MAX_PAIR_TEXT_CHARS, Answer, Origin, QAPair, Review, ReviewStatus
+        from db.export import too_long_to_export
+        from db.models import Answer, Origin, QAPair, Review, ReviewStatus
 
         pt = QAPair.__table__
         aids = {}
@@ -536,13 +537,12 @@ class DatabasePipeline:
                     or (a["author_pseudonym"] and a["author_pseudonym"] == q["author_pseudonym"])
                 ):
                     continue
-                longest = max(len(question_text), len(a["body"]))
-                if longest > MAX_PAIR_TEXT_CHARS:  # kept in `answers`; no pair (nor review file) holds it
+                why = too_long_to_export(question_text) or too_long_to_export(a["body"])
+                if why:  # kept in `answers`; a pair's export could not be imported back
                     self.crawler.stats.inc_value("db/qa_pairs_too_long")
                     log.warning(
-                        "answer %s of question %s: %s characters, more than the %s a pair holds: no pair",
-                        a["external_id"], q["external_id"], f"{longest:,}", f"{MAX_PAIR_TEXT_CHARS:,}",
-                    )  # fmt: skip
+                        "answer %s of question %s: %s: no pair", a["external_id"], q["external_id"], why
+                    )
                     continue
                 rows.append(
                     {

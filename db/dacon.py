@@ -20,7 +20,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db.models import MAX_PAIR_TEXT_CHARS, Origin, QAPair, Question, ReviewStatus, Source, Split
+from db.export import too_long_to_export
+from db.models import Origin, QAPair, Question, ReviewStatus, Source, Split
 from db.tabular import Table, check_columns, missing, read_csv
 from dobae.errors import DobaeError, InputError
 
@@ -89,12 +90,15 @@ def _require_cells(table: Table) -> None:
             if why:
                 what = "empty cell" if why == "empty" else why
                 raise InputError(f"{table.where(rec, col)}: {what}; every column needs a value")
-            limit = MAX_CHARS.get(col, MAX_PAIR_TEXT_CHARS)  # a question or answer: what a pair holds
-            if len(rec.values[col]) > limit:
+            limit = MAX_CHARS.get(col)
+            if limit and len(rec.values[col]) > limit:
                 raise InputError(
-                    f"{table.where(rec, col)}: {len(rec.values[col]):,} characters, at most {limit:,} fit; "
+                    f"{table.where(rec, col)}: {len(rec.values[col])} characters, at most {limit} fit; "
                     "is this the right column?"
                 )
+            why = None if limit else too_long_to_export(rec.values[col])  # a pair's question or answer
+            if why:
+                raise InputError(f"{table.where(rec, col)}: {why}; shorten it")
         rid = rec.values["id"]
         if rid in seen:
             raise InputError(f"{table.where(rec, 'id')}: duplicate id {rid!r} (first on line {seen[rid]})")

@@ -127,6 +127,27 @@ def select_rows(
     return rows
 
 
+def exported_chars(text: str) -> int:
+    """The length of `text` in an export's cell: contact details masked, and in a CSV the formula
+    guard (`db.spreadsheet.neutralise`) added."""
+    from db.spreadsheet import neutralise
+
+    return len(neutralise(mask_contacts(text)) or "")
+
+
+def too_long_to_export(text: str) -> str | None:
+    """Why no pair may hold `text` — its exported cell would be longer than a review import reads
+    (`db.tabular.MAX_CELL_CHARS`), so export → review import would fail — or None. Every path that
+    stores a pair's question or answer checks it."""
+    from db.tabular import MAX_CELL_CHARS
+
+    n = exported_chars(text)
+    if n <= MAX_CELL_CHARS:
+        return None
+    shown = f"{len(text):,} characters" + (f" ({n:,} as exported)" if n != len(text) else "")
+    return f"{shown}, more than the {MAX_CELL_CHARS:,} a cell of a review file holds"
+
+
 def _write(rows: list[dict[str, Any]], path: Path, fmt: str) -> None:
     import pandas as pd
 

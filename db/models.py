@@ -257,13 +257,6 @@ class DocChunk(Base):
     document: Mapped[Document] = relationship(back_populates="chunks")
 
 
-# The longest question or answer text a pair holds (longer ones are not stored as pairs: see
-# docs/reliability.md). `dobae export` masks contact details (`db.contact`: a placeholder is at most
-# 2.25 times the text it replaces) and may add a guard apostrophe, and the result must still fit a
-# cell that `dobae review import` reads (`db.tabular.MAX_CELL_CHARS`, 131,072 characters).
-MAX_PAIR_TEXT_CHARS = 50_000
-
-
 class QAPair(Base):
     """A curated question–answer pair. `group_id` keeps paraphrases of one item together."""
 

@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from db.models import MAX_PAIR_TEXT_CHARS, QAPair, Review, ReviewEvent, ReviewStatus, utcnow
+from db.models import QAPair, Review, ReviewEvent, ReviewStatus, utcnow
 from dobae.errors import DobaeError, InputError
 
 _UNSET: Any = object()
@@ -393,6 +393,7 @@ def import_review_file(
     edited rows), then applies all changes in one transaction. Rows equal to the database are
     skipped. `dry_run` validates and counts without writing.
     """
+    from db.export import too_long_to_export
     from db.session import session_factory
 
     path = Path(path)
@@ -413,12 +414,10 @@ def import_review_file(
                 pair, review = current[e.pair_id]
                 _unmask(e, pair)
                 for col, edited in (("question", e.question), ("answer", e.answer)):
-                    if (
-                        edited is not None and len(edited) > MAX_PAIR_TEXT_CHARS
-                    ):  # an edit, not the export's text
+                    why = too_long_to_export(edited) if edited is not None else None  # an edit
+                    if why:
                         raise InputError(
-                            f"{e.where}, column {col!r}: {len(edited):,} characters, more than the "
-                            f"{MAX_PAIR_TEXT_CHARS:,} a pair holds; shorten it or set status to rejected"
+                            f"{e.where}, column {col!r}: {why}; shorten it or set status to rejected"
                         )
                 if e.version == pair.version:
                     _check_read_only(e, pair)

@@ -152,7 +152,7 @@ def test_a_generated_answer_too_long_for_a_pair_is_named_and_not_stored(
 
     from aug_fault_server import Fault
 
-    from db.models import MAX_PAIR_TEXT_CHARS
+    from db.tabular import MAX_CELL_CHARS
 
     insert_pairs(db_url)
     llm_env(monkeypatch, fault_server.base_url)
@@ -168,7 +168,7 @@ def test_a_generated_answer_too_long_for_a_pair_is_named_and_not_stored(
     assert gen.status == "too_long_to_store" and "140,000 characters" in gen.error
     with session_scope(db_url) as s:
         longest = s.scalar(select(func.max(func.length(QAPair.answer_text))))
-    assert longest <= MAX_PAIR_TEXT_CHARS
+    assert longest <= MAX_CELL_CHARS
     from augment.jobs import status_report
 
     [report] = status_report()  # what `dobae augment status` shows in its errors column

@@ -302,12 +302,13 @@ def test_a_recrawl_that_rewrites_an_approved_answer_revokes_the_approval(db_url,
 
 
 def test_an_answer_too_long_for_a_pair_is_kept_but_makes_no_pair(db_url):
-    """Issue 21 item 8: no pair holds more than MAX_PAIR_TEXT_CHARS (a review file could not carry
-    it); the crawled answer itself is stored whole, and the run counts what made no pair."""
-    from db.models import MAX_PAIR_TEXT_CHARS
+    """Issue 21 item 8: no pair holds a text whose export a review import could not read back
+    (longer than MAX_CELL_CHARS once masked); the crawled answer itself is stored whole, and the
+    run counts what made no pair."""
+    from db.tabular import MAX_CELL_CHARS
 
     item = question()
-    long_body = "초배지 문제일 수 있어요. " * (MAX_PAIR_TEXT_CHARS // 10)
+    long_body = "초배지 문제일 수 있어요. " * (MAX_CELL_CHARS // 10)
     item["comments"] = [{**item["comments"][0], "body": long_body}, item["comments"][1]]
     run = Run(db_url)
     run.feed(
@@ -316,4 +317,4 @@ def test_an_answer_too_long_for_a_pair_is_kept_but_makes_no_pair(db_url):
     stats = run.close()
     assert stats["db/qa_pairs_too_long"] == 1
     assert [p.key for p in rows(db_url, QAPair)] == ["crawl:board_test:c7"]
-    assert max(len(a.body or "") for a in rows(db_url, Answer)) > MAX_PAIR_TEXT_CHARS
+    assert max(len(a.body or "") for a in rows(db_url, Answer)) > MAX_CELL_CHARS

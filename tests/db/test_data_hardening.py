@@ -233,12 +233,7 @@ def test_an_unclosed_quote_that_swallows_the_file_is_named(db_url, tmp_path):
 
 
 def test_a_cell_at_the_limit_is_accepted(db_url, tmp_path):
-    """An answer as long as a pair holds (`MAX_PAIR_TEXT_CHARS`, below the reader's cell limit so
-    that its export always imports back: issue 21 item 8) is accepted."""
-    from db.models import MAX_PAIR_TEXT_CHARS
-
-    assert MAX_PAIR_TEXT_CHARS < MAX_CELL_CHARS
-    path = _train_with(tmp_path, "답변_5", "가" * MAX_PAIR_TEXT_CHARS)
+    path = _train_with(tmp_path, "답변_5", "가" * MAX_CELL_CHARS)
     assert import_dacon(path, url=db_url).pairs_added == 30
 
 

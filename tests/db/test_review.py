@@ -343,32 +343,40 @@ def test_bulk_approval_never_approves_text_the_verdict_was_not_given_on(db_url, 
     assert export_pairs(tmp_path / "approved2.jsonl", url=db_url).rows == 1
 
 
-def test_the_longest_pair_text_fits_a_review_file_after_masking(db_url, tmp_path):
-    """Issue 21 item 8: a pair holds at most MAX_PAIR_TEXT_CHARS per text, so its exported cell
-    fits a review import's cell even when masking makes it longest (`@ab.` → `[메신저 아이디]`, 2.25×)
-    and the CSV guard adds an apostrophe; a longer edit in a review file is one clear line."""
-    from db.models import MAX_PAIR_TEXT_CHARS
+def test_every_stored_pair_text_imports_back_after_masking(db_url, tmp_path, train_csv):
+    """Issue 21 item 8: a pair holds a text only when its exported cell — contact details masked
+    (`@ab.` becomes `[메신저 아이디]`: 2.25x), CSV guard added — fits what `dobae review import`
+    reads (MAX_CELL_CHARS); so the longest text DACON can bring in imports back, one handle more is
+    refused in one line, and so is a review file's edit that would not fit."""
     from db.tabular import MAX_CELL_CHARS
 
-    worst = "@ab." * (MAX_PAIR_TEXT_CHARS // 4)
-    with session_scope(db_url) as s:
-        p = QAPair(key="k:long", question_text="-질문", answer_text=worst, origin="crawl", group_id="g")
-        s.add(p)
-        s.flush()
-        set_review(s, p.id, "needs_review", ["too_long"], actor="machine:curate")
+    def dacon_with(answer: str):
+        rows = list(csv.reader(train_csv.open(encoding="utf-8")))
+        rows[1][-1] = answer
+        path = tmp_path / "train.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(rows)
+        return path
+
+    fits = "가 " + "@ab." * ((MAX_CELL_CHARS - 2) // 9)  # 58,254 characters, 131,069 as exported
+    with pytest.raises(
+        InputError, match=r"line 2, column '답변_5': 58,258 characters \(131,078 as exported\)"
+    ):
+        import_dacon(dacon_with(fits + "@ab."), url=db_url)
+    assert import_dacon(dacon_with(fits), url=db_url).pairs_added == 30
     for fmt in ("jsonl", "csv", "parquet"):
         out = export_pairs(tmp_path / f"all.{fmt}", statuses=["all"], url=db_url)
-        assert out.rows == 1
         summary = import_review_file(out.path, reviewer="kim", url=db_url)
-        assert (summary.rows, summary.changed) == (1, 0)
-    row = json.loads((tmp_path / "all.jsonl").read_text(encoding="utf-8"))
-    assert MAX_PAIR_TEXT_CHARS < len(row["answer"]) <= MAX_CELL_CHARS - 1
+        assert (summary.rows, summary.changed) == (30, 0)
+    rows = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text(encoding="utf-8").splitlines()]
+    longest = max(rows, key=lambda r: len(r["answer"]))
+    assert len(longest["answer"]) == 131_069
 
-    row["answer"] = "초배" * (MAX_PAIR_TEXT_CHARS // 2 + 1)
-    (tmp_path / "edit.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    longest["answer"] = "초배" + "@ab." * ((MAX_CELL_CHARS - 2) // 9 + 1)  # an edit that would not fit
+    (tmp_path / "edit.jsonl").write_text(json.dumps(longest, ensure_ascii=False) + "\n", encoding="utf-8")
     before = _state(db_url)
     with pytest.raises(
-        InputError, match=r"line 1, column 'answer': 50,00\d characters, more than the 50,000"
+        InputError, match=r"line 1, column 'answer': [\d,]+ characters \(131,07\d as exported\)"
     ):
         import_review_file(tmp_path / "edit.jsonl", reviewer="kim", url=db_url)
     assert _state(db_url) == before
