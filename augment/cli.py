@@ -148,8 +148,9 @@ def curate(
     dry_run: bool = typer.Option(False, "--dry-run", help="judge and count; write nothing"),
 ) -> None:
     """Flag every crawled pair before a person sees it (not an answer, contact details, advertising,
-    off-domain, too short/long, near-duplicate, the asker's own answer) and note positive signals
-    (+adopted, +expert, +liked); the reasons show in `review_queue`. A person's verdict is kept.
+    prompt injection, off-domain, too short/long, near-duplicate, the asker's own answer) and note
+    positive signals (+adopted, +expert, +liked); the reasons show in `review_queue`. A person's
+    verdict is kept while the pair's text is the one they judged; a changed text is judged again.
 
     Example: `dobae augment curate && dobae review approve --origin crawl --no-flags --dry-run`
     """

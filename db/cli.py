@@ -185,7 +185,7 @@ def review_approve_cmd(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="count what would be approved; write nothing"),
 ) -> None:
-    """Approve, in one logged step, the pairs the machine curated without a flag (positive signals such as +adopted are not flags). Flagged pairs and pairs not curated yet are left for a person and counted.
+    """Approve, in one logged step, the pairs the machine curated without a flag (positive signals such as +adopted are not flags), each for exactly the text that was curated. Flagged pairs, pairs not curated yet and pairs curated on an older text are left alone and counted.
 
     Example: `dobae augment curate && dobae review approve --origin crawl --no-flags --dry-run`
     """
