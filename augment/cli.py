@@ -148,16 +148,18 @@ def curate(
     dry_run: bool = typer.Option(False, "--dry-run", help="judge and count; write nothing"),
 ) -> None:
     """Flag every crawled pair before a person sees it (not an answer, contact details, advertising,
-    off-domain, too short/long, near-duplicate, the asker's own answer) and note positive signals
-    (+adopted, +expert, +liked); the reasons show in `review_queue`. A person's verdict is kept.
+    prompt injection, off-domain, too short/long, near-duplicate, the asker's own answer) and note
+    positive signals (+adopted, +expert, +liked); the reasons show in `review_queue`. A person's
+    verdict is kept while the pair's text is the one they judged; a changed text is judged again.
 
     Example: `dobae augment curate && dobae review approve --origin crawl --no-flags --dry-run`
     """
     from rich.table import Table
 
     from augment.curation import curate_crawl
+    from db.session import require_database
 
-    s = curate_crawl(dry_run=dry_run)
+    s = curate_crawl(require_database(), dry_run=dry_run)  # nothing to curate where no database is
     t = Table(title="crawl curation" + (" (dry run: nothing written)" if dry_run else ""), show_header=False)
     t.add_row(
         "crawled pairs", f"{s.crawled} ({s.judged} judged, {s.kept_person} already decided by a person)"
@@ -343,7 +345,9 @@ def docs_list() -> None:
     from rich.table import Table
 
     from augment.documents import document_rows
+    from db.session import require_database
 
+    require_database()  # a read-only command never creates a database at a mistyped path
     t = Table(title="documents")
     for col in ("id", "kind", "title", "pages", "chunks", "pairs", "source"):
         t.add_column(col, overflow="fold")

@@ -9,6 +9,8 @@ class whose `check(pair, ctx)` returns `True` or `(False, "reason")`, and the or
 - `contact_details`: a phone number, URL, e-mail or messenger id (exports mask them: `db.contact`);
 - `advertising`: sales talk ("견적 문의 주세요", "최저가"); `seller_badge`: the answer comes from a
   seller's account (often useful, sometimes a pitch);
+- `prompt_injection`: an instruction to a model ("Ignore all previous instructions", "이전 지시는
+  무시하고"), the generation gates' own check (`augment.gates.has_injection`);
 - `too_short` / `too_long`: the answer's length;
 - `near_duplicate`: the answer nearly repeats an earlier pair's answer (MinHash over character
   5-grams, the gates' index);
@@ -21,8 +23,10 @@ Signals (positive, stored as reasons with a `+`): `+adopted` (the asker adopted 
 Every judged pair gets a review (logged in review_events by `machine:curate`): a flag listed in
 `curation.reject` rejects it, any other result is `needs_review` with its flags and signals as
 reasons, so a person sees why. `dobae review approve --origin crawl --no-flags` then approves, in
-one logged step, the curated pairs without a flag. A re-run re-judges only pairs whose current
-verdict is the machine's (a person's decision is never overwritten) and logs only changes.
+one logged step, the curated pairs without a flag. A verdict records the hash of the text it was
+given on (`db.review.text_hash`); a re-run re-judges pairs whose current verdict is the machine's
+and pairs whose text changed since any verdict (a person's decision on the text they saw is never
+overwritten) and logs only changes.
 """
 
 from __future__ import annotations
@@ -39,10 +43,11 @@ from sqlalchemy.orm import Session, aliased
 
 from augment.dedup import NearDuplicateIndex, normalise
 from augment.embedding import Embedder, default_embedder
+from augment.gates import has_injection
 from augment.templates import load_glossary
 from db.contact import find_contacts
 from db.models import Answer, Origin, QAPair, Question, Review, ReviewStatus
-from db.review import is_flag, set_review
+from db.review import holds, is_flag, set_review
 from dobae.errors import ConfigError
 from dobae.settings import CurationSettings, Settings, get_settings
 
@@ -213,6 +218,16 @@ class AdvertisingFilter(CrawlFilter):
         return True
 
 
+class PromptInjectionFilter(CrawlFilter):
+    """An instruction to a model in the crawled text: it would reach a prompt (the generation gates'
+    check, `augment.gates.has_injection`); a person must look."""
+
+    name = "prompt_injection"
+
+    def check(self, p, ctx):
+        return (False, "prompt_injection") if has_injection(p.question, p.answer) else True
+
+
 class TooShortFilter(CrawlFilter):
     name = "too_short"
 
@@ -256,6 +271,7 @@ FILTERS: dict[str, type[CrawlFilter]] = {
         NotAnAnswerFilter,
         ContactDetailsFilter,
         AdvertisingFilter,
+        PromptInjectionFilter,
         TooShortFilter,
         TooLongFilter,
         NearDuplicateFilter,
@@ -319,9 +335,12 @@ class CurationSummary:
     dry_run: bool = False
 
 
-def _machine_owned(review: Review | None) -> bool:
-    """Whether the pair's verdict is still the machine's (no review, pending, or set by `machine:…`)."""
+def _machine_owned(review: Review | None, p: CrawlPair) -> bool:
+    """Whether the pair's verdict is still the machine's (no review, pending, set by `machine:…`),
+    or no verdict holds for its current text (`db.review.holds`: a person judged another text)."""
     if review is None or review.status == ReviewStatus.pending:
+        return True
+    if not holds(review, p.question, p.answer):
         return True
     return review.status == ReviewStatus.needs_review and (review.reviewer or "").startswith("machine")
 
@@ -401,7 +420,7 @@ def curate_crawl(
             pipeline = CurationPipeline(ctx)
             for p, review in _crawl_pairs(session):
                 summary.crawled += 1
-                if not _machine_owned(review):
+                if not _machine_owned(review, p):
                     summary.kept_person += 1
                     if review.status != ReviewStatus.rejected:
                         ctx.add_answers([(p.pair_id, p.answer)])
@@ -411,7 +430,10 @@ def curate_crawl(
                 summary.statuses[status.value] += 1
                 summary.reasons.update(reasons)
                 summary.clean += not any(is_flag(r) for r in reasons)
-                if set_review(session, p.pair_id, status, reasons=reasons, actor=ACTOR) is not None:
+                event = set_review(
+                    session, p.pair_id, status, reasons=reasons, actor=ACTOR, judged=(p.question, p.answer)
+                )
+                if event is not None:
                     summary.changed += 1
             if dry_run:
                 tx.rollback()

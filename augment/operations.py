@@ -543,6 +543,18 @@ class FromDocs(Operation):
         if sel.limit is not None:
             q = q.limit(sel.limit)
         rows = session.execute(q).all()
+        if not rows and sel.document is not None:
+            known = session.scalars(select(Document.id).order_by(Document.id)).all()
+            if sel.document in known:
+                raise InputError(f"--document {sel.document}: the document has no text chunks to ground on")
+            if known:
+                shown = ", ".join(map(str, known[:20])) + (
+                    f", … ({len(known)} in all)" if len(known) > 20 else ""
+                )
+                raise InputError(
+                    f"--document {sel.document}: no document with that id; the documents are {shown} "
+                    "(see `dobae docs list`)"
+                )
         if not rows:
             raise InputError("no document chunks: add documents first (`dobae docs add --reference`)")
         items = []
@@ -847,6 +859,14 @@ class Runner:
         self._advance()
 
     def _store_pair(self, s: Session, gen: Generation, d: Derived, c: Completion | None) -> None:
+        from db.export import too_long_to_export
+
+        why = too_long_to_export(d.candidate.question) or too_long_to_export(d.candidate.answer)
+        if why:  # its export could not be imported back: named on the generation, not stored
+            gen.status, gen.error = "too_long_to_store", f"a generated text of {why}: not stored"
+            assert self.summary is not None
+            self.summary.failures["too_long_to_store"] += 1
+            return
         verdict = self._pipeline().judge(d.candidate)
         tail = c.key[:16] if c is not None else "rule"
         groups = d.source_groups()

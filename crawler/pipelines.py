@@ -511,6 +511,7 @@ class DatabasePipeline:
 
     def _write_pairs(self, s, source: str, live: list[dict], qids: dict[str, int], now) -> None:
         """Each live, non-empty answer by someone other than the asker becomes a pending qa_pair."""
+        from db.export import too_long_to_export
         from db.models import Answer, Origin, QAPair, Review, ReviewStatus
 
         pt = QAPair.__table__
@@ -536,6 +537,13 @@ class DatabasePipeline:
                     or (a["author_pseudonym"] and a["author_pseudonym"] == q["author_pseudonym"])
                 ):
                     continue
+                why = too_long_to_export(question_text) or too_long_to_export(a["body"])
+                if why:  # kept in `answers`; a pair's export could not be imported back
+                    self.crawler.stats.inc_value("db/qa_pairs_too_long")
+                    log.warning(
+                        "answer %s of question %s: %s: no pair", a["external_id"], q["external_id"], why
+                    )
+                    continue
                 rows.append(
                     {
                         "key": f"crawl:{source}:{a['external_id']}",
@@ -552,6 +560,7 @@ class DatabasePipeline:
         if not rows:
             return
         rows.sort(key=lambda r: r["key"])
+        before = self._stored_texts(s, [r["key"] for r in rows])
         stmt = self.insert(pt)
         stmt = stmt.on_conflict_do_update(
             index_elements=["key"],
@@ -581,7 +590,94 @@ class DatabasePipeline:
                 for pid in sorted(pair_ids)
             ],
         )
+        self._reopen_changed(s, rows, before, now)
         self.crawler.stats.inc_value("db/qa_pairs_written", len(rows))
+
+    def _stored_texts(self, s, keys: list[str]) -> dict[str, tuple]:
+        """key → (pair id, question, answer, version, review status, reasons, note) of the stored
+        pairs, locked (in key order, as the upsert after it would) until the batch commits."""
+        from db.models import QAPair, Review
+
+        out: dict[str, tuple] = {}
+        for chunk in range(0, len(keys), 500):
+            out.update(
+                (row[0], row[1:])
+                for row in s.execute(
+                    select(
+                        QAPair.key,
+                        QAPair.id,
+                        QAPair.question_text,
+                        QAPair.answer_text,
+                        QAPair.version,
+                        Review.status,
+                        Review.reasons,
+                        Review.note,
+                    )
+                    .outerjoin(Review, Review.pair_id == QAPair.id)
+                    .where(QAPair.key.in_(keys[chunk : chunk + 500]))
+                    .order_by(QAPair.key)
+                    # PostgreSQL: a concurrent crawl's change of these pairs commits first (and is seen)
+                    .with_for_update(of=QAPair)
+                )
+            )
+        return out
+
+    def _reopen_changed(self, s, rows: list[dict], before: dict[str, tuple], now) -> None:
+        """A pair whose text this crawl changed goes back to `pending`: no verdict (the machine's
+        curation or a person's approval) covers the new text. Each is one `review_events` row by
+        `machine:crawl` with the old and new texts."""
+        from db.models import Review, ReviewEvent, ReviewStatus
+
+        events = []
+        for r in rows:  # sorted by key: one lock order for concurrent crawls (see _write)
+            old = before.get(r["key"])
+            if old is None:
+                continue
+            pid, question, answer, version, status, reasons, old_note = old
+            changes: dict[str, list] = {}
+            if question != r["question_text"]:
+                changes["question_text"] = [question, r["question_text"]]
+            if answer != r["answer_text"]:
+                changes["answer_text"] = [answer, r["answer_text"]]
+            if not changes:
+                continue
+            old_status = status.value if status is not None else None
+            if old_status != ReviewStatus.pending.value:
+                changes["status"] = [old_status, ReviewStatus.pending.value]
+            if reasons:
+                changes["reasons"] = [list(reasons), []]
+            note = f"text changed by crawl run {self.run_id} (version {version} -> {version + 1}); judge it again"
+            changes["note"] = [old_note, note]
+            events.append(
+                {
+                    "pair_id": pid,
+                    "from_status": old_status,
+                    "to_status": ReviewStatus.pending.value,
+                    "reasons": [],
+                    "actor": "machine:crawl",
+                    "changes": changes,
+                    "note": note,
+                    "at": now,
+                }
+            )
+        for e in events:  # a note per pair (its version); few pairs change per batch
+            s.execute(
+                update(Review)
+                .where(Review.pair_id == e["pair_id"])
+                .values(
+                    status=ReviewStatus.pending,
+                    reasons=[],
+                    reviewer="machine:crawl",
+                    note=e["note"],
+                    text_sha256=None,
+                    updated_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        if not events:
+            return
+        s.execute(ReviewEvent.__table__.insert(), events)
+        self.crawler.stats.inc_value("db/qa_pairs_reopened", len(events))
 
 
 class DiscardPipeline:

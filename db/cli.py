@@ -185,24 +185,26 @@ def review_approve_cmd(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="count what would be approved; write nothing"),
 ) -> None:
-    """Approve, in one logged step, the pairs the machine curated without a flag (positive signals such as +adopted are not flags). Flagged pairs and pairs not curated yet are left for a person and counted.
+    """Approve, in one logged step, the pairs the machine curated without a flag (positive signals such as +adopted are not flags), each for exactly the text that was curated. Flagged pairs, pairs not curated yet and pairs curated on an older text are left alone and counted.
 
     Example: `dobae augment curate && dobae review approve --origin crawl --no-flags --dry-run`
     """
     from db.migrate import ensure_schema
     from db.review import approve_unflagged
+    from db.session import require_database
 
     if not no_flags:
         from dobae.errors import InputError
 
         raise InputError("say --no-flags: only curated pairs without a flag are approved in bulk")
-    ensure_schema()
+    ensure_schema(require_database())  # nothing to approve in a database that does not exist
     s = approve_unflagged(origin, reviewer=reviewer, dry_run=dry_run)
     verb = "would approve" if dry_run else "approved"
     console.print(
         f"{s.origin}: {verb} {s.approved} pair(s) without flags; {s.flagged} flagged left for review, "
         f"{s.not_curated} not curated yet"
-        + (" (run `dobae augment curate`)" if s.not_curated else "")
+        + (f", {s.stale} curated on an older text" if s.stale else "")
+        + (" (run `dobae augment curate`)" if s.not_curated or s.stale else "")
         + (" [dry run: nothing written]" if dry_run else "")
     )
 

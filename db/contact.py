@@ -28,7 +28,8 @@ MESSENGER = re.compile(
     r"|(?:라인|line|카카오)\s*(?:아이디|id)\s*[:：]?\s*@?[A-Za-z0-9_.-]{3,}",
     re.I,
 )
-HANDLE = re.compile(r"(?<![\w@])@[A-Za-z][A-Za-z0-9_.]{2,}")
+# a bare @handle; not a spreadsheet function such as @SUM(1) (a name followed by a parenthesis)
+HANDLE = re.compile(r"(?<![\w@])@(?![A-Za-z0-9_.]*\()[A-Za-z][A-Za-z0-9_.]{2,}")
 
 PATTERNS: dict[str, tuple[re.Pattern[str], str]] = {
     # order matters: an e-mail before its domain is taken for a URL, a URL before a bare handle

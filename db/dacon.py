@@ -20,6 +20,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from db.export import too_long_to_export
 from db.models import Origin, QAPair, Question, ReviewStatus, Source, Split
 from db.tabular import Table, check_columns, missing, read_csv
 from dobae.errors import DobaeError, InputError
@@ -95,6 +96,9 @@ def _require_cells(table: Table) -> None:
                     f"{table.where(rec, col)}: {len(rec.values[col])} characters, at most {limit} fit; "
                     "is this the right column?"
                 )
+            why = None if limit else too_long_to_export(rec.values[col])  # a pair's question or answer
+            if why:
+                raise InputError(f"{table.where(rec, col)}: {why}; shorten it")
         rid = rec.values["id"]
         if rid in seen:
             raise InputError(f"{table.where(rec, 'id')}: duplicate id {rid!r} (first on line {seen[rid]})")

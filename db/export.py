@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from db.contact import mask_contacts
 from db.models import Export, Origin, QAPair, Review, ReviewStatus, Split
+from db.review import holds
 from dobae.errors import InputError
 
 EXPORT_COLUMNS = [
@@ -77,7 +78,9 @@ def select_rows(
 ) -> list[dict[str, Any]]:
     """The pairs that match, as plain records in EXPORT_COLUMNS order, ordered by id.
 
-    A pair without a review row counts as `pending`. None (or "all" in `statuses`) means no filter.
+    A pair without a review row counts as `pending`, and so does an approved pair whose text is
+    no longer the text that was approved (`db.review.holds`): the approved export never holds text
+    nobody approved. None (or "all" in `statuses`) means no filter.
     """
     if statuses and "all" in statuses:
         statuses = None
@@ -86,7 +89,9 @@ def select_rows(
     sp = _choices(splits, Split, "--split")
     q = select(QAPair, Review).outerjoin(Review, Review.pair_id == QAPair.id).order_by(QAPair.id)
     if st is not None:
-        cond = Review.status.in_([ReviewStatus(s) for s in st])
+        # an approval that no longer holds for the pair's text counts as pending (filtered below)
+        wanted = {ReviewStatus(s) for s in st} | ({ReviewStatus.approved} if "pending" in st else set())
+        cond = Review.status.in_(sorted(wanted))
         q = q.where(or_(cond, Review.status.is_(None)) if "pending" in st else cond)
     if og is not None:
         q = q.where(QAPair.origin.in_([Origin(o) for o in og]))
@@ -96,6 +101,11 @@ def select_rows(
         q = q.where(QAPair.split.in_([Split(s) for s in sp]))
     rows = []
     for pair, review in session.execute(q):
+        status = review.status if review else ReviewStatus.pending
+        if status == ReviewStatus.approved and not holds(review, pair.question_text, pair.answer_text):
+            status = ReviewStatus.pending  # approved on another text: nobody approved this one
+        if st is not None and status.value not in st:
+            continue
         rows.append(
             {
                 "id": pair.id,
@@ -108,13 +118,34 @@ def select_rows(
                 "parent_id": pair.parent_id,
                 "source_groups": pair.groups,
                 "split": pair.split.value if pair.split else None,
-                "status": review.status.value if review else ReviewStatus.pending.value,
+                "status": status.value,
                 "reasons": [str(r) for r in (review.reasons or [])] if review else [],
                 "note": review.note if review else None,
                 "version": pair.version,
             }
         )
     return rows
+
+
+def exported_chars(text: str) -> int:
+    """The length of `text` in an export's cell: contact details masked, and in a CSV the formula
+    guard (`db.spreadsheet.neutralise`) added."""
+    from db.spreadsheet import neutralise
+
+    return len(neutralise(mask_contacts(text)) or "")
+
+
+def too_long_to_export(text: str) -> str | None:
+    """Why no pair may hold `text` — its exported cell would be longer than a review import reads
+    (`db.tabular.MAX_CELL_CHARS`), so export → review import would fail — or None. Every path that
+    stores a pair's question or answer checks it."""
+    from db.tabular import MAX_CELL_CHARS
+
+    n = exported_chars(text)
+    if n <= MAX_CELL_CHARS:
+        return None
+    shown = f"{len(text):,} characters" + (f" ({n:,} as exported)" if n != len(text) else "")
+    return f"{shown}, more than the {MAX_CELL_CHARS:,} a cell of a review file holds"
 
 
 def _write(rows: list[dict[str, Any]], path: Path, fmt: str) -> None:

@@ -355,6 +355,9 @@ class Review(Base):
     reasons: Mapped[list[Any]] = mapped_column(default=list)  # machine-readable, e.g. ["near_duplicate"]
     reviewer: Mapped[str | None] = mapped_column(String(100))  # "machine" or a person
     note: Mapped[str | None] = mapped_column(Text)
+    # sha256 of the question and answer text this verdict was given on (`db.review.text_hash`):
+    # a verdict holds only while the pair's text still hashes to it; NULL = no verdict (pending)
+    text_sha256: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     pair: Mapped[QAPair] = relationship(back_populates="review")
@@ -372,6 +375,7 @@ class ReviewEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     changes: Mapped[dict[str, Any]] = mapped_column(default=dict)  # e.g. {"answer_text": [old, new]}
     note: Mapped[str | None] = mapped_column(Text)
+    text_sha256: Mapped[str | None] = mapped_column(String(64))  # the text the new verdict covers
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

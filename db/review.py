@@ -10,11 +10,18 @@
 Versioning: `qa_pairs.version` starts at 1 and is bumped by every change after a pair's first
 verdict (status, reasons, note or texts), so an export row whose `version` no longer matches was
 changed in the database since the export.
+
+A verdict holds for the exact text judged: every verdict stores `text_hash(question, answer)` of
+the text it was given on (`reviews.text_sha256`, also on its `review_events` row), and `holds`
+tells whether a pair's current text still has that hash. Bulk approval, the approved export and
+`dobae augment curate` use a verdict only while it holds; a recrawl that changes a pair's text puts
+it back to `pending` (`crawler.pipelines`, logged as `machine:crawl`).
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 from collections import Counter
@@ -68,6 +75,21 @@ def parse_reasons(value: Any) -> list[str]:
     return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
 
 
+def text_hash(question: str, answer: str) -> str:
+    """sha256 of a pair's question and answer text, as a verdict records it (`reviews.text_sha256`)."""
+    return hashlib.sha256(json.dumps([question, answer], ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def holds(review: Review | None, question: str, answer: str) -> bool:
+    """Whether `review`'s verdict was given on exactly this text (a pending pair has no verdict)."""
+    return (
+        review is not None
+        and review.status != ReviewStatus.pending
+        and review.text_sha256 is not None
+        and review.text_sha256 == text_hash(question, answer)
+    )
+
+
 def default_actor() -> str:
     """The reviewer's name when none is given: $USER (or the login name)."""
     try:
@@ -83,9 +105,15 @@ def set_review(
     reasons: Sequence[str] = (),
     actor: str = "machine",
     note: str | None = None,
+    judged: tuple[str, str] | None = None,
 ) -> ReviewEvent | None:
-    """Give pair `pair_id` a review verdict in the caller's transaction; None when nothing changes."""
-    return apply_change(session, pair_id, actor=actor, status=status, reasons=reasons, note=note)
+    """Give pair `pair_id` a review verdict in the caller's transaction; None when nothing changes.
+
+    `judged` is the (question, answer) text the verdict was given on when the caller read it
+    earlier: a pair whose text changed since then gets a ConflictError instead of a verdict."""
+    return apply_change(
+        session, pair_id, actor=actor, status=status, reasons=reasons, note=note, judged=judged
+    )
 
 
 def apply_change(
@@ -99,12 +127,15 @@ def apply_change(
     question_text: str | None = None,
     answer_text: str | None = None,
     expected_version: int | None = None,
+    judged: tuple[str, str] | None = None,
 ) -> ReviewEvent | None:
     """Change a pair's review state and/or texts; `None` arguments keep the current value.
 
     Writes the `reviews` row, bumps `qa_pairs.version` (unless this is the pair's first verdict and
     no text changes) and appends one `review_events` row with every field's old and new value.
-    `expected_version` makes it fail with ConflictError when the pair changed meanwhile.
+    `expected_version` makes it fail with ConflictError when the pair changed meanwhile, `judged`
+    when its text is no longer the (question, answer) the verdict was given on. The verdict records
+    the hash of the pair's text after the change (`text_hash`); a pending pair records none.
     """
     pair = session.get(QAPair, pair_id)
     if pair is None:
@@ -114,6 +145,8 @@ def apply_change(
         raise ConflictError(
             f"pair {pair_id} changed since it was read (version {expected_version}, now {pair.version})"
         )
+    if judged is not None and (pair.question_text, pair.answer_text) != tuple(judged):
+        raise ConflictError(f"pair {pair_id}: its text changed since it was judged; judge it again")
     old_status = review.status if review else None
     try:
         new_status = parse_status(status) if status is not None else (old_status or ReviewStatus.pending)
@@ -140,6 +173,14 @@ def apply_change(
                 )
             changes[name] = [getattr(pair, name), new]
             texts[name] = new
+    new_hash = None
+    if new_status != ReviewStatus.pending:
+        new_hash = text_hash(
+            texts.get("question_text", pair.question_text), texts.get("answer_text", pair.answer_text)
+        )
+    old_hash = review.text_sha256 if review else None
+    if new_hash != old_hash:  # the same verdict, now on another text: a change too
+        changes["text_sha256"] = [old_hash, new_hash]
     if not changes:
         return None
 
@@ -161,6 +202,7 @@ def apply_change(
     review.reasons = new_reasons
     review.note = new_note
     review.reviewer = actor
+    review.text_sha256 = new_hash
     review.updated_at = utcnow()
     event = ReviewEvent(
         pair_id=pair_id,
@@ -170,6 +212,7 @@ def apply_change(
         actor=actor,
         changes=changes,
         note=new_note,
+        text_sha256=new_hash,
     )
     session.add(event)
     session.flush()
@@ -184,15 +227,33 @@ def add_initial_reviews(
     reasons: Sequence[str] = (),
     note: str | None = None,
 ) -> int:
-    """First verdict for freshly inserted pairs (no review yet), as two bulk INSERTs. Returns the count."""
+    """First verdict for freshly inserted pairs (no review yet), as two bulk INSERTs, each on the
+    pair's text as stored now. Returns the count."""
     ids = list(pair_ids)
     if not ids:
         return 0
     now = utcnow()
+    hashes: dict[int, str | None] = dict.fromkeys(ids)
+    if status != ReviewStatus.pending:
+        for start in range(0, len(ids), 500):
+            rows = session.execute(
+                select(QAPair.id, QAPair.question_text, QAPair.answer_text).where(
+                    QAPair.id.in_(ids[start : start + 500])
+                )
+            )
+            hashes.update({i: text_hash(q, a) for i, q, a in rows})
     session.execute(
         insert(Review),
         [
-            dict(pair_id=i, status=status, reasons=list(reasons), reviewer=actor, note=note, updated_at=now)
+            dict(
+                pair_id=i,
+                status=status,
+                reasons=list(reasons),
+                reviewer=actor,
+                note=note,
+                text_sha256=hashes[i],
+                updated_at=now,
+            )
             for i in ids
         ],
     )
@@ -207,6 +268,7 @@ def add_initial_reviews(
                 actor=actor,
                 changes={"status": [None, status.value]},
                 note=note,
+                text_sha256=hashes[i],
                 at=now,
             )
             for i in ids
@@ -331,6 +393,7 @@ def import_review_file(
     edited rows), then applies all changes in one transaction. Rows equal to the database are
     skipped. `dry_run` validates and counts without writing.
     """
+    from db.export import too_long_to_export
     from db.session import session_factory
 
     path = Path(path)
@@ -350,6 +413,12 @@ def import_review_file(
                     )
                 pair, review = current[e.pair_id]
                 _unmask(e, pair)
+                for col, edited in (("question", e.question), ("answer", e.answer)):
+                    why = too_long_to_export(edited) if edited is not None else None  # an edit
+                    if why:
+                        raise InputError(
+                            f"{e.where}, column {col!r}: {why}; shorten it or set status to rejected"
+                        )
                 if e.version == pair.version:
                     _check_read_only(e, pair)
                 diff = _diff(e, pair, review, note_column)
@@ -474,7 +543,10 @@ def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) ->
         return None if missing(note) else clean(note)
 
     names = []
-    if e.status != (review.status if review else ReviewStatus.pending):
+    status = review.status if review else ReviewStatus.pending
+    if status == ReviewStatus.approved and not holds(review, pair.question_text, pair.answer_text):
+        status = ReviewStatus.pending  # as the export shows it: approving it again is a change
+    if e.status != status:
         names.append("status")
     if e.reasons is not None and e.reasons != (list(review.reasons or []) if review else []):
         names.append("reasons")
@@ -497,6 +569,7 @@ class ApproveSummary:
     approved: int = 0
     flagged: int = 0  # curated pairs with at least one flag: left for a person
     not_curated: int = 0  # pending pairs the machine has not looked at yet
+    stale: int = 0  # curated, but on another text than the pair holds now: curate again
     dry_run: bool = False
     pair_ids: list[int] = field(default_factory=list)
 
@@ -516,8 +589,10 @@ def approve_unflagged(
     """Approve, in one transaction, every pair of `origin` that the machine curated (`needs_review`
     set by `machine_actor`) and that carries no flag; each approval is one review_events row.
 
-    Pairs a person has already judged, flagged pairs and pairs not curated yet are left alone
-    (and counted). `dry_run` counts without writing.
+    Pairs a person has already judged, flagged pairs, pairs not curated yet and pairs whose
+    curation verdict was given on another text than they hold now (`holds`) are left alone (and
+    counted). An approval covers exactly the text the machine judged. `dry_run` counts without
+    writing.
     """
     from db.models import Origin
     from db.session import session_factory
@@ -532,16 +607,19 @@ def approve_unflagged(
     try:
         with session.begin() as tx:
             rows = session.execute(
-                select(QAPair.id, Review)
+                select(QAPair.id, QAPair.question_text, QAPair.answer_text, Review)
                 .outerjoin(Review, Review.pair_id == QAPair.id)
                 .where(QAPair.origin == og)
                 .order_by(QAPair.id)
             ).all()
-            for pair_id, review in rows:
+            for pair_id, question, answer, review in rows:
                 if review is None or review.status == ReviewStatus.pending:
                     summary.not_curated += 1
                     continue
                 if review.status != ReviewStatus.needs_review or review.reviewer != machine_actor:
+                    continue
+                if not holds(review, question, answer):
+                    summary.stale += 1
                     continue
                 if any(is_flag(r) for r in review.reasons or []):
                     summary.flagged += 1
@@ -553,6 +631,7 @@ def approve_unflagged(
                     reasons=list(review.reasons or []),
                     actor=actor,
                     note="approved without flags (dobae review approve --no-flags)",
+                    judged=(question, answer),
                 )
                 summary.approved += 1
                 summary.pair_ids.append(pair_id)

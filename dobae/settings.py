@@ -127,6 +127,7 @@ class CurationSettings(BaseModel):
             "not_an_answer",
             "contact_details",
             "advertising",
+            "prompt_injection",
             "too_short",
             "too_long",
             "near_duplicate",

@@ -38,6 +38,7 @@ def load_extra_pairs(sources: Sequence[str], url: str | None = None) -> list[Ext
 
     from db.migrate import ensure_schema
     from db.models import Origin, QAPair, Review, ReviewStatus, Split
+    from db.review import holds
     from db.session import session_scope
 
     unknown = [s for s in sources if s not in SOURCES]
@@ -63,6 +64,8 @@ def load_extra_pairs(sources: Sequence[str], url: str | None = None) -> list[Ext
             for p in s.scalars(q):
                 if not p.question_text.strip() or not p.answer_text.strip():
                     continue
+                if not holds(p.review, p.question_text, p.answer_text):
+                    continue  # approved on another text: nobody approved this one
                 pair = Pair(p.question_text, p.answer_text, p.group_id, p.category)
                 out.append(ExtraPair(pair, tuple(p.groups), source))
     return out

@@ -541,12 +541,14 @@ def run_infer(
             if on_progress:
                 on_progress(len(done), len(tests))
     empty = [i for i in ids if not done[i]["answer"].strip()]
+    from db.spreadsheet import neutralise
+
     tmp = out.with_name(f".{out.name}.tmp")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["id", "질문", "answer"])
-        for t in tests:
-            w.writerow([t.id, t.question, done[t.id]["answer"]])
+        for t in tests:  # no cell may run as a spreadsheet formula (`dobae score` undoes the guard)
+            w.writerow([neutralise(v) for v in (t.id, t.question, done[t.id]["answer"])])
     os.replace(tmp, out)
     details = out.with_suffix(".jsonl")
     with details.open("w", encoding="utf-8") as fh:

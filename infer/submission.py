@@ -61,13 +61,17 @@ def validate(
         raise DobaeError(f"vector of {ids[int(np.argmax(bad))]!r} has non-finite values (NaN/inf)")
 
 
-def _atomic_write(path: Path, header: list[str], rows: list[list]) -> None:
+def _atomic_write(path: Path, header: list[str], rows: list[list], guard: bool = False) -> None:
+    """Write a CSV atomically; `guard`: no text cell may run as a spreadsheet formula
+    (`db.spreadsheet.neutralise`, undone by the readers: `dobae score` reads answers.csv back)."""
+    from db.spreadsheet import neutralise
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(header)
-            w.writerows(rows)
+            w.writerows([[neutralise(v) for v in row] for row in rows] if guard else rows)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -99,6 +103,7 @@ def write_submission(
         targets[0],
         ["id", "질문", "answer"],
         [[i, q, a] for i, q, a in zip(ids, questions, answers, strict=True)],
+        guard=True,  # texts people open in a spreadsheet (submission.csv holds ids and numbers)
     )
     header = ["id", *[f"vec_{j}" for j in range(DIM)]]
     _atomic_write(
@@ -131,6 +136,7 @@ def write_answered_by(out: Path, ids: Sequence[str], by: Sequence[str], why: Seq
         out / ANSWERED_BY_FILE,
         ["id", "answered_by", "selected_by"],
         [[i, b, w] for i, b, w in zip(ids, by, why, strict=True)],
+        guard=True,
     )
 
 

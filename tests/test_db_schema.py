@@ -104,3 +104,39 @@ def test_a_populated_database_from_0004_upgrades_keeping_every_row(db_url):
         assert counts == [1, 1, 1]
         assert conn.execute(text("SELECT comments_incomplete FROM questions")).scalar() in (False, 0)
         assert conn.execute(text("SELECT status FROM review_queue WHERE pair_id = 1")).scalar() == "approved"
+
+
+def test_a_populated_database_from_0007_gets_the_hash_of_its_judged_texts(db_url, tmp_path):
+    """Migration 0008: verdicts given before it cover the text stored at upgrade time (the approved
+    export is unchanged); pending pairs have no verdict, so no hash."""
+    from db.export import export_pairs
+    from db.review import text_hash
+
+    engine = get_engine(db_url)
+    downgrade(db_url, "0007")
+    engine.dispose()
+    now = "2024-01-01 00:00:00"
+    with engine.begin() as conn:
+        for pid, status in ((1, "approved"), (2, "pending"), (3, "needs_review")):
+            conn.execute(
+                text(
+                    "INSERT INTO qa_pairs (id, key, question_text, answer_text, origin, group_id, version, "
+                    "created_at, updated_at) VALUES (:id, :key, '벽지가 들떠요', :a, 'crawl', 'g1', 1, :t, :t)"
+                ),
+                {"id": pid, "key": f"k{pid}", "a": f"초배를 다시 합니다 {pid}.", "t": now},
+            )
+            conn.execute(
+                text("INSERT INTO reviews (pair_id, status, reasons, updated_at) VALUES (:id, :s, '[]', :t)"),
+                {"id": pid, "s": status, "t": now},
+            )
+    upgrade(db_url)
+    engine.dispose()
+    assert _diff(db_url) == []
+    with engine.connect() as conn:
+        got = dict(conn.execute(text("SELECT pair_id, text_sha256 FROM reviews ORDER BY pair_id")).all())
+    assert got == {
+        1: text_hash("벽지가 들떠요", "초배를 다시 합니다 1."),
+        2: None,
+        3: text_hash("벽지가 들떠요", "초배를 다시 합니다 3."),
+    }
+    assert export_pairs(tmp_path / "approved.jsonl", url=db_url).rows == 1

@@ -104,9 +104,12 @@ def read_references(path: Path | str) -> dict[str, list[str]]:
 def read_answers(path: Path | str) -> tuple[list[str], list[str] | None, np.ndarray | None]:
     """(ids, answer texts, None) from an answers CSV (id, answer), or (ids, None, vectors) from a
     submission CSV (id, vec_0 … vec_N)."""
-    from db.tabular import read_csv
+    from db.spreadsheet import restore
+    from db.tabular import clean, read_csv
 
     table = read_csv(path, "answers CSV")
+    for rec in table.records:  # undo the formula guard of the answers.csv that dobae writes
+        rec.values.update({k: clean(restore(v)) for k, v in rec.values.items()})
     if "id" not in table.columns:
         raise InputError(f"{table.path}: needs an 'id' column (found: {', '.join(table.columns)})")
     ids = [r.values["id"] for r in table.records]

@@ -105,3 +105,18 @@ def test_from_docs_in_completion_mode_against_a_real_server(db_url, tiny_server,
     # random weights write no "질문 … 답변: …": the output is kept, rejected, with its reason
     assert rows and all(r.status == ReviewStatus.rejected and r.reasons for _, r in rows)
     assert all(p.chunk_id == gen.params["chunk_id"] for p, _ in rows)
+
+
+def test_an_unknown_document_id_is_named_with_the_valid_ones(
+    db_url, fault_server, monkeypatch, tmp_path, cli
+):
+    """Issue 21 item 12: `--document 999` while documents exist said "add documents first"."""
+    _docs(tmp_path)
+    llm_env(monkeypatch, fault_server.base_url, "fault", DOBAE_LLM__MODE="chat")
+    with session_scope(db_url) as s:
+        [doc_id] = s.scalars(select(DocChunk.document_id).distinct()).all()
+    code, out, err = cli("augment", "from-docs", "--document", "999")
+    assert code == 1 and "Traceback" not in out + err
+    assert "--document 999: no document with that id" in err and f"the documents are {doc_id}" in err
+    assert "add documents first" not in err
+    assert run_operation("from-docs", Selection(document=doc_id)).calls == 1

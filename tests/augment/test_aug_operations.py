@@ -140,3 +140,42 @@ def test_a_question_shared_by_several_pairs_is_paraphrased_once(db_url, fault_se
     assert summary.total == 1 and summary.calls == 1
     summary = run_operation("paraphrase-answers", Selection())
     assert summary.total == 2 and summary.calls == 2
+
+
+def test_a_generated_answer_too_long_for_a_pair_is_named_and_not_stored(
+    db_url, fault_server, monkeypatch, tmp_path, cli
+):
+    """Issue 21 item 8: a 140,000-character generated answer was stored, exported, and then
+    `dobae review import` refused the whole file (cell limit 131,072). It is not stored now (the
+    generation names why), and the export of everything imports back unchanged in every format."""
+    import json
+
+    from aug_fault_server import Fault
+
+    from db.tabular import MAX_CELL_CHARS
+
+    insert_pairs(db_url)
+    llm_env(monkeypatch, fault_server.base_url)
+    huge = "벽지" * 70_000  # 140,000 characters
+    fault_server.script(
+        Fault(content=json.dumps({"answers": [huge, "초배를 다시 하면 됩니다."]}, ensure_ascii=False))
+    )
+    summary = run_operation("paraphrase-answers", Selection(category="마감재"))
+    assert summary.failures["too_long_to_store"] == 1
+    rows = _derived(db_url)
+    assert [p.answer_text for p, _, _ in rows] == ["초배를 다시 하면 됩니다."]
+    gen = rows[0][2]
+    assert gen.status == "too_long_to_store" and "140,000 characters" in gen.error
+    with session_scope(db_url) as s:
+        longest = s.scalar(select(func.max(func.length(QAPair.answer_text))))
+    assert longest <= MAX_CELL_CHARS
+    from augment.jobs import status_report
+
+    [report] = status_report()  # what `dobae augment status` shows in its errors column
+    assert report.failures == {"too_long_to_store": 1}
+
+    for fmt in ("jsonl", "csv", "parquet"):
+        path = tmp_path / f"all.{fmt}"
+        assert cli("export", "--status", "all", "--out", str(path))[0] == 0
+        code, _, err = cli("review", "import", str(path), "--reviewer", "kim")
+        assert code == 0 and "changed 0" in err, err

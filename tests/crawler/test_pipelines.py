@@ -215,3 +215,106 @@ def test_pseudonymisation_can_be_disabled(db_url, pseudo):
     run.close()
     got = {q.external_id: q.author_pseudonym for q in rows(db_url, Question)}
     assert got == {"101": None, "105": "집순이"}
+
+
+# ----------------------------------------------------------------------------- a verdict holds for its text
+
+AD = "최저가 시공 해 드립니다! 견적 문의 주세요. 010-1234-5678"
+
+
+def _review_state(db_url, key="crawl:board_test:c1"):
+    from db.models import ReviewEvent
+
+    with session_scope(db_url) as s:
+        pair = s.scalars(select(QAPair).where(QAPair.key == key)).one()
+        review = s.get(Review, pair.id)
+        events = s.scalars(select(ReviewEvent).where(ReviewEvent.pair_id == pair.id).order_by(ReviewEvent.id))
+        log = [(e.actor, e.from_status, e.to_status, sorted(e.changes)) for e in events]
+        return pair.answer_text, pair.version, review.status.value, review.reviewer, log
+
+
+def _recrawl_with_answer(db_url, body):
+    run = Run(db_url)
+    item = question()
+    item["comments"] = [{**item["comments"][0], "body": body}, item["comments"][1]]
+    run.feed(item)
+    return run.close()
+
+
+def test_a_recrawl_that_changes_a_curated_answer_puts_it_back_to_pending(db_url):
+    """Issue 21 item 2: curate says "clean", a recrawl turns the answer into an ad; the stale
+    verdict must not approve the ad: the pair is pending again (logged), bulk approval leaves it,
+    and the next curation flags the new text."""
+    from augment.curation import curate_crawl
+    from db.review import approve_unflagged
+
+    run = Run(db_url)
+    run.feed(question())
+    run.close()
+    assert curate_crawl(db_url).clean == 1
+    assert _review_state(db_url)[2:4] == ("needs_review", "machine:curate")
+
+    stats = _recrawl_with_answer(db_url, AD)
+    assert stats["db/qa_pairs_reopened"] == 1
+    answer, version, status, reviewer, log = _review_state(db_url)
+    assert answer == AD and status == "pending" and reviewer == "machine:crawl"
+    assert log[-1] == (
+        "machine:crawl",
+        "needs_review",
+        "pending",
+        ["answer_text", "note", "reasons", "status"],
+    )
+
+    summary = approve_unflagged("crawl", reviewer="kim", url=db_url)
+    assert (summary.approved, summary.not_curated) == (0, 1)
+    curated = curate_crawl(db_url)
+    assert curated.judged == 1 and curated.clean == 0
+    assert {"contact_details", "advertising"} <= set(curated.reasons)
+    assert approve_unflagged("crawl", reviewer="kim", url=db_url).approved == 0
+
+
+def test_a_recrawl_that_rewrites_an_approved_answer_revokes_the_approval(db_url, tmp_path):
+    """After approval a recrawl rewrites the text: the pair is pending (logged), curation judges
+    it again instead of counting it "already decided by a person", and the approved export is empty."""
+    from augment.curation import curate_crawl
+    from db.export import export_pairs
+    from db.review import approve_unflagged
+
+    run = Run(db_url)
+    run.feed(question())
+    run.close()
+    curate_crawl(db_url)
+    assert approve_unflagged("crawl", reviewer="kim", url=db_url).approved == 1
+    assert export_pairs(tmp_path / "a.jsonl", url=db_url).rows == 1
+
+    _recrawl_with_answer(db_url, AD)
+    answer, _, status, _, log = _review_state(db_url)
+    assert status == "pending" and log[-1][:3] == ("machine:crawl", "approved", "pending")
+    assert export_pairs(tmp_path / "b.jsonl", url=db_url).rows == 0
+    again = curate_crawl(db_url)
+    assert (again.judged, again.kept_person) == (1, 0)
+
+    # an unchanged recrawl changes nothing: no event, the verdict stays
+    n_events = len(_review_state(db_url)[4])
+    stats = _recrawl_with_answer(db_url, AD)
+    assert "db/qa_pairs_reopened" not in stats and len(_review_state(db_url)[4]) == n_events
+    assert _review_state(db_url)[2] == "needs_review"
+
+
+def test_an_answer_too_long_for_a_pair_is_kept_but_makes_no_pair(db_url):
+    """Issue 21 item 8: no pair holds a text whose export a review import could not read back
+    (longer than MAX_CELL_CHARS once masked); the crawled answer itself is stored whole, and the
+    run counts what made no pair."""
+    from db.tabular import MAX_CELL_CHARS
+
+    item = question()
+    long_body = "초배지 문제일 수 있어요. " * (MAX_CELL_CHARS // 10)
+    item["comments"] = [{**item["comments"][0], "body": long_body}, item["comments"][1]]
+    run = Run(db_url)
+    run.feed(
+        item, question("102", comments=[{**item["comments"][0], "external_id": "c7", "body": "환기하세요"}])
+    )
+    stats = run.close()
+    assert stats["db/qa_pairs_too_long"] == 1
+    assert [p.key for p in rows(db_url, QAPair)] == ["crawl:board_test:c7"]
+    assert max(len(a.body or "") for a in rows(db_url, Answer)) > MAX_CELL_CHARS

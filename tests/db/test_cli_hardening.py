@@ -25,6 +25,10 @@ READ_ONLY = [
     ["augment", "batch-write", "keywords", "--out", "b.jsonl"],
     ["evaluate", "--answerer", "constant"],
     ["submit", "--questions", "q.csv", "--out", "sub"],
+    # issue 21 item 12: these created a database at the mistyped path
+    ["docs", "list"],
+    ["augment", "curate", "--dry-run"],
+    ["review", "approve", "--origin", "crawl", "--no-flags", "--dry-run"],
 ]
 
 

@@ -191,6 +191,11 @@ BAD_TRAIN = {
         lambda p: _train(p, [["TRAIN_000", "질문", "질문2", "가" * 150, "a", "b", "c", "d", "e"]]),
         r"train\.csv, line 2, column 'category': 150 characters, at most 100 fit",
     ),
+    "answer whose export would not import back": (  # issue 21 item 8: masked, it outgrows a cell
+        lambda p: _train(p, [["TRAIN_000", "질문", "질문2", "마감재", "a", "b", "@ab." * 14_564, "d", "e"]]),
+        r"train\.csv, line 2, column '답변_3': 58,256 characters \(131,076 as exported\), more than the "
+        r"131,072 a cell of a review file holds",
+    ),
 }
 
 

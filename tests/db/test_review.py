@@ -291,3 +291,92 @@ def test_jsonl_text_with_unicode_line_separator(imported, tmp_path):
     assert import_review_file(edited, reviewer="kim", url=url).text_edits == 1
     with session_scope(url) as s:
         assert s.get(QAPair, rows[0]["id"]).answer_text == "첫 문장입니다.\u2028둘째 문장입니다."
+
+
+# ----------------------------------------------------------------------------- a verdict holds for its text
+
+
+def _crawl_pair(url, answer="초배를 다시 하고 풀을 충분히 바르면 들뜬 곳이 붙습니다.") -> int:
+    with session_scope(url) as s:
+        p = QAPair(
+            key="crawl:x:a1", question_text="벽지가 들떠요", answer_text=answer, origin="crawl", group_id="g"
+        )
+        s.add(p)
+        s.flush()
+        set_review(s, p.id, "needs_review", [], actor="machine:curate")
+        return p.id
+
+
+def test_bulk_approval_never_approves_text_the_verdict_was_not_given_on(db_url, tmp_path):
+    """Issue 21 item 2: the text changes after curation without going through a review (a write
+    that did not reopen it): the clean verdict is for other text, so nothing is approved, and an
+    approval of other text never reaches the approved export."""
+    from db.review import approve_unflagged, holds, text_hash
+
+    pid = _crawl_pair(db_url)
+    with session_scope(db_url) as s:
+        review = s.get(Review, pid)
+        assert review.text_sha256 == text_hash("벽지가 들떠요", s.get(QAPair, pid).answer_text)
+        s.execute(
+            text("UPDATE qa_pairs SET answer_text = '최저가 시공! 010-1234-5678' WHERE id = :i"), {"i": pid}
+        )
+    summary = approve_unflagged("crawl", reviewer="kim", url=db_url)
+    assert (summary.approved, summary.stale) == (0, 1)
+
+    # approved on the first text, then the text changed: not in the approved export, shown pending
+    with session_scope(db_url) as s:
+        s.execute(text("UPDATE qa_pairs SET answer_text = '초배를 다시 하세요.' WHERE id = :i"), {"i": pid})
+        set_review(s, pid, "approved", [], actor="kim")
+        s.execute(
+            text("UPDATE qa_pairs SET answer_text = '최저가 시공! 010-1234-5678' WHERE id = :i"), {"i": pid}
+        )
+    with session_scope(db_url) as s:
+        assert not holds(s.get(Review, pid), "벽지가 들떠요", "최저가 시공! 010-1234-5678")
+    assert export_pairs(tmp_path / "approved.jsonl", url=db_url).rows == 0
+    export_pairs(tmp_path / "all.jsonl", statuses=["all"], url=db_url)
+    [row] = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert row["status"] == "pending"
+    # a person approving that row again approves the text they saw: it is a change, and it holds
+    row["status"] = "approved"
+    (tmp_path / "edit.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert import_review_file(tmp_path / "edit.jsonl", reviewer="lee", url=db_url).changed == 1
+    assert export_pairs(tmp_path / "approved2.jsonl", url=db_url).rows == 1
+
+
+def test_every_stored_pair_text_imports_back_after_masking(db_url, tmp_path, train_csv):
+    """Issue 21 item 8: a pair holds a text only when its exported cell — contact details masked
+    (`@ab.` becomes `[메신저 아이디]`: 2.25x), CSV guard added — fits what `dobae review import`
+    reads (MAX_CELL_CHARS); so the longest text DACON can bring in imports back, one handle more is
+    refused in one line, and so is a review file's edit that would not fit."""
+    from db.tabular import MAX_CELL_CHARS
+
+    def dacon_with(answer: str):
+        rows = list(csv.reader(train_csv.open(encoding="utf-8")))
+        rows[1][-1] = answer
+        path = tmp_path / "train.csv"
+        with path.open("w", encoding="utf-8", newline="") as f:
+            csv.writer(f).writerows(rows)
+        return path
+
+    fits = "가 " + "@ab." * ((MAX_CELL_CHARS - 2) // 9)  # 58,254 characters, 131,069 as exported
+    with pytest.raises(
+        InputError, match=r"line 2, column '답변_5': 58,258 characters \(131,078 as exported\)"
+    ):
+        import_dacon(dacon_with(fits + "@ab."), url=db_url)
+    assert import_dacon(dacon_with(fits), url=db_url).pairs_added == 30
+    for fmt in ("jsonl", "csv", "parquet"):
+        out = export_pairs(tmp_path / f"all.{fmt}", statuses=["all"], url=db_url)
+        summary = import_review_file(out.path, reviewer="kim", url=db_url)
+        assert (summary.rows, summary.changed) == (30, 0)
+    rows = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text(encoding="utf-8").splitlines()]
+    longest = max(rows, key=lambda r: len(r["answer"]))
+    assert len(longest["answer"]) == 131_069
+
+    longest["answer"] = "초배" + "@ab." * ((MAX_CELL_CHARS - 2) // 9 + 1)  # an edit that would not fit
+    (tmp_path / "edit.jsonl").write_text(json.dumps(longest, ensure_ascii=False) + "\n", encoding="utf-8")
+    before = _state(db_url)
+    with pytest.raises(
+        InputError, match=r"line 1, column 'answer': [\d,]+ characters \(131,07\d as exported\)"
+    ):
+        import_review_file(tmp_path / "edit.jsonl", reviewer="kim", url=db_url)
+    assert _state(db_url) == before

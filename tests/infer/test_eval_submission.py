@@ -154,3 +154,26 @@ def test_dobae_evaluate_stores_a_row(db_url, train_csv, items, capsys):
         assert row.mean == pytest.approx(np.mean(row.breakdown["fold_means"]))
         assert 0.0 <= row.mean <= 1.0 and row.std >= 0.0
         assert set(row.breakdown["by_kind"]) <= {"single", "double"}
+
+
+def test_answers_and_answered_by_csv_never_run_as_formulas(tmp_path):
+    """Issue 21 item 12: ids and texts that a spreadsheet would run (`=HYPERLINK(…)`, `@SUM(1)`)
+    get the export's formula guard in answers.csv and answered_by.csv; `dobae score` reads the
+    texts back as they were. submission.csv (ids and numbers for DACON) is left as it is."""
+    from dobae.qa.scoring import read_answers
+    from infer.submission import write_answered_by
+
+    ids = ['=HYPERLINK("http://x.example","click")', "@SUM(1)", "TEST_002"]
+    questions = ["+1 벽지가 들떠요", "-곰팡이", "결로"]
+    answers = ["=1+1", "'=quoted", "초배를 다시 합니다."]
+    write_submission(tmp_path, ids, questions, answers, _vecs())
+    rows = list(csv.reader((tmp_path / "answers.csv").open(encoding="utf-8")))
+    cells = [c for row in rows[1:] for c in row]
+    assert not any(c.startswith(("=", "+", "-", "@")) for c in cells), cells
+    assert rows[1][0] == "'" + ids[0] and rows[2][2] == "''=quoted"
+    got_ids, got_answers, _ = read_answers(tmp_path / "answers.csv")
+    assert got_ids == ids and got_answers == answers
+
+    write_answered_by(tmp_path, ids, ["=cmd|' /C calc'!A0", "retrieval", "llm"], ["@x", "-0.5", "ok"])
+    rows = list(csv.reader((tmp_path / "answered_by.csv").open(encoding="utf-8")))
+    assert not any(c.startswith(("=", "+", "-", "@")) for row in rows[1:] for c in row)
