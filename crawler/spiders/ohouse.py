@@ -23,14 +23,15 @@ import scrapy
 from pydantic import Field, field_validator
 from w3lib.url import add_or_replace_parameter
 
-from crawler.normalize import parse_count, parse_korean_datetime
+from crawler.normalize import html_to_text, parse_count, parse_korean_datetime
+from crawler.parsers import generic
 from crawler.spiders.base import DobaeSpider, SpiderArgs
 
 QUESTION_PATH = re.compile(r"/questions/(\d+)(?:[/?#]|$)")
 # a question's link on a list page: /questions/{id} (2019, 2021) or /community/posts/{slug}-{id} (2024)
 QUESTION_HREF = re.compile(r"/questions/(\d+)(?=[/?#]|$)|/community/posts/(?:[^/?#]*-)?(\d+)(?=[/?#]|$)")
 # list cards of every era: 2021 emotion, 2019 Rails BEM, 2024 Next.js posts
-LIST_CARDS = '[class*="QuestionContainer"], li.question-list__item, [data-post-id], [data-pinned]'
+LIST_CARDS = '[class*="QuestionContainer"], a.questions-item__link, li.question-list__item, [data-post-id], [data-pinned]'
 DELETED_TEXTS = ("삭제된 질문", "삭제된 게시글", "삭제되었거나 존재하지 않")
 HTML_LIST_PER = 20  # cards per HTML list page (fixed by the site; the JSON endpoint takes `per`)
 MAX_LIST_REREADS = 20  # per keyword: re-reads of the list head after the list grew mid-crawl
@@ -286,28 +287,14 @@ class OhouseSpider(DobaeSpider):
         Pinned notices are skipped. The next page is `page=N+1` of the same URL: up to the last
         page the paginator links to (hrefs), else the stated total (`[data-total]`), else until a
         page has no cards (`<button>` and `<li data-page>` paginators carry no hrefs)."""
-        cards = response.css(LIST_CARDS)
-        if not cards:
-            self.crawler.stats.inc_value("ohouse/list_empty")
         seen_here = self.list_cards.setdefault(query, set())
         shifted = False
         found = 0
-        for card in cards:
-            if is_notice(card):
-                self.crawler.stats.inc_value("ohouse/notice_skipped")
-                continue
-            href = next((h for h in card.css("a::attr(href)").getall() if QUESTION_HREF.search(h)), None)
-            m = QUESTION_HREF.search(href or "")
-            if not m:
-                continue
+        for qid, href, comments in self.list_links(response):
             found += 1
-            qid = m.group(1) or m.group(2)
             shifted = shifted or (page > 1 and follow and qid in seen_here)
             seen_here.add(qid)
-            stats = card.css("::text").getall()
-            comments = next(
-                (parse_count(t) for t in stats if "댓글" in t and any(ch.isdigit() for ch in t)), None
-            )
+            m = QUESTION_HREF.search(href)
             url = None if "/questions/" in m.group(0) else response.urljoin(href.split("?")[0].split("#")[0])
             yield from self.follow_question(qid, comments, url)
         if shifted:  # a card of an earlier page again: something new pushed the list down
@@ -319,6 +306,47 @@ class OhouseSpider(DobaeSpider):
         last = self.last_list_page(response, found)
         if last is None or page + 1 <= last:
             yield self.list_html_request(query, page + 1, url=response.url)
+
+    def list_links(self, response) -> list[tuple[str, str, int | None]]:
+        """(question id, href, comment count the card states) of each card, notices left out: by
+        the era selectors, else by the structural fallback (every question link in the main
+        content; parse path `generic`)."""
+        stats = self.crawler.stats
+        cards = response.css(LIST_CARDS)
+        out = []
+        if cards:
+            stats.inc_value("ohouse/list_parsed/html")
+            for card in cards:
+                if is_notice(card):
+                    stats.inc_value("ohouse/notice_skipped")
+                    continue
+                hrefs = [card.attrib.get("href") or ""] + card.css("a::attr(href)").getall()
+                href = next((h for h in hrefs if QUESTION_HREF.search(h)), None)
+                m = QUESTION_HREF.search(href or "")
+                if not m:
+                    continue
+                texts = card.css("::text").getall()
+                comments = next(
+                    (
+                        parse_count(t)
+                        for t in texts
+                        if ("댓글" in t or "답글" in t) and any(c.isdigit() for c in t)
+                    ),
+                    None,
+                )
+                out.append((m.group(1) or m.group(2), href, comments))
+            return out
+        links = generic.question_links(response.selector.root)
+        for link in links:
+            if link["notice"]:
+                stats.inc_value("ohouse/notice_skipped")
+            else:
+                out.append((link["qid"], link["href"], link["comments"]))
+        if out:
+            stats.inc_value("ohouse/list_parsed/generic")
+        else:
+            stats.inc_value("ohouse/list_empty")
+        return out
 
     @staticmethod
     def last_list_page(response, cards: int) -> int | None:
@@ -336,7 +364,7 @@ class OhouseSpider(DobaeSpider):
             if pages is not None:
                 return pages
             total = parse_count(nav.attrib.get("data-total"))
-            per = parse_count(nav.attrib.get("data-per")) or cards
+            per = parse_count(nav.attrib.get("data-per")) or max(cards, HTML_LIST_PER)
             if total is not None and per:
                 return max(1, math.ceil(total / per))
         return None
@@ -422,12 +450,50 @@ class OhouseSpider(DobaeSpider):
             yield self.deleted(qid, url)
             return
         item, total = self.question_from_html(response, qid, url, now)
+        path = "html"
+        if item.get("title") is None and item.get("body") is None:
+            fallback = self.question_from_structure(response, qid, url, now)
+            if fallback is not None:
+                item, total, path = fallback, self.comment_total(response, 0), "generic"
         item["lastmod"] = lastmod
+        if item.get("title") is None and item.get("body") is not None:
+            self.title_from_body(item)
         if not item.get("title") and "/questions/" in url:
             # a page without the question in its HTML (rendered by JavaScript): its JSON endpoint
             yield self.question_json_request(item)
             return
-        yield from self.complete_comments(item, total, "html")
+        yield from self.complete_comments(item, total, path)
+
+    def question_from_structure(self, response, qid: str, url: str, now) -> dict | None:
+        """The structural fallback (`crawler/parsers/generic.py`) when no era selector found the
+        question; None when it finds neither a title nor a body either."""
+        got = generic.question(response.selector.root, now)
+        if got is None:
+            return None
+        stats = self.crawler.stats
+        for field in ("title", "body", "author_name", "posted_at", "view_count", "keywords", "category"):
+            if got.get(field) not in (None, "", []):
+                stats.inc_value(f"ohouse/generic_found/{field}")
+        stats.inc_value("ohouse/generic_found/comments", len(got["comments"]))
+        comments = in_written_order(got.pop("comments"))
+        got.pop("title_element")
+        return {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **got,
+                "comments": comments}  # fmt: skip
+
+    def title_from_body(self, item: dict) -> None:
+        """No title found (the header moved or is gone): the page's `og:title`/`<title>` would be
+        the site's; the body's first sentence stands in, and the item says so."""
+        text = html_to_text(item["body"]) or ""
+        first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
+        m = re.match(r"(.+?[.?!。？！])(\s|$)", first_line)
+        sentence = (m.group(1) if m else first_line)[:100]
+        if sentence:
+            item["title"] = sentence
+            item["title_from_body"] = True
+            self.crawler.stats.inc_value("ohouse/title_from_body")
+            self.logger.warning(
+                "question %s: no title found; the body's first sentence stands in", item["url"]
+            )
 
     def complete_comments(self, item: dict, total: int | None, path: str):
         """The item when it holds every comment (the stated `total`), else the `comments.json`
@@ -439,6 +505,20 @@ class OhouseSpider(DobaeSpider):
         # fewer than stated, or the page does not say: ask the comment JSON (a 404 is "no JSON")
         item["_total_known"] = total is not None
         yield self.comments_request(item, 1, path=path, shown=item["comments"])
+
+    def closed(self, reason: str) -> None:
+        """The crawl's summary of the structural fallback: pages no era selector could read."""
+        stats = self.crawler.stats
+        n = (stats.get_value("ohouse/parsed/generic") or 0) + (
+            stats.get_value("ohouse/list_parsed/generic") or 0
+        )
+        if n:
+            stats.set_value("ohouse/fallback_pages", n)
+            self.logger.warning(
+                "%d pages parsed by the structural fallback: the selectors may be out of date "
+                "(dobae crawl probe URL shows one page)",
+                n,
+            )
 
     def parsed(self, item: dict, path: str) -> None:
         """Stats of a finished item: its parse path and every field it lacks."""
@@ -468,6 +548,10 @@ class OhouseSpider(DobaeSpider):
             if '"question"' in r and r not in raws
         ]
         raws += response.css("script#__NEXT_DATA__::text").getall()
+        # a redesign renames attributes and ids, not the payloads: any attribute or JSON script
+        raws += [r for r in response.xpath("//@*[starts-with(normalize-space(.), '{')]").getall()
+                 if '"question"' in r and r not in raws]  # fmt: skip
+        raws += [r for r in response.css('script[type="application/json"]::text').getall() if r not in raws]
         for raw in raws:
             try:
                 data = json.loads(raw)
@@ -493,14 +577,14 @@ class OhouseSpider(DobaeSpider):
         hashed classes) → (item, the number of comments the page says there are). Comments the
         page renders are taken from it (replies nested or with `data-parent-id`)."""
         page = response.css(DETAIL_ROOT) or response
-        author = page.css(Q_AUTHOR)
+        author = first(page, Q_AUTHOR)
         author_href = next(
             (h for h in author.css("a::attr(href), ::attr(href)").getall() if USER_HREF.search(h)), ""
         )
         uid = USER_HREF.search(author_href)
         name = author.css(Q_AUTHOR_NAME)
-        time_el = page.css(Q_TIME)
-        title = page.css(Q_TITLE)
+        time_el = first(page, Q_TIME)
+        title = first(page, Q_TITLE)
         # in the order they were written (ids ascending): nested replies come after their parent in
         # the DOM, not where they belong in time
         comments = in_written_order(comments_from_html(response, now))
@@ -511,15 +595,15 @@ class OhouseSpider(DobaeSpider):
             "external_id": qid,
             "url": url,
             "title": title[0].xpath("string()").get() if title else None,
-            "body": page.css(Q_BODY).get(),
-            "category": page.css(Q_CATEGORY).xpath("normalize-space()").get() or None,
-            "keywords": page.css(Q_KEYWORDS).getall(),
+            "body": first(page, Q_BODY).get(),
+            "category": first(page, Q_CATEGORY).xpath("normalize-space()").get() or None,
+            "keywords": [k.xpath("normalize-space()").get() for k in own_keywords(page)],
             "author_id": uid.group(1) if uid else None,
             "author_name": (name.xpath("normalize-space()").get() if name else None)
             or (author.xpath("normalize-space()").get() if author else None),
             "posted_at": when(time_el[0], now) if time_el else None,
-            "view_count": page.css(Q_VIEWS).xpath("normalize-space()").get(),
-            "scrap_count": page.css(Q_SCRAPS).xpath("normalize-space()").get(),
+            "view_count": first(page, Q_VIEWS).xpath("normalize-space()").get(),
+            "scrap_count": first(page, Q_SCRAPS).xpath("normalize-space()").get(),
             "comment_count": len(comments) if total is None else total,
             "comments": comments,
         }
@@ -528,7 +612,9 @@ class OhouseSpider(DobaeSpider):
     @staticmethod
     def comment_total(response, shown: int) -> int | None:
         """How many comments the page says the question has: the feed's count, `data-comment-count`,
-        or the props of 2019's empty `CommentFeed` mount point."""
+        the props of 2019's empty `CommentFeed` mount point (`total_count`, `count`), the Kakao
+        share data (`#kakaoTemplateData[data-comment_count]`), else what the page's structure
+        states (a "댓글 N" heading, any JSON attribute with a count)."""
         text = response.css(COMMENT_COUNT).xpath("normalize-space()").get()
         total = parse_count(text) if text else None
         if total is None:
@@ -536,9 +622,15 @@ class OhouseSpider(DobaeSpider):
         if total is None:
             for raw in response.css('[data-react-class="CommentFeed"]::attr(data-react-props)').getall():
                 try:
-                    total = parse_count(_first(json.loads(raw), "commentCount", "comment_count"))
+                    total = parse_count(
+                        _first(json.loads(raw), "total_count", "commentCount", "comment_count", "count")
+                    )
                 except (ValueError, AttributeError):
                     continue
+        if total is None:
+            total = parse_count(response.css("#kakaoTemplateData::attr(data-comment_count)").get())
+        if total is None:
+            total = generic.stated_comment_count(response.selector.root)
         return total
 
     def question_json_request(self, item: dict) -> scrapy.Request:
@@ -596,7 +688,12 @@ class OhouseSpider(DobaeSpider):
             got = None
         if got is None:
             self.crawler.stats.inc_value(f"ohouse/comments_json_absent/{response.status}")
-            yield self.incomplete(item, page, path, shown)
+            why = (
+                f"comments.json answered {response.status}"
+                if response.status >= 400
+                else "comments.json broken"
+            )
+            yield self.incomplete(item, page, path, shown, why)
             return
         item["comments"] = (item["comments"] if page > 1 else []) + got
         next_page = data.get("next_page")
@@ -607,7 +704,7 @@ class OhouseSpider(DobaeSpider):
             self.parsed(item, path)
             yield item
 
-    def incomplete(self, item: dict, page: int, path: str, shown) -> dict:
+    def incomplete(self, item: dict, page: int, path: str, shown, why: str = "no comment JSON") -> dict:
         """The item with what it has: the HTML's comments and the JSON pages read so far."""
         have = {c["external_id"]: c for c in (item["comments"] if page > 1 else [])}
         for c in shown or []:
@@ -617,6 +714,10 @@ class OhouseSpider(DobaeSpider):
             self.parsed(item, path)
             return item
         item["comments_incomplete"] = True
+        item["comments_incomplete_reason"] = (
+            f"the page states {item.get('comment_count')} comment(s), {len(item['comments'])} could be read"
+            f" ({why})"
+        )
         self.logger.info(
             "question %s: %d comment(s) found, the rest not reachable: stored marked comments_incomplete",
             item["external_id"], len(item["comments"]),
@@ -628,7 +729,8 @@ class OhouseSpider(DobaeSpider):
         kw = failure.request.cb_kwargs
         self.crawler.stats.inc_value("ohouse/comments_failed")
         self.logger.warning("comments failed for %s: %s", failure.request.url, failure.value)
-        return [self.incomplete(kw["item"], kw["page"], kw.get("path", "html"), kw.get("shown"))]
+        why = f"comments.json failed: {type(failure.value).__name__}"
+        return [self.incomplete(kw["item"], kw["page"], kw.get("path", "html"), kw.get("shown"), why)]
 
     def question_failed(self, failure):
         self.crawler.stats.inc_value("ohouse/question_failed")
@@ -642,25 +744,42 @@ class OhouseSpider(DobaeSpider):
 TRACKED_FIELDS = ("title", "body", "author_name", "posted_at", "view_count", "keywords", "category")
 USER_HREF = re.compile(r"/users/(\d+)(?:[/?#]|$)")
 DETAIL_ROOT = "article#page, .qna-detail, [data-post-id]"
-Q_TITLE = (
-    "#question-name, .question__content__header__name, .qna-detail__title, "
-    '[class*="QuestionTitle"], [class*="PostTitle"]'
-)
-Q_BODY = (
-    'section.question__content__body, .qna-detail__content, [class*="QuestionBody"], [class*="PostContent"]'
-)
-Q_CATEGORY = '.question__category, .qna-detail__category, [class*="PostCategory"]'
-Q_KEYWORDS = (
-    "ul.keyword-list a ::text, .qna-detail__keyword ::text, "
-    '[class*="PostKeywords"] a ::text, [class*="KeywordItem"] ::text'
-)
-Q_AUTHOR = (
-    'address.question__author, .qna-detail__author, [class*="PostWriter"]:not([class*="PostWriterName"])'
-)
-Q_AUTHOR_NAME = '[class*="__name"], [class*="WriterName"]'
-Q_TIME = 'time.question__content__footer__date, time.qna-detail__date, time[class*="PostDate"]'
-Q_VIEWS = '[class*="footer__view"], .qna-detail__views, [class*="PostViewCount"], [class*="ViewCount"]'
-Q_SCRAPS = '[class*="footer__scrap"], .qna-detail__scraps, [class*="ScrapCount"]'
+# each a list in order of preference: the first selector that matches wins (a comma list would
+# give the first match in document order, e.g. 2021's `div.qna-detail__content` around the title)
+Q_TITLE = [
+    "#question-name", ".question__content__header__name", "h1.qna-detail__content__header-title",
+    ".qna-detail__title", '[class*="QuestionTitle"]', '[class*="PostTitle"]',
+]  # fmt: skip
+Q_BODY = [
+    "section.question__content__body", "section.qna-detail__content__body", ".qna-detail__content",
+    '[class*="QuestionBody"]', '[class*="PostContent"]',
+]  # fmt: skip
+Q_CATEGORY = [
+    ".question__category", ".qna-detail__content__header-category", ".qna-detail__category",
+    '[class*="PostCategory"]',
+]  # fmt: skip
+# the question's own keywords only: never an aside's or a sidebar's popular keywords
+Q_KEYWORDS = [
+    ".question__content ul.keyword-list a", "ul.keyword-list a", "ul.qna-detail__footer__keyword-list a",
+    ".qna-detail__keyword", '[class*="PostKeywords"] a', '[class*="KeywordItem"]',
+]  # fmt: skip
+Q_AUTHOR = [
+    "address.question__author", "address.qna-detail-author", ".qna-detail__author",
+    '[class*="PostWriter"]:not([class*="PostWriterName"])',
+]  # fmt: skip
+Q_AUTHOR_NAME = '[class*="__name"], [class*="summary-nickname"], [class*="WriterName"]'
+Q_TIME = [
+    "time.question__content__footer__date", ".qna-detail__footer__metadata time", "time.qna-detail__date",
+    'time[class*="PostDate"]',
+]  # fmt: skip
+Q_VIEWS = [
+    '[class*="footer__view"]', ".qna-detail__footer__metadata-view-count-value", ".qna-detail__views",
+    '[class*="PostViewCount"]', '[class*="ViewCount"]',
+]  # fmt: skip
+Q_SCRAPS = [
+    '[class*="footer__scrap"]', ".qna-detail__footer__metadata-scrap-count-value", ".qna-detail__scraps",
+    '[class*="ScrapCount"]',
+]  # fmt: skip
 COMMENT_COUNT = '.comment-feed__header__count, .qna-comment-feed__count, [class*="CommentCount"]'
 C_CONTENT = '.comment-feed__item__content__content, .qna-comment__content, [class*="CommentContent"]'
 C_AUTHOR = '.comment-feed__item__content__author, .qna-comment__author, [class*="CommentWriter"]'
@@ -694,6 +813,25 @@ def classify_url(url: str) -> tuple[str, str | None, str, int]:
     if m:
         return "question", m.group(1), query, page
     return "unknown", None, query, page
+
+
+def first(page, selectors: list[str]):
+    """The matches of the first selector in `selectors` that matches (an empty SelectorList else)."""
+    for css in selectors:
+        found = page.css(css)
+        if found:
+            return found
+    return page.css("_no_such_element_")
+
+
+def own_keywords(page):
+    """The question's keyword links: the first keyword selector that matches outside asides and
+    navigation (a sidebar repeats the popular keywords in the same markup)."""
+    for css in Q_KEYWORDS:
+        found = [k for k in page.css(css) if not k.xpath("ancestor::aside | ancestor::nav")]
+        if found:
+            return found
+    return []
 
 
 def is_notice(card) -> bool:
@@ -747,6 +885,10 @@ def comments_from_html(response, now) -> list[dict]:
         ids[node.root] = c["external_id"]
         if c["parent_external_id"] is None:
             parents = node.xpath(f"ancestor::*[{IS_COMMENT}][1]")
+            if not parents:  # 2021: `li > article` with the replies in a list beside the article
+                lis = node.xpath("ancestor::li")
+                if len(lis) >= 2:
+                    parents = lis[-2].xpath(f"descendant-or-self::*[{IS_COMMENT}][1]")
             if parents:
                 c["parent_external_id"] = ids.get(parents[0].root)
         out.append(c)
