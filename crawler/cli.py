@@ -209,10 +209,14 @@ def sandbox_serve_cmd(
     no_json: bool = typer.Option(
         False, "--no-json", help="with --era: no JSON endpoints and no JSON embedded in pages (HTML only)"
     ),
+    redesign: int = typer.Option(
+        None, "--redesign", help="a seed: rename every class, id and data-* attribute to opaque tokens"
+    ),
 ) -> None:
     """Serve the sandbox site until Ctrl-C; prints its URL first.
 
-    Example: `dobae sandbox serve --port 8800 --scale 5000`, `dobae sandbox serve --era 2021 --no-json`
+    Example: `dobae sandbox serve --port 8800 --scale 5000`, `dobae sandbox serve --era 2021 --no-json
+    --redesign 7`
     """
     from crawler.sandbox.server import SandboxServer
     from dobae.console import console, out
@@ -220,7 +224,7 @@ def sandbox_serve_cmd(
     with console.status("loading the sandbox content…"):
         server = SandboxServer(
             host=host, port=port, scale=scale, seed=seed, churn=churn, rate_limit=rate_limit, burst=burst,
-            slow_s=slow, late_post=not no_late_post, era=era, json=not no_json,
+            slow_s=slow, late_post=not no_late_post, era=era, json=not no_json, redesign=redesign,
         )  # fmt: skip
     out.print(server.base_url, markup=False, highlight=False)
     console.print(

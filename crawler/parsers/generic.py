@@ -311,13 +311,16 @@ def question(root, now) -> dict | None:
     if posted is None:
         m = _text_after(root, start, stop, index, DATE_TEXT)
         posted = parse_korean_datetime(m.group(0), now) if m else None
-    views = _text_after(root, start, stop, index, re.compile(r"조회\s*([\d,.]+만?)"))
-    if views is None:  # "조회 <span>1,234</span>"
+
+    def stated(label: str) -> str | None:  # "조회 1,234" or "조회 <span>1,234</span>"
+        m = _text_after(root, start, stop, index, re.compile(label + r"\s*([\d,.]+만?)"))
+        if m:
+            return m.group(1)
         for el in after_title("*"):
-            if (el.text or "").strip() == "조회" and len(el):
-                views = re.match(r"(.+)", _text(el[0]))
-                break
-    scraps = _text_after(root, start, stop, index, re.compile(r"스크랩\s*([\d,.]+만?)"))
+            if (el.text or "").strip() == label and len(el):
+                return _text(el[0]) or None
+        return None
+
     keywords = [
         _text(a)
         for a in after_title("a")
@@ -337,8 +340,8 @@ def question(root, now) -> dict | None:
         "author_id": _user_link(author).group(1) if author is not None else None,
         "author_name": name,
         "posted_at": posted,
-        "view_count": views.group(1) if views else None,
-        "scrap_count": scraps.group(1) if scraps else None,
+        "view_count": stated("조회"),
+        "scrap_count": stated("스크랩"),
         "comments": feed,
     }
 

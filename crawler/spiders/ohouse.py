@@ -455,6 +455,7 @@ class OhouseSpider(DobaeSpider):
             fallback = self.question_from_structure(response, qid, url, now)
             if fallback is not None:
                 item, total, path = fallback, self.comment_total(response, 0), "generic"
+                item["comment_count"] = len(item["comments"]) if total is None else total
         item["lastmod"] = lastmod
         if item.get("title") is None and item.get("body") is not None:
             self.title_from_body(item)
@@ -600,7 +601,8 @@ class OhouseSpider(DobaeSpider):
             "keywords": [k.xpath("normalize-space()").get() for k in own_keywords(page)],
             "author_id": uid.group(1) if uid else None,
             "author_name": (name.xpath("normalize-space()").get() if name else None)
-            or (author.xpath("normalize-space()").get() if author else None),
+            or (author.xpath("normalize-space()").get() if author else None)
+            or page.css('[class*="PostWriterName"]').xpath("normalize-space()").get(),  # no link: withdrawn
             "posted_at": when(time_el[0], now) if time_el else None,
             "view_count": first(page, Q_VIEWS).xpath("normalize-space()").get(),
             "scrap_count": first(page, Q_SCRAPS).xpath("normalize-space()").get(),
