@@ -85,3 +85,44 @@ def test_scrapy_parse_works_without_arguments(site_2019, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "도배한 지 2주 됐는데 벽지가 군데군데 들떠요" in proc.stdout
     assert "Scraped Items" in proc.stdout and "comments_incomplete" not in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def site_redesigned():
+    site = Site(era="2021", json=False, late_post=False, slow_s=0.0, redesign=4)
+    with serve_sandbox(site=site) as base:
+        yield base
+
+
+def test_probe_shows_the_structural_fallback_on_a_redesigned_page(site_redesigned):
+    from typer.testing import CliRunner
+
+    from dobae.cli import app
+
+    url = f"{site_redesigned}/questions/1001"
+    got = run_probe(url)
+    assert got.parse_paths == {"generic": 1}
+    [item] = got.items
+    assert item["title"] == "도배한 지 2주 됐는데 벽지가 군데군데 들떠요" and len(item["comments"]) == 3
+    assert got.stats["ohouse/generic_found/comments"] == 3
+    shown = CliRunner().invoke(app, ["crawl", "probe", url])
+    assert shown.exit_code == 0 and "generic (1)" in shown.output
+    listing = run_probe(f"{site_redesigned}/questions?page=1")
+    assert listing.stats["ohouse/list_parsed/generic"] == 1 and listing.stats["ohouse/notice_skipped"] == 3
+    assert f"{site_redesigned}/questions/1066" in listing.next_requests  # the newest first
+    assert f"{site_redesigned}/questions?page=2" in listing.next_requests
+
+
+def test_scrapy_parse_on_a_redesigned_list_and_question(site_redesigned, tmp_path):
+    for path, expect in (
+        ("/questions?page=1", "/questions/1066"),
+        ("/questions/1001", "도배한 지 2주 됐는데"),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "scrapy", "parse", "--spider=ohouse", "-s", "LOG_LEVEL=WARNING",
+             "-s", "TELNETCONSOLE_ENABLED=0", site_redesigned + path],
+            cwd=ROOT, env=env_for(f"sqlite:///{tmp_path / 'unused.db'}"), capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert expect in proc.stdout, proc.stdout[-2000:]
