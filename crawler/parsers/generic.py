@@ -26,8 +26,10 @@ import re
 from typing import Any
 
 from lxml import etree
+from parsel import Selector
 
 from crawler.normalize import parse_count, parse_korean_datetime
+from crawler.parsers.selectors import LEADING_MENTION, synthetic_id, when
 
 QUESTION_HREF = re.compile(r"/questions/(\d+)(?=[/?#]|$)|/community/posts/(?:[^/?#]*-)?(\d+)(?=[/?#]|$)")
 USER_HREF = re.compile(r"/users/(\d+)(?:[/?#]|$)")
@@ -182,8 +184,6 @@ def _numeric_attrs(block, blocks: set) -> list[str]:
 
 
 def _comment(block, blocks: set, ids: dict, now) -> dict:
-    from crawler.spiders.ohouse import LEADING_MENTION, _synthetic_id, when
-
     own = list(_own(block, blocks))
     skip = set()
     for el in own:
@@ -221,8 +221,6 @@ def _comment(block, blocks: set, ids: dict, now) -> dict:
                 name = el.text.strip()
                 break
     time_el = next((el for el in own if _tag(el) == "time"), None)
-    from parsel import Selector
-
     posted = when(Selector(root=time_el), now) if time_el is not None else None
     likes = next((m.group(1) for t in labels if (m := re.search(r"좋아요\s*([\d,]+)", t))), None)
     numbers = _numeric_attrs(block, blocks)
@@ -242,7 +240,7 @@ def _comment(block, blocks: set, ids: dict, now) -> dict:
         "is_deleted": deleted,
     }
     if not c["external_id"]:
-        c["external_id"] = _synthetic_id(c)
+        c["external_id"] = synthetic_id(c)
     return c
 
 
@@ -277,8 +275,6 @@ def _text_after(root, start: int, stop: int, index: dict, pattern: re.Pattern) -
 def question(root, now) -> dict | None:
     """The question fields the page's structure gives (None: neither a title nor a body), plus
     `comments` and `found` (the fields found, for the stats)."""
-    from crawler.spiders.ohouse import when
-
     index = _doc_index(root)
     title_el = _title_element(root)
     body_el = _body_element(title_el) if title_el is not None else None
@@ -305,8 +301,6 @@ def question(root, now) -> dict | None:
     address = next(after_title("address"), None)
     name = _text(author) if author is not None else (_text(address) if address is not None else None)
     time_el = next(after_title("time"), None)
-    from parsel import Selector
-
     posted = when(Selector(root=time_el), now) if time_el is not None else None
     if posted is None:
         m = _text_after(root, start, stop, index, DATE_TEXT)

@@ -1,17 +1,20 @@
 """`ohouse`: 오늘의집-style 질문과답변, list → question → comments.
 
 Order of preference, per page kind: the JSON endpoint (`/questions.json`), the JSON embedded in
-the page (`data-react-props`, `__NEXT_DATA__`), then the HTML, whose selectors use only the stable
-part of emotion-hashed classes (`[class*="QuestionTitle"]`). A question's page carries the
-question and all its comments in one request; if its embedded JSON is missing or broken the
-HTML is parsed and the remaining comment pages come from `comments.json`.
+the page (`data-react-props`, `__NEXT_DATA__`), then the HTML through the era selectors
+(`crawler/parsers/selectors.py`: stable parts only, e.g. `[class*="QuestionTitle"]`), and when none
+of them matches, the structural fallback (`crawler/parsers/generic.py`, parse path `generic`,
+summed up at the end of the crawl). A question's page carries the question and all its comments
+in one request; if its embedded JSON is missing or broken the HTML is parsed and the remaining
+comment pages come from `comments.json`. A page that states more comments than can be read is
+stored with what it has, `comments_incomplete` with the reason; a question is dropped only when
+neither a title nor a body is found (a missing title is taken from the body's first sentence).
 
 Example: `scrapy crawl ohouse -a base_url=http://127.0.0.1:8800 -a query=도배,벽지 -a max_pages=3`
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import math
@@ -24,14 +27,12 @@ from pydantic import Field, field_validator
 from w3lib.url import add_or_replace_parameter
 
 from crawler.normalize import html_to_text, parse_count, parse_korean_datetime
-from crawler.parsers import generic
+from crawler.parsers import generic, selectors
+from crawler.parsers.selectors import QUESTION_HREF
 from crawler.spiders.base import DobaeSpider, SpiderArgs
 
 QUESTION_PATH = re.compile(r"/questions/(\d+)(?:[/?#]|$)")
-# a question's link on a list page: /questions/{id} (2019, 2021) or /community/posts/{slug}-{id} (2024)
-QUESTION_HREF = re.compile(r"/questions/(\d+)(?=[/?#]|$)|/community/posts/(?:[^/?#]*-)?(\d+)(?=[/?#]|$)")
-# list cards of every era: 2021 emotion, 2019 Rails BEM, 2024 Next.js posts
-LIST_CARDS = '[class*="QuestionContainer"], a.questions-item__link, li.question-list__item, [data-post-id], [data-pinned]'
+TRACKED_FIELDS = ("title", "body", "author_name", "posted_at", "view_count", "keywords", "category")
 DELETED_TEXTS = ("삭제된 질문", "삭제된 게시글", "삭제되었거나 존재하지 않")
 HTML_LIST_PER = 20  # cards per HTML list page (fixed by the site; the JSON endpoint takes `per`)
 MAX_LIST_REREADS = 20  # per keyword: re-reads of the list head after the list grew mid-crawl
@@ -312,30 +313,12 @@ class OhouseSpider(DobaeSpider):
         the era selectors, else by the structural fallback (every question link in the main
         content; parse path `generic`)."""
         stats = self.crawler.stats
-        cards = response.css(LIST_CARDS)
-        out = []
-        if cards:
+        cards = selectors.list_cards(response)
+        if cards is not None:
             stats.inc_value("ohouse/list_parsed/html")
-            for card in cards:
-                if is_notice(card):
-                    stats.inc_value("ohouse/notice_skipped")
-                    continue
-                hrefs = [card.attrib.get("href") or ""] + card.css("a::attr(href)").getall()
-                href = next((h for h in hrefs if QUESTION_HREF.search(h)), None)
-                m = QUESTION_HREF.search(href or "")
-                if not m:
-                    continue
-                texts = card.css("::text").getall()
-                comments = next(
-                    (
-                        parse_count(t)
-                        for t in texts
-                        if ("댓글" in t or "답글" in t) and any(c.isdigit() for c in t)
-                    ),
-                    None,
-                )
-                out.append((m.group(1) or m.group(2), href, comments))
-            return out
+            stats.inc_value("ohouse/notice_skipped", cards.notices)
+            return cards.links
+        out = []
         links = generic.question_links(response.selector.root)
         for link in links:
             if link["notice"]:
@@ -454,7 +437,7 @@ class OhouseSpider(DobaeSpider):
         if item.get("title") is None and item.get("body") is None:
             fallback = self.question_from_structure(response, qid, url, now)
             if fallback is not None:
-                item, total, path = fallback, self.comment_total(response, 0), "generic"
+                item, total, path = fallback, selectors.stated_total(response), "generic"
                 item["comment_count"] = len(item["comments"]) if total is None else total
         item["lastmod"] = lastmod
         if item.get("title") is None and item.get("body") is not None:
@@ -476,7 +459,7 @@ class OhouseSpider(DobaeSpider):
             if got.get(field) not in (None, "", []):
                 stats.inc_value(f"ohouse/generic_found/{field}")
         stats.inc_value("ohouse/generic_found/comments", len(got["comments"]))
-        comments = in_written_order(got.pop("comments"))
+        comments = selectors.in_written_order(got.pop("comments"))
         got.pop("title_element")
         return {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **got,
                 "comments": comments}  # fmt: skip
@@ -574,66 +557,13 @@ class OhouseSpider(DobaeSpider):
         return None
 
     def question_from_html(self, response, qid: str, url: str, now) -> tuple[dict, int | None]:
-        """A detail page of any era (2019 BEM `question__*`, 2021 `qna-detail__*`, 2024 Next.js
-        hashed classes) → (item, the number of comments the page says there are). Comments the
-        page renders are taken from it (replies nested or with `data-parent-id`)."""
-        page = response.css(DETAIL_ROOT) or response
-        author = first(page, Q_AUTHOR)
-        author_href = next(
-            (h for h in author.css("a::attr(href), ::attr(href)").getall() if USER_HREF.search(h)), ""
-        )
-        uid = USER_HREF.search(author_href)
-        name = author.css(Q_AUTHOR_NAME)
-        time_el = first(page, Q_TIME)
-        title = first(page, Q_TITLE)
-        # in the order they were written (ids ascending): nested replies come after their parent in
-        # the DOM, not where they belong in time
-        comments = in_written_order(comments_from_html(response, now))
-        total = self.comment_total(response, len(comments))
-        item = {
-            "kind": "question",
-            "source": self.source_name,
-            "external_id": qid,
-            "url": url,
-            "title": title[0].xpath("string()").get() if title else None,
-            "body": first(page, Q_BODY).get(),
-            "category": first(page, Q_CATEGORY).xpath("normalize-space()").get() or None,
-            "keywords": [k.xpath("normalize-space()").get() for k in own_keywords(page)],
-            "author_id": uid.group(1) if uid else None,
-            "author_name": (name.xpath("normalize-space()").get() if name else None)
-            or (author.xpath("normalize-space()").get() if author else None)
-            or page.css('[class*="PostWriterName"]').xpath("normalize-space()").get(),  # no link: withdrawn
-            "posted_at": when(time_el[0], now) if time_el else None,
-            "view_count": first(page, Q_VIEWS).xpath("normalize-space()").get(),
-            "scrap_count": first(page, Q_SCRAPS).xpath("normalize-space()").get(),
-            "comment_count": len(comments) if total is None else total,
-            "comments": comments,
-        }
+        """A detail page of any era through the era selectors → (item, the number of comments the
+        page says there are; None when it does not say)."""
+        fields = selectors.question_fields(response, now)
+        total = selectors.stated_total(response)
+        fields["comment_count"] = len(fields["comments"]) if total is None else total
+        item = {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **fields}
         return item, total
-
-    @staticmethod
-    def comment_total(response, shown: int) -> int | None:
-        """How many comments the page says the question has: the feed's count, `data-comment-count`,
-        the props of 2019's empty `CommentFeed` mount point (`total_count`, `count`), the Kakao
-        share data (`#kakaoTemplateData[data-comment_count]`), else what the page's structure
-        states (a "댓글 N" heading, any JSON attribute with a count)."""
-        text = response.css(COMMENT_COUNT).xpath("normalize-space()").get()
-        total = parse_count(text) if text else None
-        if total is None:
-            total = parse_count(response.css("[data-comment-count]::attr(data-comment-count)").get())
-        if total is None:
-            for raw in response.css('[data-react-class="CommentFeed"]::attr(data-react-props)').getall():
-                try:
-                    total = parse_count(
-                        _first(json.loads(raw), "total_count", "commentCount", "comment_count", "count")
-                    )
-                except (ValueError, AttributeError):
-                    continue
-        if total is None:
-            total = parse_count(response.css("#kakaoTemplateData::attr(data-comment_count)").get())
-        if total is None:
-            total = generic.stated_comment_count(response.selector.root)
-        return total
 
     def question_json_request(self, item: dict) -> scrapy.Request:
         return scrapy.Request(
@@ -711,7 +641,7 @@ class OhouseSpider(DobaeSpider):
         have = {c["external_id"]: c for c in (item["comments"] if page > 1 else [])}
         for c in shown or []:
             have.setdefault(c["external_id"], c)
-        item["comments"] = in_written_order(list(have.values()))
+        item["comments"] = selectors.in_written_order(list(have.values()))
         if not item.pop("_total_known", True):  # the page stated no count: nothing known missing
             self.parsed(item, path)
             return item
@@ -739,60 +669,6 @@ class OhouseSpider(DobaeSpider):
         self.logger.error("question %s failed: %s", failure.request.url, failure.value)
 
 
-# ----------------------------------------------------------------------------- HTML of every era
-# Selectors on stable parts only: ids, BEM names, the component name inside emotion classes
-# (`[class*="QuestionTitle"]`), data-* attributes — never a hash.
-
-TRACKED_FIELDS = ("title", "body", "author_name", "posted_at", "view_count", "keywords", "category")
-USER_HREF = re.compile(r"/users/(\d+)(?:[/?#]|$)")
-DETAIL_ROOT = "article#page, .qna-detail, [data-post-id]"
-# each a list in order of preference: the first selector that matches wins (a comma list would
-# give the first match in document order, e.g. 2021's `div.qna-detail__content` around the title)
-Q_TITLE = [
-    "#question-name", ".question__content__header__name", "h1.qna-detail__content__header-title",
-    ".qna-detail__title", '[class*="QuestionTitle"]', '[class*="PostTitle"]',
-]  # fmt: skip
-Q_BODY = [
-    "section.question__content__body", "section.qna-detail__content__body", ".qna-detail__content",
-    '[class*="QuestionBody"]', '[class*="PostContent"]',
-]  # fmt: skip
-Q_CATEGORY = [
-    ".question__category", ".qna-detail__content__header-category", ".qna-detail__category",
-    '[class*="PostCategory"]',
-]  # fmt: skip
-# the question's own keywords only: never an aside's or a sidebar's popular keywords
-Q_KEYWORDS = [
-    ".question__content ul.keyword-list a", "ul.keyword-list a", "ul.qna-detail__footer__keyword-list a",
-    ".qna-detail__keyword", '[class*="PostKeywords"] a', '[class*="KeywordItem"]',
-]  # fmt: skip
-Q_AUTHOR = [
-    "address.question__author", "address.qna-detail-author", ".qna-detail__author",
-    '[class*="PostWriter"]:not([class*="PostWriterName"])',
-]  # fmt: skip
-Q_AUTHOR_NAME = '[class*="__name"], [class*="summary-nickname"], [class*="WriterName"]'
-Q_TIME = [
-    "time.question__content__footer__date", ".qna-detail__footer__metadata time", "time.qna-detail__date",
-    'time[class*="PostDate"]',
-]  # fmt: skip
-Q_VIEWS = [
-    '[class*="footer__view"]', ".qna-detail__footer__metadata-view-count-value", ".qna-detail__views",
-    '[class*="PostViewCount"]', '[class*="ViewCount"]',
-]  # fmt: skip
-Q_SCRAPS = [
-    '[class*="footer__scrap"]', ".qna-detail__footer__metadata-scrap-count-value", ".qna-detail__scraps",
-    '[class*="ScrapCount"]',
-]  # fmt: skip
-COMMENT_COUNT = '.comment-feed__header__count, .qna-comment-feed__count, [class*="CommentCount"]'
-C_CONTENT = '.comment-feed__item__content__content, .qna-comment__content, [class*="CommentContent"]'
-C_AUTHOR = '.comment-feed__item__content__author, .qna-comment__author, [class*="CommentWriter"]'
-C_AUTHOR_NAME = '[class*="author__name"], [class*="WriterName"]'
-C_BADGE = '[class*="__badge"], [class*="CommentBadge"]'
-C_ADOPTED = '[class*="__adopted"], [class*="AdoptedLabel"]'
-C_LIKES = '[class*="likes__count"], [class*="like__count"], [class*="CommentLike"] span'
-BADGE_NAMES = {"전문가": "expert", "판매자": "seller", "expert": "expert", "seller": "seller"}
-LEADING_MENTION = re.compile(r"^(<[^>]+>)\s*<a\b[^>]*>\s*@[^<]*</a>\s*")
-
-
 _OWN_START = OhouseSpider.start  # as defined here, before `scrapy parse` replaces it
 
 
@@ -815,155 +691,3 @@ def classify_url(url: str) -> tuple[str, str | None, str, int]:
     if m:
         return "question", m.group(1), query, page
     return "unknown", None, query, page
-
-
-def first(page, selectors: list[str]):
-    """The matches of the first selector in `selectors` that matches (an empty SelectorList else)."""
-    for css in selectors:
-        found = page.css(css)
-        if found:
-            return found
-    return page.css("_no_such_element_")
-
-
-def own_keywords(page):
-    """The question's keyword links: the first keyword selector that matches outside asides and
-    navigation (a sidebar repeats the popular keywords in the same markup)."""
-    for css in Q_KEYWORDS:
-        found = [k for k in page.css(css) if not k.xpath("ancestor::aside | ancestor::nav")]
-        if found:
-            return found
-    return []
-
-
-def is_notice(card) -> bool:
-    """A pinned notice card (every era pins the same 공지 on each list page)."""
-    cls = (card.attrib.get("class") or "").lower()
-    if "notice" in cls or "pinned" in cls or card.attrib.get("data-pinned") in ("true", "1"):
-        return True
-    return bool(card.css('[class*="Notice"], [class*="notice"], [class*="Pinned"], [data-pinned]'))
-
-
-def when(el, now):
-    """`<time datetime>` first, then its Korean text ("2019년 05월 14일 09:30", "2024.05.14"),
-    then relative forms ("3일 전", "어제") against the response's Date."""
-    dt = parse_korean_datetime(el.attrib.get("datetime"), now) if el.attrib.get("datetime") else None
-    return dt or parse_korean_datetime(el.xpath("normalize-space()").get(), now)
-
-
-# a rendered comment: `data-comment-id`, or the comment element of each era's markup (the real
-# pages' comments do not always carry their id)
-_TOKEN = "contains(concat(' ', normalize-space(@class), ' '), ' {} ')"
-IS_COMMENT = " or ".join([
-    "@data-comment-id",
-    _TOKEN.format("comment-feed__item"),
-    _TOKEN.format("qna-comment"),
-    "contains(concat(normalize-space(@class), ' '), '-CommentItem ')",
-])  # fmt: skip
-
-
-def _depth(el, axis: str = "ancestor") -> int:
-    return len(el.xpath(f"{axis}::*[{IS_COMMENT}]"))
-
-
-def _own(node, css: str):
-    """The first element under comment `node` matching `css` that belongs to this comment, not to
-    a reply nested inside it."""
-    depth = _depth(node, "ancestor-or-self")
-    for el in node.css(css):
-        if _depth(el) == depth:
-            return el
-    return None
-
-
-def comments_from_html(response, now) -> list[dict]:
-    """Every comment the page renders, in document order. A comment without an id gets a stable
-    one made from what it shows (`h` + 16 hex of author, time and text); a reply's parent is its
-    `data-parent-id` or the comment it is nested in."""
-    out: list[dict] = []
-    ids: dict[Any, str] = {}  # lxml element → external id
-    for node in response.xpath(f"//*[{IS_COMMENT}]"):
-        c = comment_from_html(node, now)
-        ids[node.root] = c["external_id"]
-        if c["parent_external_id"] is None:
-            parents = node.xpath(f"ancestor::*[{IS_COMMENT}][1]")
-            if not parents:  # 2021: `li > article` with the replies in a list beside the article
-                lis = node.xpath("ancestor::li")
-                if len(lis) >= 2:
-                    parents = lis[-2].xpath(f"descendant-or-self::*[{IS_COMMENT}][1]")
-            if parents:
-                c["parent_external_id"] = ids.get(parents[0].root)
-        out.append(c)
-    return out
-
-
-def _synthetic_id(c: dict) -> str:
-    key = "\x1f".join(str(c.get(k) or "") for k in ("author_id", "author_name", "posted_at", "body"))
-    return "h" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
-
-
-def in_written_order(comments: list[dict]) -> list[dict]:
-    """Comments by id when every id is a number (ids grow with time; nested replies come after
-    their parent in the DOM, not where they belong in time), else as found."""
-    if all(str(c["external_id"]).isdigit() for c in comments):
-        return sorted(comments, key=lambda c: int(c["external_id"]))
-    return comments
-
-
-def comment_from_html(node, now) -> dict:
-    """A rendered comment of any era → a comment dict (the parent only from `data-parent-id`; see
-    `comments_from_html`). A reply's leading `@mention` anchor (its addressee, already kept as the
-    parent) is not part of the text."""
-    parent = node.attrib.get("data-parent-id")
-    cls = node.attrib.get("class") or ""
-    content = _own(node, C_CONTENT)
-    body = content.get() if content is not None else None
-    deleted = "--deleted" in cls or node.attrib.get("data-deleted") in ("true", "1")
-    if not deleted and content is not None:
-        deleted = (
-            content.xpath("normalize-space()").get() == "삭제된 댓글입니다" and _own(node, C_AUTHOR) is None
-        )
-    if body:
-        body = LEADING_MENTION.sub(r"\1", body, count=1)
-    author = _own(node, C_AUTHOR)
-    if author is None:  # the first profile link of this comment that is not an @mention
-        own_depth = _depth(node, "ancestor-or-self")
-        author = next(
-            (a for a in node.css('a[href*="/users/"]')
-             if _depth(a) == own_depth and "sign_in" not in (a.attrib.get("href") or "")
-             and not (a.xpath("normalize-space()").get() or "").startswith("@")),
-            None,
-        )  # fmt: skip
-    href = (
-        (author.attrib.get("href") or author.css("a::attr(href)").get() or "") if author is not None else ""
-    )
-    uid = USER_HREF.search(href)
-    name_el = _own(node, C_AUTHOR_NAME)
-    name = name_el.xpath("normalize-space()").get() if name_el is not None else None
-    if name is None and author is not None:
-        name = author.xpath("normalize-space()").get()
-    badge_el = _own(node, C_BADGE)
-    badge = None
-    if badge_el is not None:
-        badge = BADGE_NAMES.get(badge_el.attrib.get("data-badge") or "")
-        badge = badge or next(
-            (v for k, v in BADGE_NAMES.items() if f"--{k}" in (badge_el.attrib.get("class") or "")), None
-        )
-        badge = badge or BADGE_NAMES.get(badge_el.xpath("normalize-space()").get() or "")
-    likes = _own(node, C_LIKES)
-    time_el = _own(node, "time")
-    c = {
-        "external_id": node.attrib.get("data-comment-id"),
-        "parent_external_id": parent,
-        "body": body,
-        "author_id": uid.group(1) if uid else None,
-        "author_name": None if deleted else name,
-        "author_badge": None if deleted else badge,
-        "is_adopted": not deleted and _own(node, C_ADOPTED) is not None,
-        "like_count": likes.xpath("normalize-space()").get() if likes is not None else None,
-        "posted_at": when(time_el, now) if time_el is not None else None,
-        "is_deleted": deleted,
-    }
-    if not c["external_id"]:
-        c["external_id"] = _synthetic_id(c)
-    return c
