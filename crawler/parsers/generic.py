@@ -106,9 +106,27 @@ def question_links(root) -> list[dict]:
 # ----------------------------------------------------------------------------- question pages
 
 
+def _site_chrome(h1) -> bool:
+    """A heading of the site, not of the content: in a `<header>` outside `main`/`article`/`section`,
+    or only a link home (a logo)."""
+    ups = {_tag(a) for a in h1.iterancestors()}
+    if "header" in ups and not {"main", "article", "section"} & ups:
+        return True
+    links = list(h1.iter("a"))
+    return (
+        len(links) == 1
+        and (links[0].get("href") or "").rstrip("/") in ("", "/")
+        and _text(links[0]) == _text(h1)
+    )
+
+
 def _title_element(root):
     for h1 in root.iter("h1"):
-        if _inside(h1, ("nav", "aside", "footer", "li")) or COMMENT_HEADER.match(_text(h1)):
+        if (
+            _inside(h1, ("nav", "aside", "footer", "li"))
+            or COMMENT_HEADER.match(_text(h1))
+            or _site_chrome(h1)
+        ):
             continue
         if _text(h1):
             return h1

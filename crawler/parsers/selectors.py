@@ -265,6 +265,11 @@ def in_written_order(comments: list[dict]) -> list[dict]:
     return comments
 
 
+def likes_zero(node) -> int | None:
+    """0 when the comment's like button says so without a number (2021: `…__likes--zero`)."""
+    return 0 if _own(node, '[class*="likes--zero"], [class*="likes-zero"]') is not None else None
+
+
 def comment_from_html(node, now) -> dict:
     """A rendered comment of any era → a comment dict (the parent only from `data-parent-id`; see
     `comments_from_html`). A reply's leading `@mention` anchor (its addressee, already kept as the
@@ -315,7 +320,7 @@ def comment_from_html(node, now) -> dict:
         "author_name": None if deleted else name,
         "author_badge": None if deleted else badge,
         "is_adopted": not deleted and _own(node, C_ADOPTED) is not None,
-        "like_count": likes.xpath("normalize-space()").get() if likes is not None else None,
+        "like_count": likes.xpath("normalize-space()").get() if likes is not None else likes_zero(node),
         "posted_at": when(time_el, now) if time_el is not None else None,
         "is_deleted": deleted,
     }

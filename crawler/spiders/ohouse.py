@@ -369,16 +369,20 @@ class OhouseSpider(DobaeSpider):
         ):
             self.crawler.stats.inc_value("incremental/skipped")
             return
-        yield self.question_request(qid, url=url)
+        yield self.question_request(qid, url=url, listed=comment_count)
 
     def question_request(
-        self, qid: str, lastmod: str | None = None, url: str | None = None
+        self, qid: str, lastmod: str | None = None, url: str | None = None, listed: int | None = None
     ) -> scrapy.Request:
+        """`listed`: the comment count the list card stated (the page's own count comes first)."""
+        kwargs: dict[str, Any] = {"qid": qid, "lastmod": lastmod}
+        if listed is not None:
+            kwargs["listed"] = listed
         return scrapy.Request(
             url or self.url(f"/questions/{qid}"),
             callback=self.parse_question,
             errback=self.question_failed,
-            cb_kwargs={"qid": qid, "lastmod": lastmod},
+            cb_kwargs=kwargs,
             # one process: `self.seen` dedups (and a restart refetches); several: Redis' dupefilter
             dont_filter=self.distributed is None,
         )
@@ -395,13 +399,13 @@ class OhouseSpider(DobaeSpider):
             return self.url(f"/questions/{qid}")
         return response.urljoin(path)
 
-    def parse_question(self, response, qid: str, lastmod: str | None = None):
-        for item in self.question_items(response, qid, lastmod):
+    def parse_question(self, response, qid: str, lastmod: str | None = None, listed: int | None = None):
+        for item in self.question_items(response, qid, lastmod, listed):
             if lastmod and isinstance(item, dict):
                 item["lastmod"] = lastmod
             yield item
 
-    def question_items(self, response, qid: str, lastmod: str | None):
+    def question_items(self, response, qid: str, lastmod: str | None, listed: int | None = None):
         """One question page → the item, by the first parse path that gives it whole: the JSON
         embedded in the page, else the HTML (+ `comments.json` for comments the page does not
         show). Only the page itself answering 404/410, or saying it was deleted, marks it deleted."""
@@ -439,6 +443,9 @@ class OhouseSpider(DobaeSpider):
             if fallback is not None:
                 item, total, path = fallback, selectors.stated_total(response), "generic"
                 item["comment_count"] = len(item["comments"]) if total is None else total
+        if total is None and listed is not None and listed > len(item["comments"]):
+            total = item["comment_count"] = listed  # the page states nothing; its list card did
+            item["_count_from"] = "the list card states"
         item["lastmod"] = lastmod
         if item.get("title") is None and item.get("body") is not None:
             self.title_from_body(item)
@@ -633,6 +640,7 @@ class OhouseSpider(DobaeSpider):
             yield self.comments_request(item, int(next_page), path, shown)
         else:
             item.pop("_total_known", None)
+            item.pop("_count_from", None)
             self.parsed(item, path)
             yield item
 
@@ -643,12 +651,13 @@ class OhouseSpider(DobaeSpider):
             have.setdefault(c["external_id"], c)
         item["comments"] = selectors.in_written_order(list(have.values()))
         if not item.pop("_total_known", True):  # the page stated no count: nothing known missing
+            item.pop("_count_from", None)
             self.parsed(item, path)
             return item
         item["comments_incomplete"] = True
+        stated_by = item.pop("_count_from", "the page states")
         item["comments_incomplete_reason"] = (
-            f"the page states {item.get('comment_count')} comment(s), {len(item['comments'])} could be read"
-            f" ({why})"
+            f"{stated_by} {item.get('comment_count')} comment(s), {len(item['comments'])} could be read ({why})"
         )
         self.logger.info(
             "question %s: %d comment(s) found, the rest not reachable: stored marked comments_incomplete",
