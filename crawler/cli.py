@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 crawl_app = typer.Typer(
@@ -65,7 +67,8 @@ def run_cmd(
         "downloader/response_count", "item_scraped_count", "item_dropped_count", "db/questions_inserted",
         "db/questions_updated", "db/questions_unchanged", "db/questions_deleted", "db/answers_written",
         "db/qa_pairs_written", "incremental/skipped", "retry/count", "login_redirect/blocked",
-        "robotstxt/forbidden", "log_count/ERROR", "elapsed_s",
+        "robotstxt/forbidden", "ohouse/comments_incomplete", "ohouse/title_from_body", "ohouse/fallback_pages",
+        "log_count/ERROR", "elapsed_s",
     ):  # fmt: skip
         if key in stats:
             table.add_row(key, str(stats[key]))
@@ -73,6 +76,14 @@ def run_cmd(
     if failure:
         table.title = f"crawl {spider}: failed"
     out.print(table)
+    fallback = stats.get("ohouse/fallback_pages")
+    if fallback:
+        out.print(
+            f"{fallback} pages parsed by the structural fallback: the selectors may be out of date "
+            "(dobae crawl probe URL shows one page)",
+            markup=False,
+            highlight=False,
+        )
     if failure:
         from dobae.errors import DobaeError
 
@@ -105,7 +116,8 @@ def probe_cmd(
         return
     table = Table(title=f"crawl probe: {url} ({result.kind})", show_header=False)
     table.add_row("fetched", "\n".join(f"{s} {u}" for u, s in result.fetched))
-    table.add_row("parse path", ", ".join(f"{k} ({v})" for k, v in result.parse_paths.items()) or "-")
+    paths = {**result.parse_paths, **{f"list {k}": v for k, v in result.list_paths.items()}}
+    table.add_row("parse path", ", ".join(f"{k} ({v})" for k, v in paths.items()) or "-")
     table.add_row("fields not found", ", ".join(f"{k} ({v})" for k, v in result.missing.items()) or "-")
     for item in result.items:
         comments = item.get("comments") or []
@@ -114,7 +126,12 @@ def probe_cmd(
             f"{item.get('title') or '(no title)'}\n"
             f"url {item['url']} · posted {item.get('posted_at')} · author {item.get('author_name')}\n"
             f"comments {len(comments)} of {item.get('comment_count')}"
-            + (" · comments_incomplete" if item.get("comments_incomplete") else "")
+            + (
+                f" · comments_incomplete: {item.get('comments_incomplete_reason')}"
+                if item.get("comments_incomplete")
+                else ""
+            )
+            + (" · title from the body" if item.get("title_from_body") else "")
             + (" · deleted" if item.get("is_deleted") else ""),
         )
     for reason in result.dropped:
@@ -123,7 +140,7 @@ def probe_cmd(
         shown = result.next_requests[:15]
         more = len(result.next_requests) - len(shown)
         table.add_row("would request", "\n".join(shown) + (f"\n… {more} more" if more else ""))
-    other = {k: v for k, v in result.stats.items() if "/parsed/" not in k and "/missing/" not in k}
+    other = {k: v for k, v in result.stats.items() if not re.search(r"/(parsed|list_parsed|missing)/", k)}
     if other:
         table.add_row("stats", ", ".join(f"{k.removeprefix('ohouse/')}={v}" for k, v in other.items()))
     out.print(table)

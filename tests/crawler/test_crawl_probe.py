@@ -45,6 +45,9 @@ def test_probe_question_page_without_json(site_2019, tmp_path):
     [item] = got["items"]
     assert item["title"] == "실크벽지 이음새가 벌어지고 검은 줄이 보여요" and item["comment_count"] == 2
     assert item["comments"] == [] and item["comments_incomplete"] is True  # the empty mount point, no JSON
+    assert item["comments_incomplete_reason"] == (
+        "the page states 2 comment(s), 0 could be read (comments.json answered 404)"
+    )
     assert [s for u, s in got["fetched"] if "comments.json" in u] == [404]
 
 
@@ -107,8 +110,10 @@ def test_probe_shows_the_structural_fallback_on_a_redesigned_page(site_redesigne
     assert got.stats["ohouse/generic_found/comments"] == 3
     shown = CliRunner().invoke(app, ["crawl", "probe", url])
     assert shown.exit_code == 0 and "generic (1)" in shown.output
+    shown = CliRunner().invoke(app, ["crawl", "probe", f"{site_redesigned}/questions?page=2"])
+    assert shown.exit_code == 0 and "list generic (1)" in shown.output
     listing = run_probe(f"{site_redesigned}/questions?page=1")
-    assert listing.stats["ohouse/list_parsed/generic"] == 1 and listing.stats["ohouse/notice_skipped"] == 3
+    assert listing.list_paths == {"generic": 1} and listing.stats["ohouse/notice_skipped"] == 3
     assert f"{site_redesigned}/questions/1066" in listing.next_requests  # the newest first
     assert f"{site_redesigned}/questions?page=2" in listing.next_requests
 
