@@ -3,17 +3,24 @@
 The same content as the default site, rendered as 오늘의집 질문과답변 looked in each era
 (`../shared/research/ohouse-site.md`):
 
-- **2019**: Rails, server-rendered, readable BEM classes. List `ul.question-list` with
-  `nav.paginator[data-total][data-per]` of `<li data-page>` (no hrefs). Detail `article#page` whose
-  comment feed is an empty React mount point (`div[data-react-class=CommentFeed]`, only the count in
-  `data-react-props`): the comments come from `comments.json`. Questions with an odd id are the
-  "DOM variant": the mount point holds the rendered first comment page (as a page saved after React
-  ran), with `<button data-page>` comment pages.
+- **2019**: Rails, server-rendered, readable BEM classes. List: a keyword taxonomy, then
+  `section#questions-list` of `a.questions-item__link` (tracking parameters) wrapping
+  `article.questions-item` ("답글 N", relative times), `nav.paginator[data-total][data-current]` of
+  `<li data-page>` (no hrefs, an unclosed `<li>`). Detail `article#page` with a sidebar of popular
+  keywords (a trap), `#kakaoTemplateData[data-comment_count]`, and the comment feed an empty React
+  mount point (`div[data-react-class=CommentFeed]`, `count`/`total_count` in `data-react-props`):
+  the comments come from `comments.json`. Questions with an odd id are the "DOM variant": the mount
+  point holds the rendered first comment page (as a page saved after React ran), with
+  `<button data-page>` comment pages; ids ≡ 1 (mod 4) are logged out.
 - **2021**: React rendered on the server, emotion-hashed classes, `data-react-props` App JSON.
-  List as the default site but the paginator is `<button>`s without hrefs. Detail `.qna-detail__*`
-  with the rendered comment feed (first 10 comments, replies nested under their parent, `@mention`
-  anchors, `<button>` actions, "댓글 더보기"); questions with an even id are the logged-out variant:
-  `a[href=/users/sign_in]` instead of the buttons and a cover link over the comment form.
+  List as the default site but the paginator is `<button>`s without hrefs. Detail
+  `main.qna-detail > article.qna-detail__container` with the research's classes
+  (`h1.qna-detail__content__header-title`, `address.qna-detail-author`,
+  `section.qna-detail__content__body`, `qna-detail__footer__*`, a `<time>` without datetime) and
+  the rendered `comment-feed__*` feed (first 10 comments, replies nested in
+  `div.comment-feed__reply-list`, `@mention` anchors, `<button>` actions); questions with an even
+  id are the logged-out variant: `a[href=/users/sign_in]` instead of the buttons and a cover link
+  over the comment form.
 - **2024**: Next.js community posts at `/community/posts/qna-{id}` (`/questions…` answers 301 to
   `/community/posts…`): server-rendered HTML (hashed classes) + `__NEXT_DATA__` with every comment;
   the list is infinite scroll (`/community/posts?page=N`, no paginator; its JSON is
