@@ -75,6 +75,11 @@ def _doc_index(root) -> dict:
 # ----------------------------------------------------------------------------- list pages
 
 
+def _qid(href: str) -> str | None:
+    m = QUESTION_HREF.search(href)
+    return (m.group(1) or m.group(2)) if m else None
+
+
 def question_links(root) -> list[dict]:
     """Every question linked from the main content, in order: `{"href", "qid", "comments",
     "notice"}` (one per question; the card is the largest ancestor linking to no other question)."""
@@ -82,17 +87,15 @@ def question_links(root) -> list[dict]:
     seen: set[str] = set()
     for a in root.iter("a"):
         href = a.get("href") or ""
-        m = QUESTION_HREF.search(href)
-        if not m or _inside(a, ("nav", "aside", "footer")):
+        qid = _qid(href)
+        if qid is None or _inside(a, ("nav", "aside", "footer")):
             continue
-        qid = m.group(1) or m.group(2)
         if qid in seen:
             continue
         seen.add(qid)
         card = a
         for up in a.iterancestors():
-            ids = {(QUESTION_HREF.search(x.get("href") or "") or [None])[0] for x in up.iter("a")}
-            ids.discard(None)
+            ids = {_qid(x.get("href") or "") for x in up.iter("a")} - {None}
             if len(ids) > 1 or _tag(up) in ("body", "main", "html"):
                 break
             card = up
@@ -166,6 +169,27 @@ def _body_element(title):
                 return sib
         node = node.getparent()
     return None
+
+
+def _dense_block(root):
+    """No title to start from: the block with the most text of its own (links not counted) that
+    could be a body, descending while one child block holds nearly all of it."""
+
+    def score(el) -> int:
+        return len(_text(el)) - len("".join(_text(a) for a in el.iter("a")))
+
+    best, best_score = None, 0
+    for el in root.iter():
+        if _tag(el) in BLOCKS and not _inside(el, ("nav", "aside", "footer", "li", "form")) and _is_body(el):
+            n = score(el)
+            if n > best_score:
+                best, best_score = el, n
+    while best is not None:
+        inner = [c for c in best if _tag(c) in BLOCKS and score(c) >= 0.9 * best_score]
+        if len(inner) != 1 or not _is_body(inner[0]):
+            break
+        best = inner[0]
+    return best
 
 
 def _comment_blocks(root, after: int, index: dict) -> list:
@@ -291,17 +315,20 @@ def _text_after(root, start: int, stop: int, index: dict, pattern: re.Pattern) -
 
 
 def question(root, now) -> dict | None:
-    """The question fields the page's structure gives (None: neither a title nor a body), plus
-    `comments` and `found` (the fields found, for the stats)."""
+    """The question fields the page's structure gives, with its `comments` (None: neither a
+    title nor a body). Without an `<h1>`: the densest block is the body and `og:title`/`<title>`
+    the title."""
     index = _doc_index(root)
     title_el = _title_element(root)
-    body_el = _body_element(title_el) if title_el is not None else None
-    title = _text(title_el) if title_el is not None else None
-    if title_el is None:
-        title = meta_title(root)
+    if title_el is not None:
+        title, body_el = _text(title_el), _body_element(title_el)
+    else:
+        body_el = _dense_block(root)
+        title = meta_title(root) if body_el is not None else None
     if title is None and body_el is None:
         return None
-    start = index[title_el] if title_el is not None else 0
+    # the question's fields lie after its title (no title: from the body's container on)
+    start = index[title_el] if title_el is not None else index[body_el.getparent()]
     body_end = max((index[e] for e in body_el.iter()), default=start) if body_el is not None else start
     blocks = _comment_blocks(root, body_end, index)
     feed = comments(root, body_end, now, index, blocks)
@@ -345,7 +372,6 @@ def question(root, now) -> dict | None:
                 category = _text(a)
     return {
         "title": title,
-        "title_element": title_el is not None,
         "body": _html(body_el) if body_el is not None else None,
         "category": category,
         "keywords": keywords,

@@ -467,7 +467,6 @@ class OhouseSpider(DobaeSpider):
                 stats.inc_value(f"ohouse/generic_found/{field}")
         stats.inc_value("ohouse/generic_found/comments", len(got["comments"]))
         comments = selectors.in_written_order(got.pop("comments"))
-        got.pop("title_element")
         return {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **got,
                 "comments": comments}  # fmt: skip
 

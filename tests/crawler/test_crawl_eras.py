@@ -114,3 +114,23 @@ def test_redesigned_era_crawl_goes_through_the_fallback_and_says_so(db_url, era)
     n = stats["ohouse/fallback_pages"]
     assert n == 62 + stats["ohouse/list_parsed/generic"]
     assert f"{n} pages parsed by the structural fallback: the selectors may be out of date" in proc.stderr
+
+
+def test_dobae_crawl_run_says_how_many_pages_needed_the_fallback(sqlite_url):
+    import subprocess
+    import sys
+
+    from crawl_helpers import ROOT, env_for
+
+    with serve_sandbox(site=Site(era="2021", json=False, slow_s=0.0, late_post=False, redesign=3)) as base:
+        proc = subprocess.run(
+            [sys.executable, "-m", "crawler", "crawl", "run", "ohouse", "--base-url", base, "--no-throttle",
+             "--query", "곰팡이", "--set", "LOG_LEVEL=WARNING"],
+            capture_output=True, text=True, timeout=120, env=env_for(sqlite_url), cwd=ROOT,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = crawl_stats(sqlite_url)
+    n = stats["ohouse/fallback_pages"]
+    assert n == stats["ohouse/parsed/generic"] + stats["ohouse/list_parsed/generic"] >= 6
+    line = f"{n} pages parsed by the structural fallback: the selectors may be out of date"
+    assert line in proc.stdout and line in proc.stderr  # the summary, and the crawl's own log line

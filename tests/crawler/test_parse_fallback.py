@@ -149,3 +149,21 @@ def test_sidebar_keywords_are_not_the_questions(seed):
     item = out[0] if isinstance(out[0], dict) else out[0].cb_kwargs["item"]
     golden = {g["external_id"]: g for g in load_golden(era_file("2019", False))}["1001"]
     assert [k.lstrip("#") for k in item["keywords"]] == golden["keywords"] == ["도배", "벽지", "들뜸"]
+
+
+def test_the_fallback_without_any_h1_takes_the_page_title_and_the_densest_block():
+    """A redesigned page that lost its `<h1>` too: the title from `<title>` (site suffix cut), the
+    body from the block with the most text of its own, the comments as before."""
+    from crawler.items import QuestionItem
+
+    with serve_sandbox(site=Site(era="2021", json=False, slow_s=0.0, redesign=2)) as base:
+        html = httpx.get(base + "/questions/1001").text
+    no_h1 = re.sub(r"<h1 [^>]*>[^<]*</h1>", "", html, count=1)
+    assert no_h1 != html and no_h1.count("<h1") == html.count("<h1") - 1
+    spider = new_spider()
+    [item] = spider.parse_question(response(no_h1, "http://127.0.0.1:9/questions/1001"), qid="1001")
+    q = QuestionItem.model_validate(item)
+    golden = {g["external_id"]: g for g in load_golden(era_file("2021", False))}["1001"]
+    assert (q.title, q.body, q.author_id) == (golden["title"], golden["body"], golden["author_id"])
+    assert [c.body for c in q.comments] == [c["body"] for c in golden["comments"]]
+    assert not q.title_from_body and spider.crawler.stats.get_value("ohouse/parsed/generic") == 1
