@@ -136,6 +136,12 @@ def _title_element(root):
     return None
 
 
+def main_heading(root) -> str | None:
+    """The text of the page's main `<h1>` (see `_title_element`), if any."""
+    h1 = _title_element(root)
+    return _text(h1) if h1 is not None else None
+
+
 def meta_title(root) -> str | None:
     """`og:title`, else `<title>` without the site's suffix (" | 오늘의집", " - …")."""
     for meta in root.iter("meta"):

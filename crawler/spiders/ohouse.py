@@ -448,7 +448,12 @@ class OhouseSpider(DobaeSpider):
             item["_count_from"] = "the list card states"
         item["lastmod"] = lastmod
         if item.get("title") is None and item.get("body") is not None:
-            self.title_from_body(item)
+            # the header moved out of the selectors' reach: the page's main <h1>, else the body
+            item["title"] = generic.main_heading(response.selector.root)
+            if item["title"] is None:
+                self.title_from_body(item)
+            else:
+                self.crawler.stats.inc_value("ohouse/title_from_h1")
         if not item.get("title") and "/questions/" in url:
             # a page without the question in its HTML (rendered by JavaScript): its JSON endpoint
             yield self.question_json_request(item)
@@ -471,8 +476,8 @@ class OhouseSpider(DobaeSpider):
                 "comments": comments}  # fmt: skip
 
     def title_from_body(self, item: dict) -> None:
-        """No title found (the header moved or is gone): the page's `og:title`/`<title>` would be
-        the site's; the body's first sentence stands in, and the item says so."""
+        """No title found (the header is gone; `og:title`/`<title>` may well be the site's): the
+        body's first sentence stands in, and the item says so."""
         text = html_to_text(item["body"]) or ""
         first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
         m = re.match(r"(.+?[.?!。？！])(\s|$)", first_line)

@@ -118,8 +118,9 @@ def test_stated_comment_count_without_comments_is_incomplete_with_a_reason():
 
 
 def test_a_page_without_its_header_keeps_body_and_comments():
-    """The title's header moved out of reach (here: gone): stored with the body's first sentence
-    as its title, flagged; its body and comments kept — never dropped as `missing_title`."""
+    """The title's header gone: stored with the body's first sentence as its title, flagged; its
+    body and comments kept — never dropped as `missing_title`. The header moved out of the
+    selectors' reach: its `<h1>` is the title."""
     from crawler.items import QuestionItem
 
     with serve_sandbox(site=Site(era="2021", json=False, slow_s=0.0)) as base:
@@ -135,6 +136,16 @@ def test_a_page_without_its_header_keeps_body_and_comments():
     assert q.body == golden["body"] and len(q.comments) == len(golden["comments"]) == 3
     assert [c.body for c in q.comments] == [c["body"] for c in golden["comments"]]
     assert spider.crawler.stats.get_value("ohouse/title_from_body") == 1
+    # the header moved below the comments under another class: its <h1> is still the title
+    header = re.search(r"<header class=\"qna-detail__content__header\">.*?</header>", html).group(0)
+    moved = html.replace(header, "").replace(
+        "</main>", header.replace("qna-detail__content__", "x-") + "</main>"
+    )
+    spider = new_spider()
+    [item] = spider.parse_question(response(moved, "http://127.0.0.1:9/questions/1001"), qid="1001")
+    q = QuestionItem.model_validate(item)
+    assert (q.title, q.title_from_body, q.body) == (golden["title"], False, golden["body"])
+    assert len(q.comments) == 3 and spider.crawler.stats.get_value("ohouse/title_from_h1") == 1
 
 
 @pytest.mark.parametrize("seed", [None, 11])
