@@ -83,6 +83,7 @@ def run_cmd(
             "(dobae crawl probe URL shows one page)",
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
     if failure:
         from dobae.errors import DobaeError
