@@ -107,6 +107,7 @@ def probe_cmd(
     import json
 
     from rich.table import Table
+    from rich.text import Text
 
     from crawler.probe import probe
     from dobae.console import out
@@ -115,32 +116,35 @@ def probe_cmd(
     if as_json:
         out.print_json(json.dumps(dataclasses.asdict(result), ensure_ascii=False, default=str))
         return
-    table = Table(title=f"crawl probe: {url} ({result.kind})", show_header=False)
-    table.add_row("fetched", "\n".join(f"{s} {u}" for u, s in result.fetched))
+    # page text and URLs are text, never rich markup (a title may hold "[b]")
+    table = Table(title=Text(f"crawl probe: {url} ({result.kind})"), show_header=False)
+    table.add_row("fetched", Text("\n".join(f"{s} {u}" for u, s in result.fetched)))
     paths = {**result.parse_paths, **{f"list {k}": v for k, v in result.list_paths.items()}}
     table.add_row("parse path", ", ".join(f"{k} ({v})" for k, v in paths.items()) or "-")
     table.add_row("fields not found", ", ".join(f"{k} ({v})" for k, v in result.missing.items()) or "-")
     for item in result.items:
         comments = item.get("comments") or []
         table.add_row(
-            f"item {item['external_id']}",
-            f"{item.get('title') or '(no title)'}\n"
-            f"url {item['url']} · posted {item.get('posted_at')} · author {item.get('author_name')}\n"
-            f"comments {len(comments)} of {item.get('comment_count')}"
-            + (
-                f" · comments_incomplete: {item.get('comments_incomplete_reason')}"
-                if item.get("comments_incomplete")
-                else ""
-            )
-            + (" · title from the body" if item.get("title_from_body") else "")
-            + (" · deleted" if item.get("is_deleted") else ""),
+            Text(f"item {item['external_id']}"),
+            Text(
+                f"{item.get('title') or '(no title)'}\n"
+                f"url {item['url']} · posted {item.get('posted_at')} · author {item.get('author_name')}\n"
+                f"comments {len(comments)} of {item.get('comment_count')}"
+                + (
+                    f" · comments_incomplete: {item.get('comments_incomplete_reason')}"
+                    if item.get("comments_incomplete")
+                    else ""
+                )
+                + (" · title from the body" if item.get("title_from_body") else "")
+                + (" · deleted" if item.get("is_deleted") else "")
+            ),
         )
     for reason in result.dropped:
-        table.add_row("dropped", reason)
+        table.add_row("dropped", Text(reason))
     if result.next_requests:
         shown = result.next_requests[:15]
         more = len(result.next_requests) - len(shown)
-        table.add_row("would request", "\n".join(shown) + (f"\n… {more} more" if more else ""))
+        table.add_row("would request", Text("\n".join(shown) + (f"\n… {more} more" if more else "")))
     other = {k: v for k, v in result.stats.items() if not re.search(r"/(parsed|list_parsed|missing)/", k)}
     if other:
         table.add_row("stats", ", ".join(f"{k.removeprefix('ohouse/')}={v}" for k, v in other.items()))

@@ -131,3 +131,40 @@ def test_scrapy_parse_on_a_redesigned_list_and_question(site_redesigned, tmp_pat
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert expect in proc.stdout, proc.stdout[-2000:]
+
+
+def test_probe_prints_page_text_as_text_not_markup(tmp_path):
+    """A title holding "[bold]…[/bold]" or "[/]" is shown as written (rich markup would eat it or fail)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from typer.testing import CliRunner
+
+    from dobae.cli import app
+
+    page = (
+        "<html><body><article id='page'><h1 id='question-name'>[bold]벽지[/bold] 들뜸 [/]</h1>"
+        "<section class='question__content__body'><p>본문</p></section></article></body></html>"
+    ).encode()
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            status, body = (404, b"") if self.path == "/robots.txt" else (200, page)
+            self.send_response(status)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/questions/7"
+        shown = CliRunner().invoke(app, ["crawl", "probe", url], env={"COLUMNS": "200"})
+    finally:
+        server.shutdown()
+    assert shown.exit_code == 0, shown.output
+    assert "[bold]벽지[/bold] 들뜸 [/]" in shown.output
