@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import typer
 
 crawl_app = typer.Typer(
@@ -65,7 +67,8 @@ def run_cmd(
         "downloader/response_count", "item_scraped_count", "item_dropped_count", "db/questions_inserted",
         "db/questions_updated", "db/questions_unchanged", "db/questions_deleted", "db/answers_written",
         "db/qa_pairs_written", "incremental/skipped", "retry/count", "login_redirect/blocked",
-        "robotstxt/forbidden", "log_count/ERROR", "elapsed_s",
+        "robotstxt/forbidden", "ohouse/comments_incomplete", "ohouse/title_from_body", "ohouse/fallback_pages",
+        "log_count/ERROR", "elapsed_s",
     ):  # fmt: skip
         if key in stats:
             table.add_row(key, str(stats[key]))
@@ -73,6 +76,15 @@ def run_cmd(
     if failure:
         table.title = f"crawl {spider}: failed"
     out.print(table)
+    fallback = stats.get("ohouse/fallback_pages")
+    if fallback:
+        out.print(
+            f"{fallback} pages parsed by the structural fallback: the selectors may be out of date "
+            "(dobae crawl probe URL shows one page)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if failure:
         from dobae.errors import DobaeError
 
@@ -95,6 +107,7 @@ def probe_cmd(
     import json
 
     from rich.table import Table
+    from rich.text import Text
 
     from crawler.probe import probe
     from dobae.console import out
@@ -103,27 +116,36 @@ def probe_cmd(
     if as_json:
         out.print_json(json.dumps(dataclasses.asdict(result), ensure_ascii=False, default=str))
         return
-    table = Table(title=f"crawl probe: {url} ({result.kind})", show_header=False)
-    table.add_row("fetched", "\n".join(f"{s} {u}" for u, s in result.fetched))
-    table.add_row("parse path", ", ".join(f"{k} ({v})" for k, v in result.parse_paths.items()) or "-")
+    # page text and URLs are text, never rich markup (a title may hold "[b]")
+    table = Table(title=Text(f"crawl probe: {url} ({result.kind})"), show_header=False)
+    table.add_row("fetched", Text("\n".join(f"{s} {u}" for u, s in result.fetched)))
+    paths = {**result.parse_paths, **{f"list {k}": v for k, v in result.list_paths.items()}}
+    table.add_row("parse path", ", ".join(f"{k} ({v})" for k, v in paths.items()) or "-")
     table.add_row("fields not found", ", ".join(f"{k} ({v})" for k, v in result.missing.items()) or "-")
     for item in result.items:
         comments = item.get("comments") or []
         table.add_row(
-            f"item {item['external_id']}",
-            f"{item.get('title') or '(no title)'}\n"
-            f"url {item['url']} · posted {item.get('posted_at')} · author {item.get('author_name')}\n"
-            f"comments {len(comments)} of {item.get('comment_count')}"
-            + (" · comments_incomplete" if item.get("comments_incomplete") else "")
-            + (" · deleted" if item.get("is_deleted") else ""),
+            Text(f"item {item['external_id']}"),
+            Text(
+                f"{item.get('title') or '(no title)'}\n"
+                f"url {item['url']} · posted {item.get('posted_at')} · author {item.get('author_name')}\n"
+                f"comments {len(comments)} of {item.get('comment_count')}"
+                + (
+                    f" · comments_incomplete: {item.get('comments_incomplete_reason')}"
+                    if item.get("comments_incomplete")
+                    else ""
+                )
+                + (" · title from the body" if item.get("title_from_body") else "")
+                + (" · deleted" if item.get("is_deleted") else "")
+            ),
         )
     for reason in result.dropped:
-        table.add_row("dropped", reason)
+        table.add_row("dropped", Text(reason))
     if result.next_requests:
         shown = result.next_requests[:15]
         more = len(result.next_requests) - len(shown)
-        table.add_row("would request", "\n".join(shown) + (f"\n… {more} more" if more else ""))
-    other = {k: v for k, v in result.stats.items() if "/parsed/" not in k and "/missing/" not in k}
+        table.add_row("would request", Text("\n".join(shown) + (f"\n… {more} more" if more else "")))
+    other = {k: v for k, v in result.stats.items() if not re.search(r"/(parsed|list_parsed|missing)/", k)}
     if other:
         table.add_row("stats", ", ".join(f"{k.removeprefix('ohouse/')}={v}" for k, v in other.items()))
     out.print(table)
@@ -209,10 +231,14 @@ def sandbox_serve_cmd(
     no_json: bool = typer.Option(
         False, "--no-json", help="with --era: no JSON endpoints and no JSON embedded in pages (HTML only)"
     ),
+    redesign: int = typer.Option(
+        None, "--redesign", help="a seed: rename every class, id and data-* attribute to opaque tokens"
+    ),
 ) -> None:
     """Serve the sandbox site until Ctrl-C; prints its URL first.
 
-    Example: `dobae sandbox serve --port 8800 --scale 5000`, `dobae sandbox serve --era 2021 --no-json`
+    Example: `dobae sandbox serve --port 8800 --scale 5000`, `dobae sandbox serve --era 2021 --no-json
+    --redesign 7`
     """
     from crawler.sandbox.server import SandboxServer
     from dobae.console import console, out
@@ -220,7 +246,7 @@ def sandbox_serve_cmd(
     with console.status("loading the sandbox content…"):
         server = SandboxServer(
             host=host, port=port, scale=scale, seed=seed, churn=churn, rate_limit=rate_limit, burst=burst,
-            slow_s=slow, late_post=not no_late_post, era=era, json=not no_json,
+            slow_s=slow, late_post=not no_late_post, era=era, json=not no_json, redesign=redesign,
         )  # fmt: skip
     out.print(server.base_url, markup=False, highlight=False)
     console.print(

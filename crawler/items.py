@@ -111,6 +111,12 @@ class QuestionItem(BaseModel):
     comments_incomplete: bool = Field(
         False, description="the page said there are more comments than could be fetched (no comment JSON)"
     )
+    comments_incomplete_reason: str | None = Field(
+        None, description="why comments are missing: the count the page states and what answered"
+    )
+    title_from_body: bool = Field(
+        False, description="no title was found on the page: the body's first sentence stands in"
+    )
     comments: list[CommentItem] = Field(default_factory=list)
 
     @field_validator("keywords", mode="before")

@@ -132,7 +132,7 @@ def normalize_question(item: QuestionItem, author) -> dict:
         "like_count": item.like_count,
         "is_deleted": item.is_deleted,
         "comments_incomplete": item.comments_incomplete,
-        "raw": {"lastmod": item.lastmod} if item.lastmod else None,
+        "raw": raw_notes(item),
     }
     hashed = {
         k: q[k]
@@ -145,6 +145,19 @@ def normalize_question(item: QuestionItem, author) -> dict:
         hashed["lastmod"] = item.lastmod
     q["content_hash"] = content_hash(hashed)
     return {"kind": "question", "source": item.source, "question": q, "answers": answers}
+
+
+def raw_notes(item: QuestionItem) -> dict | None:
+    """What the crawl knows about the row beyond its fields (`questions.raw`): the sitemap's lastmod,
+    why comments are incomplete, a title taken from the body."""
+    raw: dict = {}
+    if item.lastmod:
+        raw["lastmod"] = item.lastmod
+    if item.comments_incomplete and item.comments_incomplete_reason:
+        raw["comments_incomplete"] = item.comments_incomplete_reason
+    if item.title_from_body:
+        raw["title_from_body"] = True
+    return raw or None
 
 
 def _insert(dialect: str):

@@ -1,7 +1,7 @@
 """`dobae crawl probe URL`: what the `ohouse` spider makes of one page, without a crawl and without
 the database — the item (validated as the pipeline would), the parse path it took
-(`json`/`embedded`/`html`), the fields it could not find, and the requests it would make next.
-The tool to reach for when the site changed and a crawl stores less than it should.
+(`json`/`embedded`/`html`, or `generic`: the structural fallback), the fields it could not find,
+and the requests it would make next. The tool to reach for when the site changed and a crawl stores less than it should.
 
 Only the page's own follow-ups are fetched (its `comments.json` pages, its `.json` when the page
 shows no question); links to other questions and list pages are listed, not followed.
@@ -30,7 +30,8 @@ class Probe:
     kind: str  # list | list_json | question | question_json | unknown
     items: list[dict] = field(default_factory=list)  # validated items (model_dump)
     dropped: list[str] = field(default_factory=list)  # items that would be dropped, with the reason
-    parse_paths: dict[str, int] = field(default_factory=dict)
+    parse_paths: dict[str, int] = field(default_factory=dict)  # question pages: json/embedded/html/generic
+    list_paths: dict[str, int] = field(default_factory=dict)  # list pages: html (selectors) or generic
     missing: dict[str, int] = field(default_factory=dict)
     fetched: list[tuple[str, int]] = field(default_factory=list)  # (url, status)
     next_requests: list[str] = field(default_factory=list)  # what a crawl would request next
@@ -105,5 +106,6 @@ def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True, ti
     stats = crawler.stats.get_stats()
     result.stats = {k: v for k, v in stats.items() if k.startswith("ohouse/")}
     result.parse_paths = {k.split("/")[-1]: v for k, v in stats.items() if k.startswith("ohouse/parsed/")}
+    result.list_paths = {k.split("/")[-1]: v for k, v in stats.items() if k.startswith("ohouse/list_parsed/")}
     result.missing = {k.split("/")[-1]: v for k, v in stats.items() if k.startswith("ohouse/missing/")}
     return result

@@ -670,6 +670,10 @@ def create_app(site: Site) -> Starlette:
     app = Starlette(routes=routes, exception_handlers={404: fallback})
     app.state.site = site
     wrapped = RateLimit(app, site) if site.rate_limit else app
+    if site.redesign is not None:
+        from crawler.sandbox.redesign import Redesign
+
+        wrapped = Redesign(wrapped, site.redesign)
     return RequestLog(wrapped, site) if site.request_log is not None else wrapped
 
 

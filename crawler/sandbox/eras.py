@@ -3,17 +3,24 @@
 The same content as the default site, rendered as 오늘의집 질문과답변 looked in each era
 (`../shared/research/ohouse-site.md`):
 
-- **2019**: Rails, server-rendered, readable BEM classes. List `ul.question-list` with
-  `nav.paginator[data-total][data-per]` of `<li data-page>` (no hrefs). Detail `article#page` whose
-  comment feed is an empty React mount point (`div[data-react-class=CommentFeed]`, only the count in
-  `data-react-props`): the comments come from `comments.json`. Questions with an odd id are the
-  "DOM variant": the mount point holds the rendered first comment page (as a page saved after React
-  ran), with `<button data-page>` comment pages.
+- **2019**: Rails, server-rendered, readable BEM classes. List: a keyword taxonomy, then
+  `section#questions-list` of `a.questions-item__link` (tracking parameters) wrapping
+  `article.questions-item` ("답글 N", relative times), `nav.paginator[data-total][data-current]` of
+  `<li data-page>` (no hrefs, an unclosed `<li>`). Detail `article#page` with a sidebar of popular
+  keywords (a trap), `#kakaoTemplateData[data-comment_count]`, and the comment feed an empty React
+  mount point (`div[data-react-class=CommentFeed]`, `count`/`total_count` in `data-react-props`):
+  the comments come from `comments.json`. Questions with an odd id are the "DOM variant": the mount
+  point holds the rendered first comment page (as a page saved after React ran), with
+  `<button data-page>` comment pages; ids ≡ 1 (mod 4) are logged out.
 - **2021**: React rendered on the server, emotion-hashed classes, `data-react-props` App JSON.
-  List as the default site but the paginator is `<button>`s without hrefs. Detail `.qna-detail__*`
-  with the rendered comment feed (first 10 comments, replies nested under their parent, `@mention`
-  anchors, `<button>` actions, "댓글 더보기"); questions with an even id are the logged-out variant:
-  `a[href=/users/sign_in]` instead of the buttons and a cover link over the comment form.
+  List as the default site but the paginator is `<button>`s without hrefs. Detail
+  `main.qna-detail > article.qna-detail__container` with the research's classes
+  (`h1.qna-detail__content__header-title`, `address.qna-detail-author`,
+  `section.qna-detail__content__body`, `qna-detail__footer__*`, a `<time>` without datetime) and
+  the rendered `comment-feed__*` feed (first 10 comments, replies nested in
+  `div.comment-feed__reply-list`, `@mention` anchors, `<button>` actions); questions with an even
+  id are the logged-out variant: `a[href=/users/sign_in]` instead of the buttons and a cover link
+  over the comment form.
 - **2024**: Next.js community posts at `/community/posts/qna-{id}` (`/questions…` answers 301 to
   `/community/posts…`): server-rendered HTML (hashed classes) + `__NEXT_DATA__` with every comment;
   the list is infinite scroll (`/community/posts?page=N`, no paginator; its JSON is
@@ -34,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from crawler.sandbox.site import ERAS, LIST_PER, Comment, Question, Site, iso
+from crawler.sandbox.site import ERAS, LIST_PER, NOW, Comment, Question, Site, iso
 
 __all__ = ["ERAS", "routes", "shown_comments"]
 SHOWN_COMMENTS = 10  # comments a page renders; the rest need a JSON call (or a browser)
@@ -60,8 +67,11 @@ def shown_comments(site: Site, q: Question) -> list[Comment]:
     return q.comments[:SHOWN_COMMENTS]
 
 
-def logged_out(q: Question) -> bool:
-    """2021: questions with an even id are served as a logged-out visitor sees them."""
+def logged_out(site: Site, q: Question) -> bool:
+    """Served as a logged-out visitor sees it: 2021 even ids; 2019 the rendered-feed pages whose id
+    is 1 modulo 4 (sign-in links on every action, a cover over the comment form)."""
+    if site.era == "2019":
+        return q.id % 4 == 1
     return q.id % 2 == 0
 
 
@@ -75,73 +85,121 @@ def _time(cls: str, raw: str | None, at, long_date) -> str:
     return f'<time class="{cls}" datetime="{iso(at)}">{long_date(at)}</time>'
 
 
-# ----------------------------------------------------------------------------- 2021 comments
+# ----------------------------------------------------------------------------- comment feeds
+
+POPULAR = ["곰팡이", "결로", "실크벽지", "셀프도배", "몰딩"]  # the 2019 sidebar's popular keywords
+TAXONOMY = [("시공", ["도배", "벽지", "몰딩", "석고보드"]), ("하자", ["곰팡이", "결로", "들뜸"])]
 
 
-def qna_comment(c: Comment, by_id: dict[int, Comment], replies: list[str], out: bool, long_date) -> str:
-    """One `li.qna-comment` of the 2021 feed (replies nested inside)."""
-    reply_cls = " qna-comment--reply" if c.parent_id else ""
-    nested = f'<ul class="qna-comment__replies">{"".join(replies)}</ul>' if replies else ""
-    when = _time("qna-comment__time", c.display_at, c.created_at, long_date)
-    if c.is_deleted:
-        return (f'<li class="qna-comment qna-comment--deleted{reply_cls}" data-comment-id="{c.id}">'
-                f'<div class="qna-comment__body"><p class="qna-comment__content">삭제된 댓글입니다</p>'
-                f'<div class="qna-comment__footer">{when}<span class="qna-comment__like">좋아요 '
-                f'<span class="qna-comment__like__count">{c.like_count}</span></span></div></div>{nested}</li>')  # fmt: skip
-    w = c.writer
-    if w.id is not None:
-        author = (f'<a class="qna-comment__author" href="/users/{w.id}"><span class="qna-comment__author__name">'
-                  f"{_e(w.nickname)}</span></a>")  # fmt: skip
+def feed_item(
+    c: Comment,
+    by_id: dict[int, Comment],
+    replies: list[str],
+    out: bool,
+    long_date,
+    *,
+    dated: bool,
+    flat: bool,
+) -> str:
+    """One `li.comment-feed__list__item > article.comment-feed__item` (2019 and 2021 share the
+    classes). `dated`: `<time datetime>` (2019) or text only (2021); `flat`: replies follow their
+    parent with `data-parent-id` (2019 feed) instead of nesting in `div.comment-feed__reply-list`
+    with an `@mention` anchor (2021). `out`: logged out (sign-in links on every action)."""  # fmt: skip
+    reply_cls = " comment-feed__list__item--reply" if c.parent_id else ""
+    parent = f' data-parent-id="{c.parent_id}"' if c.parent_id and flat else ""
+    if c.display_at:
+        when = f'<time class="comment-feed__item__footer__time">{_e(c.display_at)}</time>'
+    elif dated:
+        when = (f'<time class="comment-feed__item__footer__time" datetime="{iso(c.created_at)}">'
+                f"{long_date(c.created_at)}</time>")  # fmt: skip
     else:
-        author = f'<span class="qna-comment__author"><span class="qna-comment__author__name">{_e(w.nickname)}</span></span>'
-    badge = (
-        f'<span class="qna-comment__badge qna-comment__badge--{w.badge}">{BADGES[w.badge]}</span>'
-        if w.badge
-        else ""
-    )
-    mention = ""
-    parent = by_id.get(c.parent_id) if c.parent_id else None
-    if parent is not None and not parent.is_deleted and parent.writer.id is not None:
-        mention = f'<a class="qna-comment__mention" href="/users/{parent.writer.id}">@{_e(parent.writer.nickname)}</a> '
-    likes = f'좋아요 <span class="qna-comment__like__count">{c.like_count}</span>'
+        when = f'<time class="comment-feed__item__footer__time">{long_date(c.created_at)}</time>'
+    zero = " comment-feed__item__footer__likes--zero" if c.like_count == 0 else ""
+    count = f'좋아요 <span class="comment-feed__item__footer__likes__count">{c.like_count}</span>'
     if out:
-        actions = (f'<a class="qna-comment__like" href="/users/sign_in">{likes}</a>'
-                   '<a class="qna-comment__reply-button" href="/users/sign_in">답글 달기</a>')  # fmt: skip
+        likes = f'<a class="comment-feed__item__footer__likes{zero}" href="/users/sign_in">{count}</a>'
+        actions = '<a class="comment-feed__item__footer__reply-btn" href="/users/sign_in">답글 달기</a>'
     else:
-        actions = (f'<button type="button" class="qna-comment__like">{likes}</button>'
-                   '<button type="button" class="qna-comment__reply-button">답글 달기</button>'
-                   '<button type="button" class="qna-comment__report">신고</button>')  # fmt: skip
-    adopted = '<span class="qna-comment__adopted">채택된 답변</span>' if c.is_adopted else ""
+        likes = f'<button type="button" class="comment-feed__item__footer__likes{zero}">{count}</button>'
+        actions = ('<button type="button" class="comment-feed__item__footer__reply-btn">답글 달기</button>'
+                   '<button type="button" class="comment-feed__item__footer__report-btn">신고</button>')  # fmt: skip
+    nested = ""
+    if replies:
+        nested = f'<div class="comment-feed__reply-list"><ul class="comment-feed__list">{"".join(replies)}</ul></div>'
+    if c.is_deleted:
+        return (f'<li class="comment-feed__list__item{reply_cls}"><article class="comment-feed__item '
+                f'comment-feed__item--deleted" data-comment-id="{c.id}"{parent}><p class="comment-feed__item__content">'
+                '<span class="comment-feed__item__content__content">삭제된 댓글입니다</span></p>'
+                f'<footer class="comment-feed__item__footer">{when}{likes}</footer></article>{nested}</li>')  # fmt: skip
+    w = c.writer
+    name = f'<span class="comment-feed__item__content__author__name">{_e(w.nickname)}</span>'
+    if w.id is not None:
+        author = f'<a class="comment-feed__item__content__author" href="/users/{w.id}">{name}</a>'
+    else:
+        author = f'<span class="comment-feed__item__content__author">{name}</span>'
+    badge = ""
+    if w.badge:
+        badge = (f'<span class="comment-feed__item__badge comment-feed__item__badge--{w.badge}">'
+                 f"{BADGES[w.badge]}</span>")  # fmt: skip
+    mention = ""
+    up = by_id.get(c.parent_id) if c.parent_id and not flat else None
+    if up is not None and not up.is_deleted and up.writer.id is not None:
+        mention = (f'<a class="comment-feed__item__content__mention" href="/users/{up.writer.id}">'
+                   f"@{_e(up.writer.nickname)}</a> ")  # fmt: skip
+    adopted = '<span class="comment-feed__item__adopted">채택된 답변</span>' if c.is_adopted else ""
     return (
-        f'<li class="qna-comment{reply_cls}" data-comment-id="{c.id}"><div class="qna-comment__body">{author}{badge}'
-        f'<p class="qna-comment__content">{mention}{c.raw_html}</p>'
-        f'<div class="qna-comment__footer">{when}{actions}{adopted}</div></div>{nested}</li>'
+        f'<li class="comment-feed__list__item{reply_cls}"><article class="comment-feed__item" data-comment-id="{c.id}"'
+        f'{parent}><p class="comment-feed__item__content">{author}{badge}'
+        f'<span class="comment-feed__item__content__content">{mention}{c.raw_html}</span></p>'
+        f'<footer class="comment-feed__item__footer">{when}{likes}{actions}{adopted}</footer></article>{nested}</li>'
     )
 
 
-def qna_feed(q: Question, shown: list[Comment], out: bool, long_date) -> str:
+def comment_feed(
+    q: Question, shown: list[Comment], out: bool, long_date, *, name: str, dated: bool, flat: bool
+) -> str:
+    """`section.comment-feed`: header "답글/댓글 N", the form (covered by a sign-in link when logged
+    out), the comments shown (flat, or replies nested under their parent), comment page buttons."""  # fmt: skip
     by_id = {c.id: c for c in q.comments}
+    ids = {c.id for c in shown}
     children: dict[int, list[Comment]] = {}
-    for c in shown:
-        if c.parent_id:
-            children.setdefault(c.parent_id, []).append(c)
+    if not flat:
+        for c in shown:
+            if c.parent_id in ids:
+                children.setdefault(c.parent_id, []).append(c)
 
     def li(c: Comment) -> str:
-        return qna_comment(c, by_id, [li(r) for r in children.get(c.id, [])], out, long_date)
+        replies = [li(r) for r in children.get(c.id, [])]
+        return feed_item(c, by_id, replies, out, long_date, dated=dated, flat=flat)
 
-    items = "".join(li(c) for c in shown if not c.parent_id or c.parent_id not in {s.id for s in shown})
+    items = "".join(li(c) for c in shown if flat or c.parent_id not in ids)
     if out:
-        form = ('<form class="qna-comment-form"><a class="qna-comment-form__cover" href="/users/sign_in">'
-                "로그인하고 댓글을 남겨 보세요</a><textarea class=\"qna-comment-form__input\" disabled></textarea></form>")  # fmt: skip
+        form = ('<form class="comment-feed__form"><a class="comment-feed__form__cover" href="/users/sign_in">'
+                "로그인하고 댓글을 남겨 보세요</a><textarea class=\"comment-feed__form__input\" disabled></textarea></form>")  # fmt: skip
     else:
-        form = ('<form class="qna-comment-form"><textarea class="qna-comment-form__input" placeholder="댓글을 남겨 보세요">'
-                '</textarea><button type="submit" class="qna-comment-form__submit">등록</button></form>')  # fmt: skip
-    more = ""
-    if len(q.comments) > len(shown):
-        more = '<button type="button" class="qna-comment-feed__more">댓글 더보기</button>'
-    return (f'<section class="qna-comment-feed" data-comment-count="{len(q.comments)}"><h2 class="qna-comment-feed__header">'
-            f'댓글 <span class="qna-comment-feed__count">{len(q.comments)}</span></h2>{form}'
-            f'<ul class="qna-comment-feed__list">{items}</ul>{more}</section>')  # fmt: skip
+        form = ('<form class="comment-feed__form"><textarea class="comment-feed__form__input" placeholder="댓글을 남겨 보세요">'
+                '</textarea><button type="submit" class="comment-feed__form__submit">등록</button></form>')  # fmt: skip
+    pages = max(1, math.ceil(len(q.comments) / SHOWN_COMMENTS))
+    buttons = ""
+    if pages > 1:
+        buttons = '<ul class="comment-feed__paginator">' + "".join(
+            f'<li><button type="button" class="comment-feed__paginator__page" data-page="{p}">{p}</button></li>'
+            for p in range(1, pages + 1)) + "</ul>"  # fmt: skip
+    return (f'<section class="comment-feed"><h1 class="comment-feed__header">{name}&nbsp;'
+            f'<span class="comment-feed__header__count">{len(q.comments)}</span></h1>{form}'
+            f'<ul class="comment-feed__list">{items}</ul>{buttons}</section>')  # fmt: skip
+
+
+def relative(at, now) -> str:
+    """The 2019 list's relative dates: "5분 전", "3시간 전", "2일 전", else `2019.05.14`."""
+    s = (now - at).total_seconds()
+    if s < 3600:
+        return f"{max(1, int(s // 60))}분 전"
+    if s < 86400:
+        return f"{int(s // 3600)}시간 전"
+    if s < 7 * 86400:
+        return f"{int(s // 86400)}일 전"
+    return at.strftime("%Y.%m.%d")
 
 
 # ----------------------------------------------------------------------------- 2024 comments
@@ -208,11 +266,20 @@ def routes(site: Site, h) -> list[Route]:
         if err:
             return err
         page, query, qs, rows = got
-        cards = [card(q, i, query) for i, q in enumerate(rows)]
+        cards = []
+        for q in rows:  # every card's link carries the tracking parameters
+            tracked = urlencode({"affect_id": 0, "affect_type": "QuestionIndex", "query": query})
+            title = q.raw_title if len(q.title) <= 60 else html.escape(q.title[:60], quote=False) + "…"
+            cards.append({"id": q.id, "href": f"/questions/{q.id}?{tracked}", "title": title,
+                          "description": h.excerpt(q.text), "author": q.writer.nickname,
+                          "datetime": iso(q.created_at), "date": q.display_at or relative(q.created_at, NOW),
+                          "comments": len(q.comments),
+                          "views": h.count(q.view_count) if q.view_count is not None else "-",
+                          "keywords": q.keywords, "image": q.images[0] if q.images else None})  # fmt: skip
         last, shown = page_window(page, len(qs))
-        pages = list(shown)
         return h.respond(h.render("era2019_list.html", title="질문과답변", canonical=None, notices=site.notices,
-                                  cards=cards, pages=pages, page=page, total=len(qs), per=LIST_PER))  # fmt: skip
+                                  cards=cards, pages=list(shown), page=page, total=len(qs),
+                                  taxonomy=TAXONOMY))  # fmt: skip
 
     async def list_2021(request: Request) -> Response:
         got, err = list_rows(request)
@@ -293,66 +360,64 @@ def routes(site: Site, h) -> list[Route]:
             return h.page("삭제된 질문입니다", f'<article id="page" class="question question--deleted" data-question-id="{q.id}">'
                           '<h1 class="question__deleted">삭제된 질문입니다</h1></article>')  # fmt: skip
         shown = shown_comments(site, q)
-        props = h.Markup(
-            html.escape(json.dumps({"questionId": q.id, "commentCount": len(q.comments)}), quote=True)
-        )
+        out = logged_out(site, q)
+        top = sum(1 for cm in q.comments if not cm.parent_id)
+        props = h.Markup(html.escape(json.dumps(
+            {"question_id": q.id, "count": top, "total_count": len(q.comments), "comment_name": "답글", "per": SHOWN_COMMENTS},
+            ensure_ascii=False), quote=True))  # fmt: skip
         feed = ""
-        if shown:
-            feed = h.render_feed(q, shown)
+        if shown:  # the "DOM variant": the page as saved after React rendered the feed
+            feed = comment_feed(q, shown, out, h.long_date, name="답글", dated=True, flat=True)
         return h.render("era2019_question.html", title=q.title, canonical=None, q=q, props=props,
-                        feed=h.Markup(feed))  # fmt: skip
+                        feed=h.Markup(feed), out=out, popular=POPULAR)  # fmt: skip
 
     def detail_2021(q: Question) -> str:
-        k = c()
         app = ""
         if site.json:
             app = f'<div data-react-class="App" data-react-props="{h.react_props(q)}"></div>'
         if q.deleted:
-            return h.page("삭제된 질문입니다", f'<div class="qna-detail qna-detail--deleted" data-question-id="{q.id}">'
-                          '<p class="qna-detail__deleted">삭제된 질문입니다</p></div>')  # fmt: skip
-        out = logged_out(q)
+            return h.page("삭제된 질문입니다", '<main class="qna-detail qna-detail--deleted">'
+                          '<p class="qna-detail__deleted">삭제된 질문입니다</p></main>')  # fmt: skip
+        out = logged_out(site, q)
         w = q.writer
-        name = f'<span class="qna-detail__author__name {k["QuestionAuthor"]}">{_e(w.nickname)}</span>'
-        author = (
-            f'<a class="qna-detail__author__link" href="/users/{w.id}">{name}</a>'
-            if w.id is not None
-            else name
-        )
+        nick = f'<span class="qna-detail-author__profile-link__summary-nickname">{_e(w.nickname)}</span>'
+        summary = f'<span class="qna-detail-author__profile-link__summary">{nick}</span>'
+        if w.id is not None:
+            author = f'<a class="qna-detail-author__profile-link" href="/users/{w.id}">{summary}</a>'
+        else:
+            author = f'<span class="qna-detail-author__profile-link">{summary}</span>'
         keywords = ""
         if q.keywords:
-            keywords = '<ul class="qna-detail__keywords">' + "".join(
-                f'<li><a class="qna-detail__keyword" href="/questions?{urlencode({"query": kw})}">#{_e(kw)}</a></li>'
+            keywords = '<ul class="qna-detail__footer__keyword-list">' + "".join(
+                f'<li class="qna-detail__footer__keyword-item"><a href="/questions?{urlencode({"query": kw})}">{_e(kw)}</a></li>'
                 for kw in q.keywords) + "</ul>"  # fmt: skip
         imgs = "".join(f'<img src="{_e(u)}" alt="">' for u in q.images)
-        category = (
-            f'<a class="qna-detail__category" href="/questions?{urlencode({"query": q.category})}">{_e(q.category)}</a>'
-            if q.category
-            else ""
-        )
-        views = (
-            f'<span class="qna-detail__views {k["ViewCount"]}">조회 {h.count(q.view_count)}</span>'
-            if q.view_count is not None
-            else ""
-        )
-        scraps = (
-            f'<span class="qna-detail__scraps">스크랩 {h.count(q.scrap_count)}</span>'
-            if q.scrap_count is not None
-            else ""
-        )
-        if out:
-            actions = ('<a class="qna-detail__action" href="/users/sign_in">스크랩</a>'
-                       '<a class="qna-detail__action" href="/users/sign_in">공유</a>')  # fmt: skip
-        else:
-            actions = ('<button type="button" class="qna-detail__action">스크랩</button>'
-                       '<button type="button" class="qna-detail__action">공유</button>')  # fmt: skip
+        category = ""
+        if q.category:  # (design) the research names no category on 2021 pages
+            category = (f'<a class="qna-detail__content__header-category" '
+                        f'href="/questions?{urlencode({"query": q.category})}">{_e(q.category)}</a>')  # fmt: skip
+        views = ""
+        if q.view_count is not None:
+            views = ('<span class="qna-detail__footer__metadata-view-count">조회 <span class="qna-detail__footer__'
+                     f'metadata-view-count-value">{h.count(q.view_count)}</span></span>')  # fmt: skip
+        scraps = ""
+        if q.scrap_count is not None:
+            scraps = (f'<span class="qna-detail__footer__metadata-scrap-count">스크랩 '
+                      f'<span class="qna-detail__footer__metadata-scrap-count-value">{h.count(q.scrap_count)}</span></span>')  # fmt: skip
+        when = _e(q.display_at) if q.display_at else h.long_date(q.created_at)  # no datetime attribute
+        report = ('<a class="qna-detail__footer__metadata-report" href="/users/sign_in">신고</a>' if out
+                  else '<button type="button" class="qna-detail__footer__metadata-report">신고</button>')  # fmt: skip
         body = (
-            f'{app}<div class="qna-detail" data-question-id="{q.id}"><div class="qna-detail__header">{category}'
-            f'<h1 class="qna-detail__title {k["QuestionTitle"]}">{q.raw_title}</h1></div>'
-            f'<div class="qna-detail__author">{author}</div>'
-            f'<div class="qna-detail__content {k["QuestionBody"]}">{q.raw_html}{imgs}</div>{keywords}'
-            f'<div class="qna-detail__meta">{_time("qna-detail__date", q.display_at, q.created_at, h.long_date)}'
-            f'{views}{scraps}</div><div class="qna-detail__actions">{actions}</div></div>'
-            + qna_feed(q, shown_comments(site, q), out, h.long_date)
+            f'{app}<main class="qna-detail"><article class="qna-detail__container"><div class="qna-detail__content">'
+            f'<header class="qna-detail__content__header">{category}'
+            f'<h1 class="qna-detail__content__header-title">{q.raw_title}</h1>'
+            f'<address class="qna-detail-author">{author}</address></header>'
+            f'<section class="qna-detail__content__body">{imgs}{q.raw_html}</section></div>'
+            f'<footer class="qna-detail__footer">{keywords}<div class="qna-detail__footer__metadata">'
+            f'<time class="qna-detail__footer__metadata-date">{when}</time>{views}{scraps}{report}</div></footer>'
+            '</article><section class="qna-detail__comment-section">'
+            + comment_feed(q, shown_comments(site, q), out, h.long_date, name="댓글", dated=False, flat=False)
+            + "</section></main>"
         )
         return h.page(q.title, body)
 

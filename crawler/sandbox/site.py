@@ -338,6 +338,7 @@ class Site:
         log_requests: bool = False,
         era: str | None = None,
         json: bool = True,
+        redesign: int | None = None,
     ) -> None:
         if era is not None and era not in ERAS:
             raise ConfigError(f"--era {era}: use one of {', '.join(ERAS)} (or none: the default site)")
@@ -347,6 +348,8 @@ class Site:
             )
         self.era = era  # None: the default site; "2019" | "2021" | "2024": that era's markup (eras.py)
         self.json = json  # False: no JSON endpoints and no JSON embedded in pages
+        # a seed: every class, id and data-* name renamed to opaque tokens (crawler/sandbox/redesign.py)
+        self.redesign = redesign
         self.seed = seed
         # every request as [arrival (monotonic), method, path?query, status] when asked for (tests)
         self.request_log: list[list] | None = [] if log_requests else None

@@ -1,17 +1,20 @@
 """`ohouse`: 오늘의집-style 질문과답변, list → question → comments.
 
 Order of preference, per page kind: the JSON endpoint (`/questions.json`), the JSON embedded in
-the page (`data-react-props`, `__NEXT_DATA__`), then the HTML, whose selectors use only the stable
-part of emotion-hashed classes (`[class*="QuestionTitle"]`). A question's page carries the
-question and all its comments in one request; if its embedded JSON is missing or broken the
-HTML is parsed and the remaining comment pages come from `comments.json`.
+the page (`data-react-props`, `__NEXT_DATA__`), then the HTML through the era selectors
+(`crawler/parsers/selectors.py`: stable parts only, e.g. `[class*="QuestionTitle"]`), and when none
+of them matches, the structural fallback (`crawler/parsers/generic.py`, parse path `generic`,
+summed up at the end of the crawl). A question's page carries the question and all its comments
+in one request; if its embedded JSON is missing or broken the HTML is parsed and the remaining
+comment pages come from `comments.json`. A page that states more comments than can be read is
+stored with what it has, `comments_incomplete` with the reason; a question is dropped only when
+neither a title nor a body is found (a missing title is taken from the body's first sentence).
 
 Example: `scrapy crawl ohouse -a base_url=http://127.0.0.1:8800 -a query=도배,벽지 -a max_pages=3`
 """
 
 from __future__ import annotations
 
-import hashlib
 import html
 import json
 import math
@@ -23,14 +26,13 @@ import scrapy
 from pydantic import Field, field_validator
 from w3lib.url import add_or_replace_parameter
 
-from crawler.normalize import parse_count, parse_korean_datetime
+from crawler.normalize import html_to_text, parse_count, parse_korean_datetime
+from crawler.parsers import generic, selectors
+from crawler.parsers.selectors import QUESTION_HREF
 from crawler.spiders.base import DobaeSpider, SpiderArgs
 
 QUESTION_PATH = re.compile(r"/questions/(\d+)(?:[/?#]|$)")
-# a question's link on a list page: /questions/{id} (2019, 2021) or /community/posts/{slug}-{id} (2024)
-QUESTION_HREF = re.compile(r"/questions/(\d+)(?=[/?#]|$)|/community/posts/(?:[^/?#]*-)?(\d+)(?=[/?#]|$)")
-# list cards of every era: 2021 emotion, 2019 Rails BEM, 2024 Next.js posts
-LIST_CARDS = '[class*="QuestionContainer"], li.question-list__item, [data-post-id], [data-pinned]'
+TRACKED_FIELDS = ("title", "body", "author_name", "posted_at", "view_count", "keywords", "category")
 DELETED_TEXTS = ("삭제된 질문", "삭제된 게시글", "삭제되었거나 존재하지 않")
 HTML_LIST_PER = 20  # cards per HTML list page (fixed by the site; the JSON endpoint takes `per`)
 MAX_LIST_REREADS = 20  # per keyword: re-reads of the list head after the list grew mid-crawl
@@ -286,28 +288,14 @@ class OhouseSpider(DobaeSpider):
         Pinned notices are skipped. The next page is `page=N+1` of the same URL: up to the last
         page the paginator links to (hrefs), else the stated total (`[data-total]`), else until a
         page has no cards (`<button>` and `<li data-page>` paginators carry no hrefs)."""
-        cards = response.css(LIST_CARDS)
-        if not cards:
-            self.crawler.stats.inc_value("ohouse/list_empty")
         seen_here = self.list_cards.setdefault(query, set())
         shifted = False
         found = 0
-        for card in cards:
-            if is_notice(card):
-                self.crawler.stats.inc_value("ohouse/notice_skipped")
-                continue
-            href = next((h for h in card.css("a::attr(href)").getall() if QUESTION_HREF.search(h)), None)
-            m = QUESTION_HREF.search(href or "")
-            if not m:
-                continue
+        for qid, href, comments in self.list_links(response):
             found += 1
-            qid = m.group(1) or m.group(2)
             shifted = shifted or (page > 1 and follow and qid in seen_here)
             seen_here.add(qid)
-            stats = card.css("::text").getall()
-            comments = next(
-                (parse_count(t) for t in stats if "댓글" in t and any(ch.isdigit() for ch in t)), None
-            )
+            m = QUESTION_HREF.search(href)
             url = None if "/questions/" in m.group(0) else response.urljoin(href.split("?")[0].split("#")[0])
             yield from self.follow_question(qid, comments, url)
         if shifted:  # a card of an earlier page again: something new pushed the list down
@@ -319,6 +307,29 @@ class OhouseSpider(DobaeSpider):
         last = self.last_list_page(response, found)
         if last is None or page + 1 <= last:
             yield self.list_html_request(query, page + 1, url=response.url)
+
+    def list_links(self, response) -> list[tuple[str, str, int | None]]:
+        """(question id, href, comment count the card states) of each card, notices left out: by
+        the era selectors, else by the structural fallback (every question link in the main
+        content; parse path `generic`)."""
+        stats = self.crawler.stats
+        cards = selectors.list_cards(response)
+        if cards is not None:
+            stats.inc_value("ohouse/list_parsed/html")
+            stats.inc_value("ohouse/notice_skipped", cards.notices)
+            return cards.links
+        out = []
+        links = generic.question_links(response.selector.root)
+        for link in links:
+            if link["notice"]:
+                stats.inc_value("ohouse/notice_skipped")
+            else:
+                out.append((link["qid"], link["href"], link["comments"]))
+        if out:
+            stats.inc_value("ohouse/list_parsed/generic")
+        else:
+            stats.inc_value("ohouse/list_empty")
+        return out
 
     @staticmethod
     def last_list_page(response, cards: int) -> int | None:
@@ -336,7 +347,7 @@ class OhouseSpider(DobaeSpider):
             if pages is not None:
                 return pages
             total = parse_count(nav.attrib.get("data-total"))
-            per = parse_count(nav.attrib.get("data-per")) or cards
+            per = parse_count(nav.attrib.get("data-per")) or max(cards, HTML_LIST_PER)
             if total is not None and per:
                 return max(1, math.ceil(total / per))
         return None
@@ -358,16 +369,20 @@ class OhouseSpider(DobaeSpider):
         ):
             self.crawler.stats.inc_value("incremental/skipped")
             return
-        yield self.question_request(qid, url=url)
+        yield self.question_request(qid, url=url, listed=comment_count)
 
     def question_request(
-        self, qid: str, lastmod: str | None = None, url: str | None = None
+        self, qid: str, lastmod: str | None = None, url: str | None = None, listed: int | None = None
     ) -> scrapy.Request:
+        """`listed`: the comment count the list card stated (the page's own count comes first)."""
+        kwargs: dict[str, Any] = {"qid": qid, "lastmod": lastmod}
+        if listed is not None:
+            kwargs["listed"] = listed
         return scrapy.Request(
             url or self.url(f"/questions/{qid}"),
             callback=self.parse_question,
             errback=self.question_failed,
-            cb_kwargs={"qid": qid, "lastmod": lastmod},
+            cb_kwargs=kwargs,
             # one process: `self.seen` dedups (and a restart refetches); several: Redis' dupefilter
             dont_filter=self.distributed is None,
         )
@@ -384,13 +399,13 @@ class OhouseSpider(DobaeSpider):
             return self.url(f"/questions/{qid}")
         return response.urljoin(path)
 
-    def parse_question(self, response, qid: str, lastmod: str | None = None):
-        for item in self.question_items(response, qid, lastmod):
+    def parse_question(self, response, qid: str, lastmod: str | None = None, listed: int | None = None):
+        for item in self.question_items(response, qid, lastmod, listed):
             if lastmod and isinstance(item, dict):
                 item["lastmod"] = lastmod
             yield item
 
-    def question_items(self, response, qid: str, lastmod: str | None):
+    def question_items(self, response, qid: str, lastmod: str | None, listed: int | None = None):
         """One question page → the item, by the first parse path that gives it whole: the JSON
         embedded in the page, else the HTML (+ `comments.json` for comments the page does not
         show). Only the page itself answering 404/410, or saying it was deleted, marks it deleted."""
@@ -422,12 +437,58 @@ class OhouseSpider(DobaeSpider):
             yield self.deleted(qid, url)
             return
         item, total = self.question_from_html(response, qid, url, now)
+        path = "html"
+        if item.get("title") is None and item.get("body") is None:
+            fallback = self.question_from_structure(response, qid, url, now)
+            if fallback is not None:
+                item, total, path = fallback, selectors.stated_total(response), "generic"
+                item["comment_count"] = len(item["comments"]) if total is None else total
+        if total is None and listed is not None and listed > len(item["comments"]):
+            total = item["comment_count"] = listed  # the page states nothing; its list card did
+            item["_count_from"] = "the list card states"
         item["lastmod"] = lastmod
+        if item.get("title") is None and item.get("body") is not None:
+            # the header moved out of the selectors' reach: the page's main <h1>, else the body
+            item["title"] = generic.main_heading(response.selector.root)
+            if item["title"] is None:
+                self.title_from_body(item)
+            else:
+                self.crawler.stats.inc_value("ohouse/title_from_h1")
         if not item.get("title") and "/questions/" in url:
             # a page without the question in its HTML (rendered by JavaScript): its JSON endpoint
             yield self.question_json_request(item)
             return
-        yield from self.complete_comments(item, total, "html")
+        yield from self.complete_comments(item, total, path)
+
+    def question_from_structure(self, response, qid: str, url: str, now) -> dict | None:
+        """The structural fallback (`crawler/parsers/generic.py`) when no era selector found the
+        question; None when it finds neither a title nor a body either."""
+        got = generic.question(response.selector.root, now)
+        if got is None:
+            return None
+        stats = self.crawler.stats
+        for field in ("title", "body", "author_name", "posted_at", "view_count", "keywords", "category"):
+            if got.get(field) not in (None, "", []):
+                stats.inc_value(f"ohouse/generic_found/{field}")
+        stats.inc_value("ohouse/generic_found/comments", len(got["comments"]))
+        comments = selectors.in_written_order(got.pop("comments"))
+        return {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **got,
+                "comments": comments}  # fmt: skip
+
+    def title_from_body(self, item: dict) -> None:
+        """No title found (the header is gone; `og:title`/`<title>` may well be the site's): the
+        body's first sentence stands in, and the item says so."""
+        text = html_to_text(item["body"]) or ""
+        first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
+        m = re.match(r"(.+?[.?!。？！])(\s|$)", first_line)
+        sentence = (m.group(1) if m else first_line)[:100]
+        if sentence:
+            item["title"] = sentence
+            item["title_from_body"] = True
+            self.crawler.stats.inc_value("ohouse/title_from_body")
+            self.logger.warning(
+                "question %s: no title found; the body's first sentence stands in", item["url"]
+            )
 
     def complete_comments(self, item: dict, total: int | None, path: str):
         """The item when it holds every comment (the stated `total`), else the `comments.json`
@@ -439,6 +500,20 @@ class OhouseSpider(DobaeSpider):
         # fewer than stated, or the page does not say: ask the comment JSON (a 404 is "no JSON")
         item["_total_known"] = total is not None
         yield self.comments_request(item, 1, path=path, shown=item["comments"])
+
+    def closed(self, reason: str) -> None:
+        """The crawl's summary of the structural fallback: pages no era selector could read."""
+        stats = self.crawler.stats
+        n = (stats.get_value("ohouse/parsed/generic") or 0) + (
+            stats.get_value("ohouse/list_parsed/generic") or 0
+        )
+        if n:
+            stats.set_value("ohouse/fallback_pages", n)
+            self.logger.warning(
+                "%d pages parsed by the structural fallback: the selectors may be out of date "
+                "(dobae crawl probe URL shows one page)",
+                n,
+            )
 
     def parsed(self, item: dict, path: str) -> None:
         """Stats of a finished item: its parse path and every field it lacks."""
@@ -468,6 +543,10 @@ class OhouseSpider(DobaeSpider):
             if '"question"' in r and r not in raws
         ]
         raws += response.css("script#__NEXT_DATA__::text").getall()
+        # a redesign renames attributes and ids, not the payloads: any attribute or JSON script
+        raws += [r for r in response.xpath("//@*[starts-with(normalize-space(.), '{')]").getall()
+                 if '"question"' in r and r not in raws]  # fmt: skip
+        raws += [r for r in response.css('script[type="application/json"]::text').getall() if r not in raws]
         for raw in raws:
             try:
                 data = json.loads(raw)
@@ -489,57 +568,13 @@ class OhouseSpider(DobaeSpider):
         return None
 
     def question_from_html(self, response, qid: str, url: str, now) -> tuple[dict, int | None]:
-        """A detail page of any era (2019 BEM `question__*`, 2021 `qna-detail__*`, 2024 Next.js
-        hashed classes) → (item, the number of comments the page says there are). Comments the
-        page renders are taken from it (replies nested or with `data-parent-id`)."""
-        page = response.css(DETAIL_ROOT) or response
-        author = page.css(Q_AUTHOR)
-        author_href = next(
-            (h for h in author.css("a::attr(href), ::attr(href)").getall() if USER_HREF.search(h)), ""
-        )
-        uid = USER_HREF.search(author_href)
-        name = author.css(Q_AUTHOR_NAME)
-        time_el = page.css(Q_TIME)
-        title = page.css(Q_TITLE)
-        # in the order they were written (ids ascending): nested replies come after their parent in
-        # the DOM, not where they belong in time
-        comments = in_written_order(comments_from_html(response, now))
-        total = self.comment_total(response, len(comments))
-        item = {
-            "kind": "question",
-            "source": self.source_name,
-            "external_id": qid,
-            "url": url,
-            "title": title[0].xpath("string()").get() if title else None,
-            "body": page.css(Q_BODY).get(),
-            "category": page.css(Q_CATEGORY).xpath("normalize-space()").get() or None,
-            "keywords": page.css(Q_KEYWORDS).getall(),
-            "author_id": uid.group(1) if uid else None,
-            "author_name": (name.xpath("normalize-space()").get() if name else None)
-            or (author.xpath("normalize-space()").get() if author else None),
-            "posted_at": when(time_el[0], now) if time_el else None,
-            "view_count": page.css(Q_VIEWS).xpath("normalize-space()").get(),
-            "scrap_count": page.css(Q_SCRAPS).xpath("normalize-space()").get(),
-            "comment_count": len(comments) if total is None else total,
-            "comments": comments,
-        }
+        """A detail page of any era through the era selectors → (item, the number of comments the
+        page says there are; None when it does not say)."""
+        fields = selectors.question_fields(response, now)
+        total = selectors.stated_total(response)
+        fields["comment_count"] = len(fields["comments"]) if total is None else total
+        item = {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **fields}
         return item, total
-
-    @staticmethod
-    def comment_total(response, shown: int) -> int | None:
-        """How many comments the page says the question has: the feed's count, `data-comment-count`,
-        or the props of 2019's empty `CommentFeed` mount point."""
-        text = response.css(COMMENT_COUNT).xpath("normalize-space()").get()
-        total = parse_count(text) if text else None
-        if total is None:
-            total = parse_count(response.css("[data-comment-count]::attr(data-comment-count)").get())
-        if total is None:
-            for raw in response.css('[data-react-class="CommentFeed"]::attr(data-react-props)').getall():
-                try:
-                    total = parse_count(_first(json.loads(raw), "commentCount", "comment_count"))
-                except (ValueError, AttributeError):
-                    continue
-        return total
 
     def question_json_request(self, item: dict) -> scrapy.Request:
         return scrapy.Request(
@@ -596,7 +631,12 @@ class OhouseSpider(DobaeSpider):
             got = None
         if got is None:
             self.crawler.stats.inc_value(f"ohouse/comments_json_absent/{response.status}")
-            yield self.incomplete(item, page, path, shown)
+            why = (
+                f"comments.json answered {response.status}"
+                if response.status >= 400
+                else "comments.json broken"
+            )
+            yield self.incomplete(item, page, path, shown, why)
             return
         item["comments"] = (item["comments"] if page > 1 else []) + got
         next_page = data.get("next_page")
@@ -604,19 +644,25 @@ class OhouseSpider(DobaeSpider):
             yield self.comments_request(item, int(next_page), path, shown)
         else:
             item.pop("_total_known", None)
+            item.pop("_count_from", None)
             self.parsed(item, path)
             yield item
 
-    def incomplete(self, item: dict, page: int, path: str, shown) -> dict:
+    def incomplete(self, item: dict, page: int, path: str, shown, why: str = "no comment JSON") -> dict:
         """The item with what it has: the HTML's comments and the JSON pages read so far."""
         have = {c["external_id"]: c for c in (item["comments"] if page > 1 else [])}
         for c in shown or []:
             have.setdefault(c["external_id"], c)
-        item["comments"] = in_written_order(list(have.values()))
+        item["comments"] = selectors.in_written_order(list(have.values()))
         if not item.pop("_total_known", True):  # the page stated no count: nothing known missing
+            item.pop("_count_from", None)
             self.parsed(item, path)
             return item
         item["comments_incomplete"] = True
+        stated_by = item.pop("_count_from", "the page states")
+        item["comments_incomplete_reason"] = (
+            f"{stated_by} {item.get('comment_count')} comment(s), {len(item['comments'])} could be read ({why})"
+        )
         self.logger.info(
             "question %s: %d comment(s) found, the rest not reachable: stored marked comments_incomplete",
             item["external_id"], len(item["comments"]),
@@ -628,48 +674,12 @@ class OhouseSpider(DobaeSpider):
         kw = failure.request.cb_kwargs
         self.crawler.stats.inc_value("ohouse/comments_failed")
         self.logger.warning("comments failed for %s: %s", failure.request.url, failure.value)
-        return [self.incomplete(kw["item"], kw["page"], kw.get("path", "html"), kw.get("shown"))]
+        why = f"comments.json failed: {type(failure.value).__name__}"
+        return [self.incomplete(kw["item"], kw["page"], kw.get("path", "html"), kw.get("shown"), why)]
 
     def question_failed(self, failure):
         self.crawler.stats.inc_value("ohouse/question_failed")
         self.logger.error("question %s failed: %s", failure.request.url, failure.value)
-
-
-# ----------------------------------------------------------------------------- HTML of every era
-# Selectors on stable parts only: ids, BEM names, the component name inside emotion classes
-# (`[class*="QuestionTitle"]`), data-* attributes — never a hash.
-
-TRACKED_FIELDS = ("title", "body", "author_name", "posted_at", "view_count", "keywords", "category")
-USER_HREF = re.compile(r"/users/(\d+)(?:[/?#]|$)")
-DETAIL_ROOT = "article#page, .qna-detail, [data-post-id]"
-Q_TITLE = (
-    "#question-name, .question__content__header__name, .qna-detail__title, "
-    '[class*="QuestionTitle"], [class*="PostTitle"]'
-)
-Q_BODY = (
-    'section.question__content__body, .qna-detail__content, [class*="QuestionBody"], [class*="PostContent"]'
-)
-Q_CATEGORY = '.question__category, .qna-detail__category, [class*="PostCategory"]'
-Q_KEYWORDS = (
-    "ul.keyword-list a ::text, .qna-detail__keyword ::text, "
-    '[class*="PostKeywords"] a ::text, [class*="KeywordItem"] ::text'
-)
-Q_AUTHOR = (
-    'address.question__author, .qna-detail__author, [class*="PostWriter"]:not([class*="PostWriterName"])'
-)
-Q_AUTHOR_NAME = '[class*="__name"], [class*="WriterName"]'
-Q_TIME = 'time.question__content__footer__date, time.qna-detail__date, time[class*="PostDate"]'
-Q_VIEWS = '[class*="footer__view"], .qna-detail__views, [class*="PostViewCount"], [class*="ViewCount"]'
-Q_SCRAPS = '[class*="footer__scrap"], .qna-detail__scraps, [class*="ScrapCount"]'
-COMMENT_COUNT = '.comment-feed__header__count, .qna-comment-feed__count, [class*="CommentCount"]'
-C_CONTENT = '.comment-feed__item__content__content, .qna-comment__content, [class*="CommentContent"]'
-C_AUTHOR = '.comment-feed__item__content__author, .qna-comment__author, [class*="CommentWriter"]'
-C_AUTHOR_NAME = '[class*="author__name"], [class*="WriterName"]'
-C_BADGE = '[class*="__badge"], [class*="CommentBadge"]'
-C_ADOPTED = '[class*="__adopted"], [class*="AdoptedLabel"]'
-C_LIKES = '[class*="likes__count"], [class*="like__count"], [class*="CommentLike"] span'
-BADGE_NAMES = {"전문가": "expert", "판매자": "seller", "expert": "expert", "seller": "seller"}
-LEADING_MENTION = re.compile(r"^(<[^>]+>)\s*<a\b[^>]*>\s*@[^<]*</a>\s*")
 
 
 _OWN_START = OhouseSpider.start  # as defined here, before `scrapy parse` replaces it
@@ -694,132 +704,3 @@ def classify_url(url: str) -> tuple[str, str | None, str, int]:
     if m:
         return "question", m.group(1), query, page
     return "unknown", None, query, page
-
-
-def is_notice(card) -> bool:
-    """A pinned notice card (every era pins the same 공지 on each list page)."""
-    cls = (card.attrib.get("class") or "").lower()
-    if "notice" in cls or "pinned" in cls or card.attrib.get("data-pinned") in ("true", "1"):
-        return True
-    return bool(card.css('[class*="Notice"], [class*="notice"], [class*="Pinned"], [data-pinned]'))
-
-
-def when(el, now):
-    """`<time datetime>` first, then its Korean text ("2019년 05월 14일 09:30", "2024.05.14"),
-    then relative forms ("3일 전", "어제") against the response's Date."""
-    dt = parse_korean_datetime(el.attrib.get("datetime"), now) if el.attrib.get("datetime") else None
-    return dt or parse_korean_datetime(el.xpath("normalize-space()").get(), now)
-
-
-# a rendered comment: `data-comment-id`, or the comment element of each era's markup (the real
-# pages' comments do not always carry their id)
-_TOKEN = "contains(concat(' ', normalize-space(@class), ' '), ' {} ')"
-IS_COMMENT = " or ".join([
-    "@data-comment-id",
-    _TOKEN.format("comment-feed__item"),
-    _TOKEN.format("qna-comment"),
-    "contains(concat(normalize-space(@class), ' '), '-CommentItem ')",
-])  # fmt: skip
-
-
-def _depth(el, axis: str = "ancestor") -> int:
-    return len(el.xpath(f"{axis}::*[{IS_COMMENT}]"))
-
-
-def _own(node, css: str):
-    """The first element under comment `node` matching `css` that belongs to this comment, not to
-    a reply nested inside it."""
-    depth = _depth(node, "ancestor-or-self")
-    for el in node.css(css):
-        if _depth(el) == depth:
-            return el
-    return None
-
-
-def comments_from_html(response, now) -> list[dict]:
-    """Every comment the page renders, in document order. A comment without an id gets a stable
-    one made from what it shows (`h` + 16 hex of author, time and text); a reply's parent is its
-    `data-parent-id` or the comment it is nested in."""
-    out: list[dict] = []
-    ids: dict[Any, str] = {}  # lxml element → external id
-    for node in response.xpath(f"//*[{IS_COMMENT}]"):
-        c = comment_from_html(node, now)
-        ids[node.root] = c["external_id"]
-        if c["parent_external_id"] is None:
-            parents = node.xpath(f"ancestor::*[{IS_COMMENT}][1]")
-            if parents:
-                c["parent_external_id"] = ids.get(parents[0].root)
-        out.append(c)
-    return out
-
-
-def _synthetic_id(c: dict) -> str:
-    key = "\x1f".join(str(c.get(k) or "") for k in ("author_id", "author_name", "posted_at", "body"))
-    return "h" + hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
-
-
-def in_written_order(comments: list[dict]) -> list[dict]:
-    """Comments by id when every id is a number (ids grow with time; nested replies come after
-    their parent in the DOM, not where they belong in time), else as found."""
-    if all(str(c["external_id"]).isdigit() for c in comments):
-        return sorted(comments, key=lambda c: int(c["external_id"]))
-    return comments
-
-
-def comment_from_html(node, now) -> dict:
-    """A rendered comment of any era → a comment dict (the parent only from `data-parent-id`; see
-    `comments_from_html`). A reply's leading `@mention` anchor (its addressee, already kept as the
-    parent) is not part of the text."""
-    parent = node.attrib.get("data-parent-id")
-    cls = node.attrib.get("class") or ""
-    content = _own(node, C_CONTENT)
-    body = content.get() if content is not None else None
-    deleted = "--deleted" in cls or node.attrib.get("data-deleted") in ("true", "1")
-    if not deleted and content is not None:
-        deleted = (
-            content.xpath("normalize-space()").get() == "삭제된 댓글입니다" and _own(node, C_AUTHOR) is None
-        )
-    if body:
-        body = LEADING_MENTION.sub(r"\1", body, count=1)
-    author = _own(node, C_AUTHOR)
-    if author is None:  # the first profile link of this comment that is not an @mention
-        own_depth = _depth(node, "ancestor-or-self")
-        author = next(
-            (a for a in node.css('a[href*="/users/"]')
-             if _depth(a) == own_depth and "sign_in" not in (a.attrib.get("href") or "")
-             and not (a.xpath("normalize-space()").get() or "").startswith("@")),
-            None,
-        )  # fmt: skip
-    href = (
-        (author.attrib.get("href") or author.css("a::attr(href)").get() or "") if author is not None else ""
-    )
-    uid = USER_HREF.search(href)
-    name_el = _own(node, C_AUTHOR_NAME)
-    name = name_el.xpath("normalize-space()").get() if name_el is not None else None
-    if name is None and author is not None:
-        name = author.xpath("normalize-space()").get()
-    badge_el = _own(node, C_BADGE)
-    badge = None
-    if badge_el is not None:
-        badge = BADGE_NAMES.get(badge_el.attrib.get("data-badge") or "")
-        badge = badge or next(
-            (v for k, v in BADGE_NAMES.items() if f"--{k}" in (badge_el.attrib.get("class") or "")), None
-        )
-        badge = badge or BADGE_NAMES.get(badge_el.xpath("normalize-space()").get() or "")
-    likes = _own(node, C_LIKES)
-    time_el = _own(node, "time")
-    c = {
-        "external_id": node.attrib.get("data-comment-id"),
-        "parent_external_id": parent,
-        "body": body,
-        "author_id": uid.group(1) if uid else None,
-        "author_name": None if deleted else name,
-        "author_badge": None if deleted else badge,
-        "is_adopted": not deleted and _own(node, C_ADOPTED) is not None,
-        "like_count": likes.xpath("normalize-space()").get() if likes is not None else None,
-        "posted_at": when(time_el, now) if time_el is not None else None,
-        "is_deleted": deleted,
-    }
-    if not c["external_id"]:
-        c["external_id"] = _synthetic_id(c)
-    return c

@@ -91,3 +91,46 @@ def test_partial_comments_are_stored_and_completed_by_a_later_crawl_with_json(db
     rows = db_questions(db_url)
     q = rows["1023"]["q"]
     assert not q.comments_incomplete and len(rows["1023"]["answers"]) == 12
+
+
+# 2024 after a redesign: all but the category and a withdrawn author (plain spans; so the pairs'
+# category too)
+REDESIGN_FIELDS = {"url", "title", "body", "keywords", "posted_at", "view_count", "comment_count", "scrap_count",
+                   "comments_incomplete", "answers"}  # fmt: skip
+
+
+@pytest.mark.parametrize("era", ["2019", "2021", "2024"])
+def test_redesigned_era_crawl_goes_through_the_fallback_and_says_so(db_url, era):
+    """`--redesign`: every class, id and data-* name renamed; `scrapy crawl` still stores the era's
+    golden rows (2024: but for the category and a withdrawn author, plain spans) through the
+    structural fallback, and its log ends with how many pages needed it."""
+    site = Site(era=era, json=False, slow_s=0.2, redesign=7)
+    with serve_sandbox(site=site) as base:
+        proc = run_scrapy("ohouse", base, db_url)
+    fields = REDESIGN_FIELDS if era == "2024" else None
+    assert_golden(db_url, base, load_golden(era_file(era, False)), deleted_ids(), fields=fields)
+    stats = crawl_stats(db_url)
+    assert stats["ohouse/parsed/generic"] == 62 and "ohouse/parsed/html" not in stats
+    n = stats["ohouse/fallback_pages"]
+    assert n == 62 + stats["ohouse/list_parsed/generic"]
+    assert f"{n} pages parsed by the structural fallback: the selectors may be out of date" in proc.stderr
+
+
+def test_dobae_crawl_run_says_how_many_pages_needed_the_fallback(sqlite_url):
+    import subprocess
+    import sys
+
+    from crawl_helpers import ROOT, env_for
+
+    with serve_sandbox(site=Site(era="2021", json=False, slow_s=0.0, late_post=False, redesign=3)) as base:
+        proc = subprocess.run(
+            [sys.executable, "-m", "crawler", "crawl", "run", "ohouse", "--base-url", base, "--no-throttle",
+             "--query", "곰팡이", "--set", "LOG_LEVEL=WARNING"],
+            capture_output=True, text=True, timeout=120, env=env_for(sqlite_url), cwd=ROOT,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = crawl_stats(sqlite_url)
+    n = stats["ohouse/fallback_pages"]
+    assert n == stats["ohouse/parsed/generic"] + stats["ohouse/list_parsed/generic"] >= 6
+    line = f"{n} pages parsed by the structural fallback: the selectors may be out of date (dobae crawl probe"
+    assert line in proc.stdout  # after the summary table, on one line

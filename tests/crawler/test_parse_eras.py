@@ -210,3 +210,96 @@ def test_era_site_arguments_are_checked():
         Site(era="2020")
     with pytest.raises(ConfigError, match="--no-json needs an --era"):
         Site(json=False)
+
+
+# ----------------------------------------------------------------------------- the research's markup
+# pages written from "The real markup of each era" (`../shared/research/ohouse-site.md`), each
+# read through the era selectors and, renamed by a redesign, through the structural fallback
+
+
+def redesigned(name: str, url: str) -> HtmlResponse:
+    from crawler.sandbox.redesign import redesign
+
+    url = BASE + url
+    body = redesign((PAGES / name).read_text(encoding="utf-8"), 5).encode()
+    return HtmlResponse(url, body=body, headers=DATE, encoding="utf-8", request=Request(url))
+
+
+@pytest.mark.parametrize("renamed", [False, True], ids=["selectors", "fallback"])
+def test_2019_list_link_wraps_the_card_with_tracking_parameters(renamed):
+    spider = new_spider()
+    get = redesigned if renamed else page
+    out = list(
+        spider.parse_question_list(get("2019_list_wrapped.html", "/questions?page=1"), query="", page=1)
+    )
+    assert [(r.url, r.cb_kwargs.get("listed")) for r in out] == [
+        (BASE + "/questions/61002", 4), (BASE + "/questions/60990", 0), (BASE + "/questions?page=2", None),
+    ]  # fmt: skip  # "답글 N" read; no taxonomy link, no nav link followed; data-total=57 → 3 pages
+    path = "generic" if renamed else "html"
+    assert stats(spider)[f"ohouse/list_parsed/{path}"] == 1
+    last = list(
+        new_spider().parse_question_list(get("2019_list_wrapped.html", "/questions?page=3"), query="", page=3)
+    )
+    if not renamed:  # the renamed page has no data-total to stop at: it walks on until an empty page
+        assert not [r for r in last if "page=" in r.url]
+
+
+@pytest.mark.parametrize("renamed", [False, True], ids=["selectors", "fallback"])
+def test_2019_rendered_feed_logged_out_and_the_sidebar_keyword_trap(renamed):
+    spider = new_spider()
+    get = redesigned if renamed else page
+    [item] = spider.parse_question(get("2019_question_rendered.html", "/questions/61002"), qid="61002")
+    q = QuestionItem.model_validate(item)
+    assert (q.title, q.author_id, q.author_name) == ("욕실 문 옆 벽지 곰팡이", "440021", "하늘색")
+    assert q.body == "욕실 문 옆 벽지에 검은 점이 번져요.\n\n락스로 닦아도 될까요?"
+    assert q.keywords == ["곰팡이"]  # not the sidebar's 결로, 셀프도배, 몰딩
+    assert (q.view_count, q.scrap_count, q.comment_count, q.comments_incomplete) == (301, None, 2, False)
+    a, b = q.comments
+    assert (a.author_id, a.body, a.like_count) == ("550310", "희석한 락스로 닦고\n환기 잘 시키세요.", 6)
+    assert (b.author_id, b.body, b.like_count, b.parent_external_id) == ("440021", "감사합니다!", 0, None)
+    assert a.posted_at.isoformat() == "2019-05-14T01:00:00+00:00"
+    assert stats(spider)[f"ohouse/parsed/{'generic' if renamed else 'html'}"] == 1
+
+
+@pytest.mark.parametrize("renamed", [False, True], ids=["selectors", "fallback"])
+def test_2021_detail_classes_nested_replies_relative_times(renamed):
+    spider = new_spider()
+    get = redesigned if renamed else page
+    [item] = spider.parse_question(get("2021_question_detail.html", "/questions/88010"), qid="88010")
+    q = QuestionItem.model_validate(item)
+    assert (q.title, q.author_id, q.author_name) == ("안방 천장 벽지 처짐", "771100", "초보집사")
+    assert (
+        q.body == "안방 천장 벽지가 가운데가 처졌어요.\n풀이 마르면 올라붙을까요?\n\n시공한 지 열흘 됐습니다."
+    )
+    assert q.keywords == ["천장", "벽지"] and q.view_count == 1532
+    assert q.posted_at.isoformat() == "2021-12-01T00:30:00+00:00"  # a <time> without datetime
+    assert (q.comment_count, q.comments_incomplete) == (3, False)
+    first, reply, other = q.comments
+    assert (first.author_id, first.like_count, first.posted_at.isoformat()) == (
+        "771200",
+        3,
+        "2026-04-30T22:00:00+00:00",
+    )
+    assert (reply.parent_external_id, reply.body, reply.author_id) == (
+        first.external_id,
+        "네 연락해 볼게요",
+        "771100",
+    )
+    assert reply.like_count == (None if renamed else 0)  # "likes--zero": a class the fallback cannot read
+    assert (other.parent_external_id, other.body) == (None, "저희 집도 그랬는데 결국 재시공했어요")
+
+
+def test_a_list_card_count_stands_in_when_the_page_states_none(spider):
+    """A question page that states no count and shows no comment, listed with "답글 4": after the
+    comment JSON 404s it is stored incomplete with the list card as the reason, not "0 of 0"."""
+    html = "<main><h1>벽지 질문</h1><section><p>본문입니다.</p></section></main>"
+    url = BASE + "/questions/61002"
+    resp = HtmlResponse(url, body=html.encode(), encoding="utf-8", headers=DATE, request=Request(url))
+    [req] = spider.parse_question(resp, qid="61002", listed=4)
+    [item] = spider.parse_comments(json_404(req.url), **req.cb_kwargs)
+    q = QuestionItem.model_validate(item)
+    assert (q.comment_count, q.comments, q.comments_incomplete) == (4, [], True)
+    assert (
+        q.comments_incomplete_reason
+        == "the list card states 4 comment(s), 0 could be read (comments.json answered 404)"
+    )
