@@ -12,18 +12,6 @@ crawl_app = typer.Typer(
 )
 
 
-def _parse_pairs(values: list[str], flag: str) -> dict[str, str]:
-    from dobae.errors import InputError
-
-    out: dict[str, str] = {}
-    for value in values:
-        if "=" not in value:
-            raise InputError(f"{flag} {value!r}: expected KEY=VALUE")
-        key, val = value.split("=", 1)
-        out[key.strip()] = val
-    return out
-
-
 @crawl_app.command("run")
 def run_cmd(
     spider: str = typer.Argument(..., help="ohouse | ohouse_spa | ohouse_sitemap | board"),
@@ -45,8 +33,9 @@ def run_cmd(
 
     from crawler.run import crawl_settings, run_crawl
     from dobae.console import console, out
+    from dobae.keyvalue import parse_key_values
 
-    args = _parse_pairs(arg, "--arg")
+    args = parse_key_values(arg, "--arg", "config=crawler/boards/kin.yaml")
     if base_url:
         args["base_url"] = base_url
     if query:
@@ -54,7 +43,9 @@ def run_cmd(
     if max_pages:
         args["max_pages"] = str(max_pages)
     settings = crawl_settings(
-        throttle=not no_throttle, jobdir=jobdir, overrides=_parse_pairs(setting, "--set")
+        throttle=not no_throttle,
+        jobdir=jobdir,
+        overrides=parse_key_values(setting, "--set", "DOWNLOAD_DELAY=2"),
     )
     with console.status(f"crawling with {spider}…") as status:
 

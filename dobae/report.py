@@ -24,16 +24,15 @@ from sqlalchemy import select
 from dobae.console import console
 
 HANGUL = re.compile(r"[가-힣]")
-SENTENCE_END = re.compile(r"[.!?。]+(?:\s|$)|다\.(?:\s|$)")
 FONT_CANDIDATES = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Noto Sans CJK JP")
 
 
 def count_sentences(text: str) -> int:
-    """Sentences as the seed team counted them: runs ending in . ! ? (at least one per non-empty text)."""
-    text = text.strip()
-    if not text:
-        return 0
-    return max(1, len([p for p in re.split(r"(?<=[.!?。])\s+", text) if p.strip()]))
+    """Sentences as the seed team counted them: runs ending in . ! ? (`split_at_marks`; at least one
+    per non-empty text)."""
+    from dobae.qa.sentences import split_at_marks
+
+    return len(split_at_marks(text))
 
 
 def text_stats(text: str) -> tuple[int, int, int]:
@@ -164,7 +163,7 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
             for label, rows in sets
         )
         + (". " if sets else "No pairs yet. ")
-        + "Bytes are UTF-8 bytes, syllables are Hangul syllables (가–힣), sentences end in . ! ? "
+        + "Bytes are UTF-8 bytes, syllables are Hangul syllables (가–힣), sentences end in . ! ? or a line break "
         "(each distinct text counted once).",
     )
     table = []
