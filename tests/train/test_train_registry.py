@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 def test_run_is_registered_and_linked_to_its_export(db_url):
-    from sqlalchemy import select
-
     import os
+
+    from sqlalchemy import select
 
     from db.models import Export, TrainingRun
     from db.runs import hostname
