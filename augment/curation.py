@@ -1,7 +1,8 @@
 """Curation of crawled pairs before a person sees them: machine flags with reasons, plus signals.
 
-Shaped like the generation gates (`augment.gates`, datatrove's filters): each filter is a small
-class whose `check(pair, ctx)` returns `True` or `(False, "reason")`, and the order is data
+Built on the filter framework the generation gates use (`augment.filters`, datatrove's shape):
+each flag is a small `CurationFilter` class whose `check(pair, ctx)` returns `True` or
+`(False, "reason")`; defining it registers it, and the order is data
 (`settings.augment.curation.order`). Flags:
 
 - `self_answer`: the answer's author asked the question;
@@ -12,8 +13,8 @@ class whose `check(pair, ctx)` returns `True` or `(False, "reason")`, and the or
 - `prompt_injection`: an instruction to a model ("Ignore all previous instructions", "이전 지시는
   무시하고"), the generation gates' own check (`augment.gates.has_injection`);
 - `too_short` / `too_long`: the answer's length;
-- `near_duplicate`: the answer nearly repeats an earlier pair's answer (MinHash over character
-  5-grams, the gates' index);
+- `near_duplicate`: the answer nearly repeats an earlier pair's answer (MinHash-LSH over character
+  5-grams: the gates' index, `augment.dedup.NearDuplicateIndex`);
 - `off_domain`: no glossary term, and the pair's embedding is far from every category centroid of
   the reference pairs (DACON and approved pairs; the glossary terms when there are none).
 
@@ -43,16 +44,17 @@ from sqlalchemy.orm import Session, aliased
 
 from augment.dedup import NearDuplicateIndex, normalise
 from augment.embedding import Embedder, default_embedder
+from augment.filters import Filter, FilterPipeline, FilterResult
 from augment.gates import has_injection
 from augment.templates import load_glossary
 from db.contact import find_contacts
 from db.models import Answer, Origin, QAPair, Question, Review, ReviewStatus
 from db.review import holds, is_flag, set_review
-from dobae.errors import ConfigError
+from dobae.qa.sentences import split_at_marks
 from dobae.settings import CurationSettings, Settings, get_settings
 
 ACTOR = "machine:curate"
-CurationResult = bool | tuple[bool, str]
+CurationResult = FilterResult
 
 THANKS = re.compile(r"(감사|고맙|고마워|ㄳ|ㄱㅅ|thank)", re.I)
 ME_TOO = re.compile(
@@ -71,7 +73,6 @@ ADVERTISING = re.compile(
 )
 SELLER_BADGES = {"seller", "판매자", "업체", "business", "ad"}
 EXPERT_BADGES = {"expert", "전문가", "pro"}
-_SENTENCE_END = re.compile(r"(?<=[.!?？。])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -89,36 +90,6 @@ class CrawlPair:
     likes: int | None = None
 
 
-class _SignatureTable:
-    """MinHash signatures compared against every row (no LSH banding, so no banding misses; a
-    crawl's few thousand answers take milliseconds): `query` returns (pair id, Jaccard estimate)."""
-
-    def __init__(self, threshold: float) -> None:
-        self.threshold = threshold
-        self._hasher = NearDuplicateIndex(threshold)
-        self._ids: list[int] = []
-        self._rows: list[np.ndarray] = []
-        self._matrix: np.ndarray | None = None
-
-    def add_many(self, items: Sequence[tuple[int, str]]) -> None:
-        items = [(k, t) for k, t in items if normalise(t)]
-        if not items:
-            return
-        for (key, _), sig in zip(items, self._hasher.signatures([t for _, t in items]), strict=True):
-            self._ids.append(key)
-            self._rows.append(np.asarray(sig.hashvalues))
-        self._matrix = None
-
-    def query(self, text: str) -> list[tuple[int, float]]:
-        if not self._rows:
-            return []
-        if self._matrix is None:
-            self._matrix = np.vstack(self._rows)
-        sig = np.asarray(self._hasher.signatures([text])[0].hashvalues)
-        est = (self._matrix == sig).mean(axis=1)
-        return [(self._ids[i], float(est[i])) for i in np.flatnonzero(est >= self.threshold)]
-
-
 class CurationContext:
     """What the filters compare against: earlier answers (near-duplicates), category centroids
     (off-domain) and the glossary."""
@@ -126,7 +97,7 @@ class CurationContext:
     def __init__(self, settings: CurationSettings, embedder: Embedder | None = None) -> None:
         self.settings = settings
         self._embedder = embedder
-        self.near = _SignatureTable(settings.near_dup_threshold)
+        self.near = NearDuplicateIndex(settings.near_dup_threshold)
         self.glossary = [normalise(t) for t in load_glossary()]
         self.reference: dict[str, list[str]] = {}  # category -> texts
         self._centroids: np.ndarray | None = None
@@ -159,16 +130,19 @@ class CurationContext:
         return float((self.centroids() @ self.embedder.encode([text])[0]).max())
 
 
-class CrawlFilter:
-    """One check on a crawled pair. Subclasses set `name` and implement `check`."""
+class CurationFilter(Filter):
+    """One check on a crawled pair. A subclass sets `name` and implements `check`; defining it
+    registers it (`CurationFilter.registry`), and naming it in `augment.curation.order` runs it."""
 
-    name: ClassVar[str]
+    registry: ClassVar[dict[str, type[Filter]]] = {}
+    noun = "filter"
+    setting = "augment.curation.order"
 
     def check(self, p: CrawlPair, ctx: CurationContext) -> CurationResult:  # pragma: no cover
         raise NotImplementedError
 
 
-class SelfAnswerFilter(CrawlFilter):
+class SelfAnswerFilter(CurationFilter):
     name = "self_answer"
 
     def check(self, p, ctx):
@@ -177,11 +151,7 @@ class SelfAnswerFilter(CrawlFilter):
         return True
 
 
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
-
-
-class NotAnAnswerFilter(CrawlFilter):
+class NotAnAnswerFilter(CurationFilter):
     """Thanks, "저도 궁금해요", or a reply that only asks back."""
 
     name = "not_an_answer"
@@ -194,20 +164,20 @@ class NotAnAnswerFilter(CrawlFilter):
             return False, "not_an_answer"
         if (ME_TOO.search(text) or ACKNOWLEDGE.search(text)) and size < 2 * self.SHORT:
             return False, "not_an_answer"
-        parts = sentences(text)
+        parts = split_at_marks(text)
         if parts and all(s.endswith(("?", "？")) for s in parts):
             return False, "not_an_answer"
         return True
 
 
-class ContactDetailsFilter(CrawlFilter):
+class ContactDetailsFilter(CurationFilter):
     name = "contact_details"
 
     def check(self, p, ctx):
         return (False, "contact_details") if find_contacts(p.answer) else True
 
 
-class AdvertisingFilter(CrawlFilter):
+class AdvertisingFilter(CurationFilter):
     name = "advertising"
 
     def check(self, p, ctx):
@@ -218,7 +188,7 @@ class AdvertisingFilter(CrawlFilter):
         return True
 
 
-class PromptInjectionFilter(CrawlFilter):
+class PromptInjectionFilter(CurationFilter):
     """An instruction to a model in the crawled text: it would reach a prompt (the generation gates'
     check, `augment.gates.has_injection`); a person must look."""
 
@@ -228,21 +198,21 @@ class PromptInjectionFilter(CrawlFilter):
         return (False, "prompt_injection") if has_injection(p.question, p.answer) else True
 
 
-class TooShortFilter(CrawlFilter):
+class TooShortFilter(CurationFilter):
     name = "too_short"
 
     def check(self, p, ctx):
         return (False, "too_short") if len(normalise(p.answer)) < ctx.settings.min_chars else True
 
 
-class TooLongFilter(CrawlFilter):
+class TooLongFilter(CurationFilter):
     name = "too_long"
 
     def check(self, p, ctx):
         return (False, "too_long") if len(p.answer) > ctx.settings.max_chars else True
 
 
-class NearDuplicateFilter(CrawlFilter):
+class NearDuplicateFilter(CurationFilter):
     """The answer nearly repeats an earlier pair's answer (any origin; the earlier pair is kept)."""
 
     name = "near_duplicate"
@@ -252,7 +222,7 @@ class NearDuplicateFilter(CrawlFilter):
         return (False, "near_duplicate") if hits else True
 
 
-class OffDomainFilter(CrawlFilter):
+class OffDomainFilter(CurationFilter):
     name = "off_domain"
 
     def check(self, p, ctx):
@@ -264,20 +234,7 @@ class OffDomainFilter(CrawlFilter):
         return True
 
 
-FILTERS: dict[str, type[CrawlFilter]] = {
-    f.name: f
-    for f in (
-        SelfAnswerFilter,
-        NotAnAnswerFilter,
-        ContactDetailsFilter,
-        AdvertisingFilter,
-        PromptInjectionFilter,
-        TooShortFilter,
-        TooLongFilter,
-        NearDuplicateFilter,
-        OffDomainFilter,
-    )
-}
+FILTERS = CurationFilter.registry  # every curation filter by name, in the order they are defined
 
 
 def signals(p: CrawlPair, settings: CurationSettings) -> list[str]:
@@ -292,32 +249,16 @@ def signals(p: CrawlPair, settings: CurationSettings) -> list[str]:
     return out
 
 
-class CurationPipeline:
+class CurationPipeline(FilterPipeline):
     """Runs the configured filters in order and counts flags like datatrove's per-filter stats."""
 
     def __init__(self, ctx: CurationContext, order: Sequence[str] | None = None) -> None:
-        self.ctx = ctx
-        names = list(order if order is not None else ctx.settings.order)
-        unknown = [n for n in names if n not in FILTERS]
-        if unknown:
-            raise ConfigError(
-                f"unknown filter(s) {', '.join(unknown)} in augment.curation.order; known: {', '.join(FILTERS)}"
-            )
-        self.filters = [FILTERS[n]() for n in names]
+        super().__init__(CurationFilter, ctx, list(order if order is not None else ctx.settings.order))
         self.reject = set(ctx.settings.reject)
-        self.counts: Counter[str] = Counter()
 
     def judge(self, p: CrawlPair) -> tuple[ReviewStatus, list[str]]:
-        flags: list[str] = []
-        for f in self.filters:
-            result = f.check(p, self.ctx)
-            if result is True:
-                continue
-            ok, reason = result if isinstance(result, tuple) else (bool(result), f.name)
-            if not ok and reason not in flags:
-                flags.append(reason)
+        flags = self.run(p)
         reasons = flags + signals(p, self.ctx.settings)
-        self.counts.update(flags or ["clean"])
         status = ReviewStatus.rejected if self.reject & set(flags) else ReviewStatus.needs_review
         self.ctx.add_answers([(p.pair_id, p.answer)])
         return status, reasons

@@ -2,7 +2,8 @@
 
 Exact: NFC, case-folded, whitespace and punctuation removed. Near: MinHash over character
 n-grams (5-grams suit Korean, whose words are short and agglutinative) with datasketch's LSH,
-then the estimated Jaccard is checked against the threshold.
+then the estimated Jaccard is checked against the threshold. The one duplicate index: the
+generation gates and the crawl curation both use `NearDuplicateIndex`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ def normalise(text: str) -> str:
     return _NON_WORD.sub("", unicodedata.normalize("NFC", text).casefold())
 
 
+def bigrams(text: str) -> set[str]:
+    """Character bigrams of the comparison form; a one-character text is its own (one) gram."""
+    t = normalise(text)
+    return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
+
+
 def shingles(text: str, n: int) -> list[bytes]:
     t = normalise(text)
     if len(t) <= n:
@@ -35,7 +42,11 @@ class NearDuplicateIndex:
         self.threshold = threshold
         self.ngram = ngram
         self.num_perm = num_perm
-        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        # recall first (weights: false negatives cost 19× false positives): every candidate is checked
+        # against `threshold` by its estimated Jaccard anyway. With the default 128 permutations and
+        # threshold 0.8 that is 16 bands of 8 rows: a text at an estimated 0.875 is found 99.9 % of
+        # the time (an even split, 9 bands of 13 rows, missed it 1 time in 5).
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=(0.05, 0.95))
         self._sigs: dict[Hashable, LeanMinHash] = {}
 
     def __len__(self) -> int:

@@ -1,10 +1,11 @@
 """Quality gates: every generated pair gets approved / needs_review / rejected with reasons.
 
-Shaped like datatrove's filters: each gate is a small class whose `check(candidate, ctx)` returns
-`True` or `(False, "reason")`. The pipeline runs the gates in the order named by
-`settings.augment.gates.order` (order is data), collects every failing reason, and maps them to
-a status: a reason in `gates.reject` rejects the pair, any other reason sends it to human review.
-Nothing is dropped: rejected pairs are stored with their reasons too.
+Built on the one filter framework (`augment.filters`, datatrove's shape): each gate is a small
+`Gate` class whose `check(candidate, ctx)` returns `True` or `(False, "reason")`; defining it
+registers it, and the pipeline runs the gates in the order named by `settings.augment.gates.order`
+(order is data), collects every failing reason, and maps them to a status: a reason in
+`gates.reject` rejects the pair, any other reason sends it to human review. Nothing is dropped:
+rejected pairs are stored with their reasons too.
 
 The context holds what the gates compare against: the existing corpus (exact, MinHash-LSH and
 embedding indexes per field), the test questions (leakage), and an embedder. Pairs that pass
@@ -14,21 +15,22 @@ embedding indexes per field), the test questions (leakage), and an embedder. Pai
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
 
-from augment.dedup import NearDuplicateIndex, normalise
+from augment.dedup import NearDuplicateIndex, bigrams, normalise
 from augment.embedding import Embedder, default_embedder
+from augment.filters import Filter, FilterPipeline, FilterResult
 from db.models import ReviewStatus
-from dobae.errors import ConfigError
+from dobae.qa.sentences import split_at_marks
+from dobae.qa.splitting import split_question
 from dobae.settings import GateSettings
 
 Field = Literal["question", "answer"]
-GateResult = bool | tuple[bool, str]
+GateResult = FilterResult
 
 REFUSAL = re.compile(
     r"(AI\s*언어\s*모델|언어\s*모델(로서|로써|이기)|인공지능(으로서|이라서)|죄송하지만|죄송합니다만|"
@@ -52,7 +54,6 @@ def has_injection(*texts: str) -> bool:
 
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
-_COMPOUND_SPLIT = re.compile(r"\s*(?:또한|그리고)\s*,?\s*")
 
 
 def hangul_ratio(text: str) -> float:
@@ -149,11 +150,11 @@ class GateContext:
         self.fields["answer"].add_many([(a, g) for _, a, g in pairs if a])
 
     def add_test_questions(self, questions: Sequence[str]) -> None:
-        """Test questions, and each part of a compound one (split at 또한/그리고)."""
+        """Test questions, and each part of a compound one (`dobae.qa.splitting.split_question`)."""
         items: list[tuple[str, str]] = []
         for q in questions:
             items.append((q, "test"))
-            parts = [p for p in _COMPOUND_SPLIT.split(q) if len(normalise(p)) >= 4]
+            parts = [p for p in split_question(q) if len(normalise(p)) >= 4]
             if len(parts) > 1:
                 items.extend((p, "test") for p in parts)
         self.test.add_many(items)
@@ -190,10 +191,15 @@ class GateContext:
         return ctx
 
 
-class Gate:
-    """One check. Subclasses set `name` and implement `check`."""
+class Gate(Filter):
+    """One check on a generated pair. A subclass sets `name` and implements `check`; defining it
+    registers it (`Gate.registry`), and naming it in `augment.gates.order` runs it. A gate that
+    judges the generated text (`judges_text`, the default) is skipped when nothing was parsed."""
 
-    name: ClassVar[str]
+    registry: ClassVar[dict[str, type[Filter]]] = {}
+    noun = "gate"
+    setting = "augment.gates.order"
+    judges_text: ClassVar[bool] = True
 
     def check(self, c: Candidate, ctx: GateContext) -> GateResult:  # pragma: no cover - interface
         raise NotImplementedError
@@ -201,6 +207,7 @@ class Gate:
 
 class ParseErrorGate(Gate):
     name = "parse_error"
+    judges_text = False
 
     def check(self, c, ctx):
         return (False, "parse_error") if c.parse_error else True
@@ -244,6 +251,7 @@ class NotKoreanGate(Gate):
 
 class RefusalGate(Gate):
     name = "refusal"
+    judges_text = False  # a refusal shows in unparsed output too
 
     def check(self, c, ctx):
         if any(REFUSAL.search(t) for t in (c.question, c.answer)):
@@ -255,6 +263,7 @@ class PromptInjectionGate(Gate):
     """An instruction in the output, or in the crawled text the prompt carried: a person must look."""
 
     name = "prompt_injection"
+    judges_text = False  # the crawled text the prompt carried is checked even when nothing parsed
 
     def check(self, c, ctx):
         if has_injection(c.question, c.answer, *c.untrusted):
@@ -331,17 +340,10 @@ class SemanticDriftGate(Gate):
         return True
 
 
-_SENTENCE = re.compile(r"(?<=[.!?？。])\s+|\n+")
-
-
 def sentences(text: str) -> list[str]:
-    """Sentences at . ! ? and line breaks (enough for judging short generated answers)."""
-    return [s.strip() for s in _SENTENCE.split(text or "") if normalise(s)]
-
-
-def bigrams(text: str) -> set[str]:
-    t = normalise(text)
-    return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
+    """Sentences with words (`dobae.qa.sentences.split_at_marks`: enough for judging short
+    generated answers, and fast on every pair)."""
+    return [s for s in split_at_marks(text) if normalise(s)]
 
 
 @dataclass
@@ -422,69 +424,20 @@ class NotAQuestionGate(Gate):
         return True
 
 
-GATES: dict[str, type[Gate]] = {
-    g.name: g
-    for g in (
-        ParseErrorGate,
-        EmptyGate,
-        TooShortGate,
-        TooLongGate,
-        NotKoreanGate,
-        RefusalGate,
-        PromptInjectionGate,
-        ExactDuplicateGate,
-        NearDuplicateGate,
-        TestLeakageGate,
-        SemanticDuplicateGate,
-        SemanticDriftGate,
-        GroundednessGate,
-        RepetitionGate,
-        NotAQuestionGate,
-    )
-}
-_TEXT_GATES = {
-    "empty",
-    "too_short",
-    "too_long",
-    "not_korean",
-    "exact_duplicate",
-    "near_duplicate",
-    "test_leakage",
-    "semantic_duplicate",
-    "semantic_drift",
-    "ungrounded",
-    "repetition",
-    "not_a_question",
-}
+GATES = Gate.registry  # every gate by name, in the order they are defined
 
 
-class GatePipeline:
+class GatePipeline(FilterPipeline):
     """Runs the configured gates in order; counts reasons like datatrove's per-filter stats."""
 
     def __init__(self, ctx: GateContext, order: Sequence[str] | None = None) -> None:
-        self.ctx = ctx
-        names = list(order if order is not None else ctx.gates.order)
-        unknown = [n for n in names if n not in GATES]
-        if unknown:
-            raise ConfigError(
-                f"unknown gate(s) {', '.join(unknown)} in augment.gates.order; known: {', '.join(GATES)}"
-            )
-        self.gates = [GATES[n]() for n in names]
+        super().__init__(Gate, ctx, list(order if order is not None else ctx.gates.order), clean="approved")
         self.reject = set(ctx.gates.reject)
-        self.counts: Counter[str] = Counter()
+        self._after_parse_error = [g for g in self.filters if not getattr(g, "judges_text", True)]
 
     def judge(self, c: Candidate) -> Verdict:
-        reasons: list[str] = []
-        for gate in self.gates:
-            if c.parse_error and gate.name in _TEXT_GATES:
-                continue  # nothing parsed: text gates would only repeat the parse error
-            result = gate.check(c, self.ctx)
-            if result is True:
-                continue
-            ok, reason = result if isinstance(result, tuple) else (bool(result), gate.name)
-            if not ok and reason not in reasons:
-                reasons.append(reason)
-        self.counts.update(reasons or ["approved"])
+        # nothing parsed: the text gates would only repeat the parse error
+        reasons = self.run(c, self._after_parse_error if c.parse_error else None)
         if any(r in self.reject for r in reasons):
             status = ReviewStatus.rejected
         elif reasons:

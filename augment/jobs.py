@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from db.models import AugmentJob, Generation, QAPair, Review, RunStatus, utcnow
 from db.runs import hostname, run_state
 from db.session import session_scope
+from db.summary import review_word
 
 
 def require_schema(url: str | None) -> None:
@@ -111,7 +112,7 @@ def status_report(url: str | None = None) -> list[OperationStatus]:
             .outerjoin(Review, Review.pair_id == QAPair.id)
             .group_by(Generation.operation, Review.status)
         ):
-            key = str(rstatus.value if rstatus is not None else "pending")
+            key = review_word(rstatus)  # no review row: `pending`, as in every view
             out[op].pairs[key] = out[op].pairs.get(key, 0) + n
     return list(out.values())
 

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from augment.client import ChatRequest, Completion, LLMClient
-from augment.dedup import normalise
+from augment.dedup import bigrams, normalise
 from augment.gates import Candidate, GateContext, GatePipeline
 from augment.jobs import finish_job, require_schema, start_job
 from augment.parsing import ParseError, parse_output
@@ -436,11 +436,6 @@ class ExtractKeywords(Operation):
         return Keywords.model_construct(keywords=[w for w in words if w])
 
 
-def _bigrams(text: str) -> set[str]:
-    t = normalise(text)
-    return {t[i : i + 2] for i in range(len(t) - 1)}
-
-
 class SeededGeneration(Operation):
     """New pairs for a glossary keyword, grounded on retrieved existing pairs (shown as untrusted
     reference material; the near/exact-duplicate gates catch copies of them)."""
@@ -483,11 +478,11 @@ class SeededGeneration(Operation):
         """Pairs tagged with the keyword first, then pairs that mention it most, then by character
         bigram overlap with the keyword; ties by id."""
         t = normalise(term)
-        grams = _bigrams(term)
+        grams = bigrams(term)
 
         def score(p: PairRow) -> tuple:
             text = normalise(p.question + p.answer)
-            overlap = len(grams & _bigrams(p.question)) / max(1, len(grams))
+            overlap = len(grams & bigrams(p.question)) / max(1, len(grams))
             return (p.id in linked, text.count(t) if t else 0, overlap, -p.id)
 
         return sorted(pool, key=score, reverse=True)[:k]

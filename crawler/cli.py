@@ -12,18 +12,6 @@ crawl_app = typer.Typer(
 )
 
 
-def _parse_pairs(values: list[str], flag: str) -> dict[str, str]:
-    from dobae.errors import InputError
-
-    out: dict[str, str] = {}
-    for value in values:
-        if "=" not in value:
-            raise InputError(f"{flag} {value!r}: expected KEY=VALUE")
-        key, val = value.split("=", 1)
-        out[key.strip()] = val
-    return out
-
-
 @crawl_app.command("run")
 def run_cmd(
     spider: str = typer.Argument(..., help="ohouse | ohouse_spa | ohouse_sitemap | board"),
@@ -45,8 +33,9 @@ def run_cmd(
 
     from crawler.run import crawl_settings, run_crawl
     from dobae.console import console, out
+    from dobae.keyvalue import parse_key_values
 
-    args = _parse_pairs(arg, "--arg")
+    args = parse_key_values(arg, "--arg", "config=crawler/boards/kin.yaml")
     if base_url:
         args["base_url"] = base_url
     if query:
@@ -54,7 +43,9 @@ def run_cmd(
     if max_pages:
         args["max_pages"] = str(max_pages)
     settings = crawl_settings(
-        throttle=not no_throttle, jobdir=jobdir, overrides=_parse_pairs(setting, "--set")
+        throttle=not no_throttle,
+        jobdir=jobdir,
+        overrides=parse_key_values(setting, "--set", "DOWNLOAD_DELAY=2"),
     )
     with console.status(f"crawling with {spider}…") as status:
 
@@ -167,34 +158,32 @@ def list_cmd() -> None:
 def runs_cmd(limit: int = typer.Option(10, "--limit", min=1, help="how many recent runs")) -> None:
     """Show the latest crawl runs with their status and counts. Example: `dobae crawl runs --limit 5`"""
     from rich.table import Table
-    from sqlalchemy import select
 
     from db.migrate import ensure_schema
-    from db.models import CrawlRun, RunStatus
-    from db.runs import gone_reason
     from db.session import require_database, session_scope
+    from db.summary import crawl_runs
     from dobae.console import out
 
     url = require_database()
     ensure_schema(url)
-    table = Table("id", "spider", "status", "started", "items", "inserted", "updated", "unchanged")
+    table = Table()
+    for col in ("id", "spider", "status", "started", "items", "inserted", "updated", "unchanged"):
+        table.add_column(col, overflow="fold")  # a narrow terminal folds a status, never cuts it
     notes = []
     with session_scope(url) as s:
-        for run in s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(limit)):
-            st = run.stats or {}
-            gone = gone_reason(run)  # a SIGKILLed crawl never wrote its end
-            status = RunStatus.interrupted if gone else run.status
-            note = gone or run.error or ""
-            if status == RunStatus.interrupted:
-                how = f" with --jobdir {run.job_dir}" if run.job_dir else ""
-                note += f"{'; ' if note else ''}resume: run the same crawl again{how}"
-            if note:
-                notes.append(f"run {run.id} {status.value}: {note}")
-            table.add_row(
-                str(run.id), run.spider, status.value, run.started_at.isoformat(timespec="seconds"),
-                str(st.get("item_scraped_count", 0)), str(st.get("db/questions_inserted", 0)),
-                str(st.get("db/questions_updated", 0)), str(st.get("db/questions_unchanged", 0)),
-            )  # fmt: skip
+        runs = crawl_runs(s, limit)  # a SIGKILLed crawl never wrote its end: read `interrupted`
+    for run in runs:
+        note = run.note
+        if run.status == "interrupted":
+            how = f" with --jobdir {run.job_dir}" if run.job_dir else ""
+            note += f"{'; ' if note else ''}resume: run the same crawl again{how}"
+        if note:
+            notes.append(f"run {run.id} {run.status}: {note}")
+        table.add_row(
+            str(run.id), run.spider, run.status, run.started_at.isoformat(timespec="seconds"),
+            str(run.items), str(run.stat("db/questions_inserted")),
+            str(run.stat("db/questions_updated")), str(run.stat("db/questions_unchanged")),
+        )  # fmt: skip
     out.print(table)
     for note in notes:
         out.print(note, markup=False, highlight=False)

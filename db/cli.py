@@ -211,28 +211,21 @@ def review_approve_cmd(
 
 @review_app.command("status")
 def review_status_cmd() -> None:
-    """Count pairs by origin and review status (pairs without a review count as pending).
+    """Count pairs by origin and review status (a pair without a review is pending).
 
     Example: `dobae review status`
     """
-    from sqlalchemy import func, select
-
     from db.migrate import ensure_schema
-    from db.models import QAPair, Review, ReviewStatus
+    from db.models import ReviewStatus
     from db.session import require_database, session_scope
+    from db.summary import pair_counts
 
     ensure_schema(require_database())
     with session_scope() as s:
-        rows = s.execute(
-            select(QAPair.origin, Review.status, func.count())
-            .outerjoin(Review, Review.pair_id == QAPair.id)
-            .group_by(QAPair.origin, Review.status)
-        ).all()
+        rows = pair_counts(s)
     counts: dict[str, dict[str, int]] = {}
-    for origin, status, n in rows:
-        st = (status or ReviewStatus.pending).value
-        counts.setdefault(origin.value, {}).setdefault(st, 0)
-        counts[origin.value][st] += n
+    for r in rows:
+        counts.setdefault(r.origin, {})[r.status] = r.count
     t = Table(title="review status")
     t.add_column("origin")
     for st in ReviewStatus:

@@ -408,6 +408,9 @@ class TrainingRun(Base):
     status: Mapped[RunStatus] = mapped_column(_enum(RunStatus, "run_status"), default=RunStatus.running)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+    # the process running it (a SIGKILLed run never writes its end): see db/runs.py
+    pid: Mapped[int | None] = mapped_column(Integer)
+    host: Mapped[str | None] = mapped_column(String(255))
 
 
 class InferenceRun(Base):

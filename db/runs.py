@@ -1,10 +1,14 @@
-"""Is a `running` crawl run (or augmentation job) still alive? A crawl killed with SIGKILL (or a lost machine) never
-writes its end, so its row would say `running` for ever. A run is shown as `interrupted` when
+"""The one liveness rule: is a `running` run still alive? A crawl, augmentation job or training run
+killed with SIGKILL (or a lost machine) never writes its end, so its row would say `running` for
+ever. A run is shown as `interrupted` when
 
-- it was started on this machine and its process is gone (pid check), or
-- its heartbeat (written every few seconds by the database pipeline) is older than `STALE_AFTER_S`
-  (any machine: a crawl on another host against the same PostgreSQL).
+- it was started on this machine and its process is gone (pid check: crawl runs, augmentation
+  jobs, training runs), or
+- its heartbeat (written every few seconds by the crawl's database pipeline) is older than
+  `STALE_AFTER_S` (any machine: a crawl on another host against the same PostgreSQL).
 
+Inference runs are recorded when they finish (a killed one resumes from its partial file), so
+they are never `running`. Every view reads runs through `db/summary.py`, which applies this rule.
 Reading never writes; `mark_interrupted` (called when a new crawl starts) stores the verdict.
 """
 
@@ -17,7 +21,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from db.models import AugmentJob, CrawlRun, RunStatus
+from db.models import AugmentJob, CrawlRun, RunStatus, TrainingRun
+
+LiveRun = CrawlRun | AugmentJob | TrainingRun
 
 STALE_AFTER_S = 60.0  # a heartbeat older than this: the crawl is gone (it beats every few seconds)
 
@@ -47,9 +53,10 @@ def _utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite drops the zone
 
 
-def gone_reason(run: CrawlRun | AugmentJob, now: datetime | None = None) -> str | None:
+def gone_reason(run: LiveRun, now: datetime | None = None) -> str | None:
     """Why a `running` run is in fact over (None: it may still be running, or it is not `running`).
-    Augmentation jobs have no heartbeat (a job may wait minutes for a slow server): pid only."""
+    Augmentation jobs and training runs have no heartbeat (a job may wait minutes for a slow
+    server, a training step may take minutes): pid only."""
     if run.status != RunStatus.running:
         return None
     if run.pid and run.host == hostname() and not pid_alive(run.pid):
@@ -63,7 +70,7 @@ def gone_reason(run: CrawlRun | AugmentJob, now: datetime | None = None) -> str 
     return None
 
 
-def run_state(run: CrawlRun | AugmentJob, now: datetime | None = None) -> RunStatus:
+def run_state(run: LiveRun, now: datetime | None = None) -> RunStatus:
     """The status to show: `interrupted` for a `running` run whose process is gone."""
     return RunStatus.interrupted if gone_reason(run, now) else run.status
 

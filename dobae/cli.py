@@ -13,7 +13,6 @@ from pathlib import Path
 import typer
 
 from dobae.console import console, out, quiet_library_bars
-from dobae.demo import INFER_LIMIT
 from dobae.errors import DobaeError
 
 app = typer.Typer(
@@ -44,12 +43,13 @@ def demo_cmd(
     train: Path = typer.Option(None, "--train", help="DACON train.csv (default: the shipped sample)"),
     test: Path = typer.Option(None, "--test", help="DACON test.csv (default: the shipped sample)"),
     step: list[str] = typer.Option(None, "--step", help="run only this step (repeatable): crawl, import, …"),
-    infer_limit: int = typer.Option(
-        INFER_LIMIT,
+    infer_limit: int | None = typer.Option(
+        None,
         "--infer-limit",
         min=0,
-        help="test questions the LoRA run answers (3-9 s each on a shared 2-core CPU); if the run measures best, "
-        "the best extractive answerer answers the rest, and the output says so. 0: all",
+        show_default=False,
+        help="test questions the LoRA run answers (default 24; 3-9 s each on a shared 2-core CPU); if the run "
+        "measures best, the best extractive answerer answers the rest, and the output says so. 0: all",
     ),
 ) -> None:
     """Run the main job end to end: sandbox → crawl → import → augment → review → export → train →
@@ -63,7 +63,7 @@ def demo_cmd(
     from dobae.demo import print_summary, run_demo
 
     t0 = time.perf_counter()
-    results = run_demo(train, test, only=step or None, infer_limit=infer_limit)
+    results = run_demo(train, test, only=step or None, infer_limit=infer_limit)  # None: demo.INFER_LIMIT
     print_summary(results, time.perf_counter() - t0)
     if any(r.status in ("failed", "blocked") for r in results):
         raise typer.Exit(1)

@@ -3,9 +3,10 @@
 sandbox site → `scrapy crawl ohouse` → DACON import → augmentation through a local
 OpenAI-compatible server → review flags → export of approved pairs → a short CPU LoRA run →
 batch inference → submission with the best measured answerer (`infer.auto`) + proxy scores.
-Every step first checks the database / the run folders and skips work that is already done for
-this input, so a second run reuses the first. A stage that is
-missing fails its step loudly ("stage X not available: …"); steps that depend on it are skipped.
+Every step first checks the database (the read model, `db.summary`) and the run folders and skips
+work that is already done for this input, so a second run reuses the first. Each step returns its
+outcome as data (`Outcome`: what happened, and whether it was skipped); a step that fails blocks
+the steps that depend on it.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from dobae.console import console
 from dobae.errors import ConfigError, DobaeError, InputError
 from dobae.settings import Settings, get_settings
@@ -32,8 +31,12 @@ from dobae.settings import Settings, get_settings
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class StageUnavailable(DobaeError):
-    """A stage this step needs has not landed (module or command missing)."""
+@dataclass(frozen=True)
+class Outcome:
+    """What a step did: one line for the summary, and whether it skipped work already done."""
+
+    detail: str
+    skipped: bool = False
 
 
 @dataclass
@@ -77,15 +80,6 @@ class DemoContext:
         return SOURCE if self.train_csv else SAMPLE_SOURCE
 
 
-def _need(module: str, stage: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise StageUnavailable(f"stage {stage} not available: {exc}") from exc
-
-
 # --------------------------------------------------------------------------- steps
 
 
@@ -98,16 +92,11 @@ def _free_port() -> int:
 
 
 def _crawl_done(ctx: DemoContext) -> int | None:
-    from db.models import CrawlRun, RunStatus
     from db.session import session_scope
+    from db.summary import finished_crawl
 
     with session_scope(ctx.url) as s:
-        return s.scalar(
-            select(CrawlRun.id)
-            .where(CrawlRun.spider == "ohouse", CrawlRun.status == RunStatus.finished)
-            .order_by(CrawlRun.id.desc())
-            .limit(1)
-        )
+        return finished_crawl(s, "ohouse")
 
 
 @contextmanager
@@ -116,7 +105,6 @@ def sandbox_site(ctx: DemoContext):
     if _crawl_done(ctx):
         yield None
         return
-    _need("crawler.sandbox", "sandbox (crawler/sandbox)")
     port = _free_port()
     log = ctx.work / "sandbox.log"
     with open(log, "wb") as fh:
@@ -129,9 +117,7 @@ def sandbox_site(ctx: DemoContext):
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise StageUnavailable(
-                    f"stage sandbox not available: `dobae sandbox serve` exited with {proc.returncode}; see {log}"
-                )
+                raise ConfigError(f"`dobae sandbox serve` exited with {proc.returncode}; see {log}")
             try:
                 urllib.request.urlopen(base + "/robots.txt", timeout=1).read()
                 break
@@ -153,21 +139,12 @@ def sandbox_site(ctx: DemoContext):
 LOGSTATS = re.compile(r"Crawled (\d+) pages .*?scraped (\d+) items")
 
 
-def _count_questions(url: str) -> int:
-    from db.models import Question
-    from db.session import session_scope
-
-    with session_scope(url) as s:
-        return s.scalar(select(func.count()).select_from(Question).where(Question.split.is_(None))) or 0
-
-
-def step_crawl(ctx: DemoContext) -> str:
+def step_crawl(ctx: DemoContext) -> Outcome:
     done = _crawl_done(ctx)
     if done:
-        return f"skip: crawl run #{done} (ohouse) already finished"
-    _need("crawler.spiders.ohouse", "crawler")
+        return Outcome(f"skip: crawl run #{done} (ohouse) already finished", skipped=True)
     if not ctx.base_url:
-        raise StageUnavailable("stage sandbox not available: no sandbox site was started")
+        raise ConfigError("the crawl step needs the sandbox site: none was started")
     cmd = ["scrapy", "crawl", "ohouse", "-a", f"base_url={ctx.base_url}", "-s", f"DOBAE_DATABASE_URL={ctx.url}",
            "-s", "LOG_LEVEL=INFO", "-s", "LOGSTATS_INTERVAL=1", "-s", "AUTOTHROTTLE_ENABLED=False",
            "-s", "DOWNLOAD_DELAY=0"]  # fmt: skip
@@ -189,28 +166,28 @@ def step_crawl(ctx: DemoContext) -> str:
     if proc.returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").strip()[-800:]
         raise DobaeError(f"scrapy crawl ohouse exited with {proc.returncode}; log {log} ends: {tail}")
-    from db.models import CrawlRun, Origin, QAPair
     from db.session import session_scope
+    from db.summary import crawl_runs, pair_counts, question_counts
 
     with session_scope(ctx.url) as s:
-        run = s.scalars(
-            select(CrawlRun).where(CrawlRun.spider == "ohouse").order_by(CrawlRun.id.desc())
-        ).first()
-        st = dict(run.stats or {}) if run else {}
-        p = s.scalar(select(func.count()).select_from(QAPair).where(QAPair.origin == Origin.crawl))
+        run = next(iter(crawl_runs(s, 1, spider="ohouse")), None)
+        questions = sum(q.count for q in question_counts(s) if q.split == "crawled")
+        p = sum(c.count for c in pair_counts(s) if c.origin == "crawl")
+    st = run.stats if run else {}
     failed = st.get("ohouse/question_failed", 0)
-    return (
-        f"crawled: run #{run.id if run else '?'} {run.status.value if run else '?'}: "
+    return Outcome(
+        f"crawled: run #{run.id if run else '?'} {run.status if run else '?'}: "
         f"{st.get('response_received_count', 0)} pages, {st.get('item_scraped_count', 0)} questions scraped "
         f"({st.get('db/questions_inserted', 0)} new, {st.get('db/questions_deleted', 0)} marked deleted"
         + (f", {failed} failed after retries" if failed else "")
-        + f"), {st.get('retry/count', 0)} retries; now {_count_questions(ctx.url)} crawled questions, "
+        + f"), {st.get('retry/count', 0)} retries; now {questions} crawled questions, "
         f"{p} crawl pairs in the database"
     )
 
 
-def step_import(ctx: DemoContext) -> str:
-    dacon = _need("db.dacon", "foundation (db/dacon)")
+def step_import(ctx: DemoContext) -> Outcome:
+    from db import dacon
+
     if ctx.train_csv or ctx.test_csv:
         s = dacon.import_dacon(ctx.train_csv, ctx.test_csv, url=ctx.url)
     else:
@@ -218,7 +195,10 @@ def step_import(ctx: DemoContext) -> str:
     fields = {k: v for k, v in vars(s).items() if isinstance(v, int | float) and not isinstance(v, bool)}
     added = sum(v for k, v in fields.items() if k.endswith("added"))
     what = ", ".join(f"{k} {v}" for k, v in fields.items() if k != "seconds")
-    return ("skip: already imported (" if not added else "imported (") + f"source {s.source}: {what})"
+    return Outcome(
+        ("skip: already imported (" if not added else "imported (") + f"source {s.source}: {what})",
+        skipped=not added,
+    )
 
 
 def _test_csv(ctx: DemoContext) -> Path:
@@ -232,7 +212,8 @@ def _test_csv(ctx: DemoContext) -> Path:
 def _llm_model_dir(ctx: DemoContext) -> Path:
     """The prepared Gemma folder: made once; `prepare` also completes a folder prepared by an older
     version (adds the chat template the local server needs) without converting again."""
-    models = _need("train.models", "train (models prepare)")
+    from train import models
+
     if not (models.prepared_path("gemma3-270m") / "config.json").exists():
         console.print("  preparing gemma3-270m offline (once) …")
     return models.prepare("gemma3-270m", log=lambda m: console.print("  " + m, markup=False))
@@ -241,33 +222,29 @@ def _llm_model_dir(ctx: DemoContext) -> Path:
 def _augment_selection(ctx: DemoContext, limit: int):
     """This input's pairs (its source by name): a job's state belongs to its input, so the
     competition files are augmented even after a run on the shipped sample."""
-    ops = _need("augment.operations", "augment")
+    from augment import operations as ops
+
     return ops.Selection(source="dacon", source_name=ctx.source, limit=limit)
 
 
 def _augment_done(ctx: DemoContext, selection) -> set[str]:
     """The operations already finished on exactly this selection (this input's pairs)."""
-    from db.models import AugmentJob, RunStatus
     from db.session import session_scope
+    from db.summary import finished_operations
 
     with session_scope(ctx.url) as s:
-        return {
-            op
-            for op, params in s.execute(
-                select(AugmentJob.operation, AugmentJob.params).where(AugmentJob.status == RunStatus.finished)
-            )
-            if (params or {}).get("selection") == selection.params()
-        }
+        return finished_operations(s, selection.params())
 
 
-def step_augment(ctx: DemoContext) -> str:
-    ops = _need("augment.operations", "augment")
-    server = _need("augment.server", "augment (local server)")
+def step_augment(ctx: DemoContext) -> Outcome:
+    from augment import operations as ops
+    from augment import server
 
     limit = ctx.state.get("augment_limit", 2)
     selection = _augment_selection(ctx, limit)
     plan = [("compound", False), ("paraphrase-questions", True)]
     parts = []
+    ran = False  # whether any operation ran (all skipped: the step is skipped)
     finished = _augment_done(ctx, selection)
     todo_llm = [n for n, llm in plan if llm and n not in finished]
     for name, llm in plan:
@@ -276,9 +253,10 @@ def step_augment(ctx: DemoContext) -> str:
         elif not llm:
             summ = ops.run_operation(name, selection, url=ctx.url, progress=True)
             parts.append(f"{name}: {dict(summ.statuses)}")
+            ran = True
     if not todo_llm:
         parts.append(f"paraphrase-questions: skip (done for {ctx.source})")
-        return ("skip: " if all("skip" in p for p in parts) else "") + "; ".join(parts)
+        return Outcome(("" if ran else "skip: ") + "; ".join(parts), skipped=not ran)
     model = _llm_model_dir(ctx)
     console.print(f"  starting a local OpenAI-compatible server (transformers serve {model.name}) …")
     with server.local_server(model, log_path=ctx.work / "llm-server.log", startup_timeout_s=300) as srv:
@@ -301,19 +279,19 @@ def step_augment(ctx: DemoContext) -> str:
                     else ""
                 )
             )
-    return "; ".join(parts)
+    return Outcome("; ".join(parts))
 
 
-def step_curate(ctx: DemoContext) -> str:
+def step_curate(ctx: DemoContext) -> Outcome:
     """Flag every crawled pair with reasons (and signals), then approve the unflagged ones in one
     logged step, as `dobae augment curate` + `dobae review approve --origin crawl --no-flags` do."""
-    curation = _need("augment.curation", "augment (curation)")
+    from augment import curation
     from db.review import approve_unflagged
 
     s = curation.curate_crawl(ctx.url, ctx.settings)
     flags = ", ".join(f"{k} {n}" for k, n in s.reasons.most_common()) or "none"
     ok = approve_unflagged("crawl", reviewer="demo", url=ctx.url)
-    return (
+    return Outcome(
         f"{s.crawled} crawled pairs, {s.judged} judged ({s.changed} verdicts changed), {s.clean} without a flag; "
         f"flags and signals: {flags}; approved {ok.approved} unflagged pairs (reviewer 'demo'), "
         f"{ok.flagged} flagged wait for a person in review_queue"
@@ -323,22 +301,19 @@ def step_curate(ctx: DemoContext) -> str:
 DOCS_CHUNKS = 8  # chunks of the reference set the demo generates from (≈10-15 s each on a shared CPU)
 
 
-def step_docs(ctx: DemoContext) -> str:
+def step_docs(ctx: DemoContext) -> Outcome:
     """Add the shipped reference set and generate Q&A grounded on its chunks with the local model."""
-    documents = _need("augment.documents", "augment (documents)")
-    ops = _need("augment.operations", "augment")
-    server = _need("augment.server", "augment (local server)")
-    from db.models import Generation, QAPair, Review, ReviewStatus
+    from augment import documents, server
+    from augment import operations as ops
     from db.session import session_scope
+    from db.summary import generations, grounded_reviews
 
     added = documents.add_documents(
         documents.reference_sources(), note="reference set written for the dobae project", url=ctx.url
     )
     parts = [f"reference set: {len(added.added)} added, {len(added.unchanged)} unchanged"]
     with session_scope(ctx.url) as s:
-        done = s.scalar(
-            select(func.count()).select_from(Generation).where(Generation.operation == "from-docs")
-        )
+        done = generations(s, "from-docs")
     if done >= DOCS_CHUNKS:
         parts.append(f"from-docs: skip (done, {done} chunks)")
     else:
@@ -352,12 +327,8 @@ def step_docs(ctx: DemoContext) -> str:
             )
         parts.append(f"from-docs: {summ.calls} calls, {summ.cache_hits} cached, {dict(summ.statuses)}")
     with session_scope(ctx.url) as s:
-        rows = s.execute(
-            select(Review.status, Review.reasons)
-            .join(QAPair, QAPair.id == Review.pair_id)
-            .where(QAPair.chunk_id.is_not(None))
-        ).all()
-    rejected = [r for st, r in rows if st == ReviewStatus.rejected]
+        rows = grounded_reviews(s)
+    rejected = [r for st, r in rows if st == "rejected"]
     unexplained = sum(1 for r in rejected if not r)
     reasons: dict[str, int] = {}
     for r in rejected:
@@ -376,28 +347,23 @@ def step_docs(ctx: DemoContext) -> str:
             else "; every rejected pair has its reason"
         )
     )
-    return "; ".join(parts)
+    return Outcome("; ".join(parts))
 
 
-def step_review(ctx: DemoContext) -> str:
+def step_review(ctx: DemoContext) -> Outcome:
     """A read-only summary: pairs by origin and review status, and the machine gates' reasons."""
-    from db.models import QAPair, Review
+    from augment import jobs
     from db.session import session_scope
+    from db.summary import pair_counts
 
-    jobs = _need("augment.jobs", "augment")
     with session_scope(ctx.url) as s:
-        rows = s.execute(
-            select(QAPair.origin, Review.status, func.count())
-            .outerjoin(Review, Review.pair_id == QAPair.id)
-            .group_by(QAPair.origin, Review.status)
-            .order_by(QAPair.origin, Review.status)
-        ).all()
+        rows = pair_counts(s)
     by_origin: dict[str, list[str]] = {}
-    for origin, st, n in rows:
-        by_origin.setdefault(origin.value, []).append(f"{st.value if st else 'pending'} {n}")
+    for r in rows:
+        by_origin.setdefault(r.origin, []).append(f"{r.status} {r.count}")
     reasons = jobs.reasons_histogram(ctx.url)
-    pending = sum(n for _o, st, n in rows if st is None or st.value in ("pending", "needs_review"))
-    return (
+    pending = sum(r.count for r in rows if r.status in ("pending", "needs_review"))
+    return Outcome(
         "pairs by origin and review status: "
         + "; ".join(f"{o} {', '.join(v)}" for o, v in by_origin.items())
         + ". Machine reasons on augmented pairs: "
@@ -408,33 +374,32 @@ def step_review(ctx: DemoContext) -> str:
     )
 
 
-def step_export(ctx: DemoContext) -> str:
-    export = _need("db.export", "foundation (db/export)")
-    out = ctx.out / "approved.jsonl"
-    from db.models import Export
+def step_export(ctx: DemoContext) -> Outcome:
+    from db import export
     from db.session import session_scope
+    from db.summary import latest_export
 
+    out = ctx.out / "approved.jsonl"
     with session_scope(ctx.url) as s:
-        rec = s.execute(
-            select(Export.rows, Export.sha256)
-            .where(Export.path == str(out.resolve()))
-            .order_by(Export.id.desc())
-        ).first()
-    if out.exists() and rec and export.sha256_file(out) == rec.sha256:
+        rec = latest_export(s, str(out.resolve()))
+    if out.is_file() and rec and export.sha256_file(out) == rec.sha256:
         ctx.state["export"] = out
-        return f"skip: {out} already exported ({rec.rows} approved pairs, sha256 {rec.sha256[:12]})"
+        return Outcome(
+            f"skip: {out} already exported ({rec.rows} approved pairs, sha256 {rec.sha256[:12]})",
+            skipped=True,
+        )
     res = export.export_pairs(out, "jsonl", statuses=["approved"], url=ctx.url)
     ctx.state["export"] = out
-    return f"exported {res.rows} approved pairs to {out} (sha256 {res.sha256[:12]})"
+    return Outcome(f"exported {res.rows} approved pairs to {out} (sha256 {res.sha256[:12]})")
 
 
 def _run_dir(ctx: DemoContext) -> Path:
     return ctx.out / "runs" / "demo"
 
 
-def step_train(ctx: DemoContext) -> str:
-    config = _need("train.config", "train")
-    trainer = _need("train.trainer", "train")
+def step_train(ctx: DemoContext) -> Outcome:
+    from train import config, trainer
+
     run_dir = _run_dir(ctx)
     card = run_dir / "run_card.json"
     if card.exists():
@@ -442,7 +407,10 @@ def step_train(ctx: DemoContext) -> str:
 
         c = json.loads(card.read_text(encoding="utf-8"))
         if c.get("status") == "finished":
-            return f"skip: {run_dir} already trained (train_loss {c.get('metrics', {}).get('train_loss')})"
+            return Outcome(
+                f"skip: {run_dir} already trained (train_loss {c.get('metrics', {}).get('train_loss')})",
+                skipped=True,
+            )
     _llm_model_dir(ctx)
     cfg = config.load_config(
         ROOT / "train/configs/cpu-smoke.toml",
@@ -455,7 +423,7 @@ def step_train(ctx: DemoContext) -> str:
     )
     res = trainer.run_training(cfg, resume=(run_dir / "checkpoints").is_dir())
     m = res.card.get("metrics", {})
-    return (
+    return Outcome(
         "trained "
         + ", ".join(
             f"{k} {m[k]:.4f}"
@@ -482,12 +450,13 @@ def _llm_share(ctx: DemoContext) -> tuple[list, list, str]:
     return tests[:limit], tests[limit:], f"-llm{limit}of{len(tests)}"
 
 
-def step_infer(ctx: DemoContext) -> str:
-    gen = _need("infer.generate", "infer (batch inference)")
+def step_infer(ctx: DemoContext) -> Outcome:
+    from infer import generate as gen
+
     llm, rest, suffix = _llm_share(ctx)
     out = ctx.out / f"answers{suffix}.csv"
     if out.exists():
-        return f"skip: {out} already written"
+        return Outcome(f"skip: {out} already written", skipped=True)
     questions = _test_csv(ctx)
     if rest:
         import csv
@@ -516,29 +485,30 @@ def step_infer(ctx: DemoContext) -> str:
             pairs_path=ctx.out / "approved.jsonl",
             on_progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
-    return (
+    return Outcome(
         f"answered {s.questions} test questions with the LoRA run → {out} "
         f"({s.resumed} resumed, {s.new_tokens} new tokens, {s.seconds:.0f} s, backend {s.backend})"
         + (f"; {len(rest)} left to the best measured extractive answerer" if rest else "")
     )
 
 
-def step_submit(ctx: DemoContext) -> str:
+def step_submit(ctx: DemoContext) -> Outcome:
     """submission.csv from the best measured answerer (`infer.auto`): grouped CV of constant,
     retrieval and compose on this input's rows (stored in `evaluations`, reused on re-runs) against
     the LoRA run's held-out validation metric (its card). The LoRA run's answers (infer step) are
     submitted only when it measures best; answered_by.csv and the summary say which answerer and
     which score chose it."""
-    sub = _need("infer.submission", "infer (submission)")
-    cv = _need("infer.cv", "infer (evaluation)")
-    embedders = _need("dobae.qa.embedders", "infer (embedders)")
-    auto = _need("infer.auto", "infer (answerer selection)")
+    from dobae.qa import embedders
+    from infer import auto, cv
+    from infer import submission as sub
     from infer.answerer import make_answerer
 
     llm, rest, suffix = _llm_share(ctx)
     out_dir = ctx.out / f"submission{suffix}"
     if (out_dir / sub.SUBMISSION_FILE).exists():
-        return f"skip: {out_dir / sub.SUBMISSION_FILE} already written (see answered_by.csv)"
+        return Outcome(
+            f"skip: {out_dir / sub.SUBMISSION_FILE} already written (see answered_by.csv)", skipped=True
+        )
     items = cv.load_items(ctx.url, source=ctx.source)
     emb = embedders.load_embedder(ctx.settings.embedder)
     run_dir = _run_dir(ctx)
@@ -602,23 +572,22 @@ def step_submit(ctx: DemoContext) -> str:
             f"the LoRA run's answers ({ctx.out / f'answers{suffix}.csv'}) are not submitted: its validation "
             f"metric {got} is below {best_other.name} {best_other.mean:.4f}"
         )
-    return "; ".join(parts)
+    return Outcome("; ".join(parts))
 
 
-def step_ablate(ctx: DemoContext) -> str:
+def step_ablate(ctx: DemoContext) -> Outcome:
     """What each data source adds: the best measured extractive answerer (`infer.auto`, cached) under
     grouped CV on this input's rows, with the approved crawl, augment and docs pairs added to each
     fold's training side (never a pair built from a held-out row); stored in `evaluations`, where
     `dobae report` reads its table and plot."""
-    abl = _need("infer.ablation", "infer (ablation)")
-    cv = _need("infer.cv", "infer (evaluation)")
-    embedders = _need("dobae.qa.embedders", "infer (embedders)")
-    auto = _need("infer.auto", "infer (answerer selection)")
+    from dobae.qa import embedders
+    from infer import ablation as abl
+    from infer import auto, cv
     from infer.answerer import make_answerer
 
     marker = ctx.out / "ablation.txt"
     if marker.exists():
-        return f"skip: done ({marker.read_text(encoding='utf-8').strip()})"
+        return Outcome(f"skip: done ({marker.read_text(encoding='utf-8').strip()})", skipped=True)
     items = cv.load_items(ctx.url, source=ctx.source)
     emb = embedders.load_embedder(ctx.settings.embedder)
     choice = auto.auto_choice(items, emb, seed=ctx.settings.seed, url=ctx.url)
@@ -626,7 +595,7 @@ def step_ablate(ctx: DemoContext) -> str:
     extra = abl.load_extra_pairs(sources, url=ctx.url)
     sources = [s for s in sources if any(e.source == s for e in extra)]
     if not sources:
-        return "skip: no approved crawl, augment or docs pairs to add"
+        return Outcome("skip: no approved crawl, augment or docs pairs to add", skipped=True)
     k = auto.cv_folds(len(items))
     ab = abl.run_ablation(
         items,
@@ -645,10 +614,10 @@ def step_ablate(ctx: DemoContext) -> str:
     )
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text(summary + "\n", encoding="utf-8")
-    return summary + " (`dobae report`: Data sources)"
+    return Outcome(summary + " (`dobae report`: Data sources)")
 
 
-STEPS: list[tuple[str, Callable[[DemoContext], str], tuple[str, ...]]] = [
+STEPS: list[tuple[str, Callable[[DemoContext], Outcome], tuple[str, ...]]] = [
     ("crawl", step_crawl, ()),
     ("import", step_import, ()),
     ("curate", step_curate, ("crawl",)),
@@ -669,7 +638,7 @@ def run_demo(
     *,
     settings: Settings | None = None,
     only: list[str] | None = None,
-    infer_limit: int = INFER_LIMIT,
+    infer_limit: int | None = None,
 ) -> list[StepResult]:
     """Run the demo steps (all, or `only` these); returns one result per step. The LoRA run answers
     the first `infer_limit` test questions (0: all); the submit step submits the best measured
@@ -685,6 +654,8 @@ def run_demo(
     work.mkdir(parents=True, exist_ok=True)
     ensure_schema(settings.db_url)
     os.environ.setdefault("DOBAE_DATABASE_URL", settings.db_url)  # the crawl subprocess uses the same DB
+    if infer_limit is None:
+        infer_limit = INFER_LIMIT
     if infer_limit < 0:
         raise InputError(f"--infer-limit {infer_limit}: use 0 (all test questions) or a positive number")
     ctx = DemoContext(settings, train_csv, test_csv, work, state={"infer_limit": infer_limit})
@@ -715,12 +686,12 @@ def run_demo(
                 with sandbox_site(ctx) as base:
                     if base:
                         console.print(f"  sandbox site at {base}")
-                    detail = fn(ctx)
+                    outcome = fn(ctx)
             else:
-                detail = fn(ctx)
-            r.status = "skipped" if detail.startswith("skip") else "done"
-            r.detail = detail
-            console.print(f"[green]{r.status}[/green] {detail}", markup=True, soft_wrap=True)
+                outcome = fn(ctx)
+            r.status = "skipped" if outcome.skipped else "done"
+            r.detail = outcome.detail
+            console.print(f"[green]{r.status}[/green] {outcome.detail}", markup=True, soft_wrap=True)
         except DobaeError as exc:
             r.status, r.detail = "failed", str(exc)
             console.print(f"[red]FAILED[/red] {name}: {exc}", soft_wrap=True)

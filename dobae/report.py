@@ -24,16 +24,15 @@ from sqlalchemy import select
 from dobae.console import console
 
 HANGUL = re.compile(r"[가-힣]")
-SENTENCE_END = re.compile(r"[.!?。]+(?:\s|$)|다\.(?:\s|$)")
 FONT_CANDIDATES = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Noto Sans CJK JP")
 
 
 def count_sentences(text: str) -> int:
-    """Sentences as the seed team counted them: runs ending in . ! ? (at least one per non-empty text)."""
-    text = text.strip()
-    if not text:
-        return 0
-    return max(1, len([p for p in re.split(r"(?<=[.!?。])\s+", text) if p.strip()]))
+    """Sentences as the seed team counted them: runs ending in . ! ? (`split_at_marks`; at least one
+    per non-empty text)."""
+    from dobae.qa.sentences import split_at_marks
+
+    return len(split_at_marks(text))
 
 
 def text_stats(text: str) -> tuple[int, int, int]:
@@ -97,39 +96,36 @@ class Section:
 
 
 def _load(url: str) -> dict[str, Any]:
-    from db.models import CrawlRun, Evaluation, QAPair, Question, Review, TrainingRun
+    """The report's data: the pairs with their texts, and the runs and scores from the one read model
+    (`db.summary`: a SIGKILLed crawl reads `interrupted`, a pair without a review `pending`)."""
+    from db import summary
+    from db.models import QAPair, Question, Review
     from db.session import session_scope
 
     with session_scope(url) as s:
         pairs = [
             {"id": p.id, "q": p.question_text, "a": p.answer_text, "category": p.category or "(none)",
              "origin": p.origin.value, "group": p.group_id,
-             "status": st.value if st is not None else "none", "reasons": list(reasons or [])}
+             "status": summary.review_word(st), "reasons": list(reasons or [])}
             for p, st, reasons in s.execute(
                 select(QAPair, Review.status, Review.reasons).outerjoin(Review, Review.pair_id == QAPair.id)
                 .order_by(QAPair.id)
             )
         ]  # fmt: skip
         crawls = [
-            {"id": r.id, "spider": r.spider, "status": r.status.value, "started": r.started_at,
-             "finished": r.finished_at, "stats": r.stats or {}}
-            for r in s.scalars(select(CrawlRun).order_by(CrawlRun.started_at))
+            {"id": r.id, "spider": r.spider, "status": r.status, "started": r.started_at,
+             "finished": r.finished_at, "stats": r.stats}
+            for r in summary.crawl_runs(s, oldest_first=True)
         ]  # fmt: skip
         posted = list(s.scalars(select(Question.posted_at).where(Question.split.is_(None))))
         runs = [
-            {
-                "id": r.id,
-                "name": r.name,
-                "status": r.status.value,
-                "dir": r.output_dir,
-                "metrics": r.metrics or {},
-            }
-            for r in s.scalars(select(TrainingRun).order_by(TrainingRun.id))
+            {"id": r.id, "name": r.name, "status": r.status, "dir": r.output_dir, "metrics": r.metrics}
+            for r in summary.training_runs(s, oldest_first=True)
         ]
         evals = [
             {"id": e.id, "answerer": e.answerer, "embedder": e.embedder, "mean": e.mean, "std": e.std,
-             "folds": e.folds, "breakdown": e.breakdown or {}, "at": e.created_at, "data": e.data_sha256}
-            for e in s.scalars(select(Evaluation).order_by(Evaluation.id))
+             "folds": e.folds, "breakdown": e.breakdown, "at": e.created_at, "data": e.data_sha256}
+            for e in summary.evaluations(s, oldest_first=True)
         ]  # fmt: skip
     return {"pairs": pairs, "crawls": crawls, "posted": posted, "runs": runs, "evals": evals}
 
@@ -167,7 +163,7 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
             for label, rows in sets
         )
         + (". " if sets else "No pairs yet. ")
-        + "Bytes are UTF-8 bytes, syllables are Hangul syllables (가–힣), sentences end in . ! ? "
+        + "Bytes are UTF-8 bytes, syllables are Hangul syllables (가–힣), sentences end in . ! ? or a line break "
         "(each distinct text counted once).",
     )
     table = []

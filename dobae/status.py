@@ -1,159 +1,119 @@
-"""`dobae status`: every stage summarised from the database as rich tables."""
+"""`dobae status`: every stage summarised from the database as rich tables.
+
+The rows come from the one read model (`db.summary`), so a status word here means what it means in
+`dobae review status`, `dobae crawl runs`, the report and the demo.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
-from sqlalchemy import func, select
 
 from dobae.console import out
 
 
-def _v(x: Any) -> str:
-    return "-" if x is None else str(getattr(x, "value", x))
-
-
-def _when(dt) -> str:
+def _when(dt: datetime | None) -> str:
     return dt.strftime("%Y-%m-%d %H:%M") if dt else "-"
-
-
-def collect(url: str | None = None) -> dict[str, list[tuple]]:
-    """The rows behind each table (plain tuples; tests and the report read them)."""
-    from db.migrate import ensure_schema
-    from db.models import (
-        AugmentJob,
-        CrawlRun,
-        Evaluation,
-        Export,
-        InferenceRun,
-        QAPair,
-        Question,
-        Review,
-        Source,
-        TrainingRun,
-    )
-    from db.runs import run_state
-    from db.session import session_scope
-    from dobae.settings import get_settings
-
-    url = url or get_settings().db_url
-    ensure_schema(url)
-    with session_scope(url) as s:
-        data: dict[str, list[tuple]] = {}
-        data["questions"] = [
-            (src, _v(split) if split else "crawled", n, deleted or 0, incomplete or 0)
-            for src, split, n, deleted, incomplete in s.execute(
-                select(
-                    Source.name,
-                    Question.split,
-                    func.count(),
-                    func.sum(func.cast(Question.is_deleted, Integer_())),
-                    # stored with fewer comments than their page stated (no comment JSON answered)
-                    func.sum(func.cast(Question.comments_incomplete, Integer_())),
-                )
-                .join(Source, Source.id == Question.source_id)
-                .group_by(Source.name, Question.split)
-                .order_by(Source.name)
-            )
-        ]
-        data["pairs"] = [
-            (_v(o), _v(st), n)
-            for o, st, n in s.execute(
-                select(QAPair.origin, Review.status, func.count())
-                .outerjoin(Review, Review.pair_id == QAPair.id)
-                .group_by(QAPair.origin, Review.status)
-                .order_by(QAPair.origin)
-            )
-        ]
-        reasons: dict[tuple[str, str, str], int] = {}
-        for origin, status, rs in s.execute(
-            select(QAPair.origin, Review.status, Review.reasons).join(Review, Review.pair_id == QAPair.id)
-        ):
-            for r in rs or []:
-                key = (_v(origin), _v(status), str(r))
-                reasons[key] = reasons.get(key, 0) + 1
-        data["review_reasons"] = [(*k, n) for k, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
-        data["crawl_runs"] = [
-            (r.id, r.spider, _v(run_state(r)), _when(r.started_at), _when(r.finished_at),
-             (r.stats or {}).get("item_scraped_count", (r.stats or {}).get("items", "-")))
-            for r in s.scalars(select(CrawlRun).order_by(CrawlRun.id.desc()).limit(5))
-        ]  # fmt: skip
-        jobs: dict[tuple[str, str], list[int]] = {}
-        for job in s.scalars(select(AugmentJob).order_by(AugmentJob.operation, AugmentJob.id)):
-            row = jobs.setdefault((job.operation, _v(run_state(job))), [0, 0, 0, 0])
-            for i, n in enumerate((1, job.done or 0, job.total or 0, job.errors or 0)):
-                row[i] += n
-        data["augment_jobs"] = [
-            (op, n, st, done, total, errors) for (op, st), (n, done, total, errors) in jobs.items()
-        ]
-        data["exports"] = [
-            (e.id, e.path, e.format, e.rows, e.sha256[:12], _when(e.created_at))
-            for e in s.scalars(select(Export).order_by(Export.id.desc()).limit(3))
-        ]
-        data["training_runs"] = [
-            (r.id, r.name, _v(r.status), r.base_model, _fmt((r.metrics or {}).get("train_loss")),
-             _fmt((r.metrics or {}).get("eval_loss")), _fmt((r.metrics or {}).get("metric")))
-            for r in s.scalars(select(TrainingRun).order_by(TrainingRun.id.desc()).limit(5))
-        ]  # fmt: skip
-        data["inference_runs"] = [
-            (r.id, r.backend, _v(r.status), r.n_questions, r.out_path, _when(r.started_at))
-            for r in s.scalars(select(InferenceRun).order_by(InferenceRun.id.desc()).limit(5))
-        ]
-        data["evaluations"] = [
-            (e.id, e.answerer, e.embedder, e.folds, f"{e.mean:.4f}", f"{e.std:.4f}", _when(e.created_at))
-            for e in s.scalars(select(Evaluation).order_by(Evaluation.id.desc()).limit(5))
-        ]
-    return data
-
-
-def Integer_():  # noqa: N802 - a type for the cast above
-    from sqlalchemy import Integer
-
-    return Integer
 
 
 def _fmt(x: Any) -> str:
     return f"{x:.4f}" if isinstance(x, int | float) else "-"
 
 
-TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+def collect(url: str | None = None):
+    """The read model behind the tables (`db.summary.Summary`: named rows; tests and views read it)."""
+    from db.summary import summarise
+    from dobae.settings import get_settings
+
+    return summarise(url or get_settings().db_url)
+
+
+# title, columns, and how one row of the read model becomes the table's cells
+TABLES: dict[str, tuple[str, tuple[str, ...], Callable[[Any], tuple]]] = {
     "questions": (
         "Questions (crawled and DACON test)",
         ("source", "split", "count", "deleted", "comments incomplete"),
+        lambda r: (r.source, r.split, r.count, r.deleted, r.comments_incomplete),
     ),
-    "pairs": ("Q&A pairs by origin and review status", ("origin", "review status", "count")),
+    "pairs": (
+        "Q&A pairs by origin and review status",
+        ("origin", "review status", "count"),
+        lambda r: (r.origin, r.status, r.count),
+    ),
     "review_reasons": (
         "Review reasons (machine flags and reviewers)",
         ("origin", "review status", "reason", "pairs"),
+        lambda r: (r.origin, r.status, r.reason, r.pairs),
     ),
-    "crawl_runs": ("Crawl runs (latest 5)", ("id", "spider", "status", "started", "finished", "items")),
-    "augment_jobs": ("Augment jobs", ("operation", "jobs", "status", "done", "total", "errors")),
-    "exports": ("Exports (latest 3)", ("id", "path", "format", "rows", "sha256", "at")),
+    "crawl_runs": (
+        "Crawl runs (latest 5)",
+        ("id", "spider", "status", "started", "finished", "items"),
+        lambda r: (
+            r.id,
+            r.spider,
+            r.status,
+            _when(r.started_at),
+            _when(r.finished_at),
+            r.stats.get("item_scraped_count", r.stats.get("items", "-")),
+        ),
+    ),  # fmt: skip
+    "augment_jobs": (
+        "Augment jobs",
+        ("operation", "jobs", "status", "done", "total", "errors"),
+        lambda r: (r.operation, r.jobs, r.status, r.done, r.total, r.errors),
+    ),
+    "exports": (
+        "Exports (latest 3)",
+        ("id", "path", "format", "rows", "sha256", "at"),
+        lambda r: (r.id, r.path, r.format, r.rows, r.sha256[:12], _when(r.created_at)),
+    ),
     "training_runs": (
         "Training runs (latest 5)",
         ("id", "name", "status", "base model", "train loss", "eval loss", "metric"),
+        lambda r: (
+            r.id,
+            r.name,
+            r.status,
+            r.base_model,
+            _fmt(r.metrics.get("train_loss")),
+            _fmt(r.metrics.get("eval_loss")),
+            _fmt(r.metrics.get("metric")),
+        ),
     ),  # fmt: skip
     "inference_runs": (
         "Inference runs (latest 5)",
         ("id", "backend", "status", "questions", "out", "started"),
+        lambda r: (r.id, r.backend, r.status, r.questions, r.out, _when(r.started_at)),
     ),
     "evaluations": (
         "Scores (latest 5 evaluations)",
         ("id", "answerer", "embedder", "folds", "mean", "std", "at"),
+        lambda r: (
+            r.id,
+            r.answerer,
+            r.embedder,
+            r.folds,
+            f"{r.mean:.4f}",
+            f"{r.std:.4f}",
+            _when(r.created_at),
+        ),
     ),
 }
 
 
-def print_status(url: str | None = None) -> dict[str, list[tuple]]:
+def print_status(url: str | None = None):
     data = collect(url)
-    for key, (title, cols) in TABLES.items():
+    for key, (title, cols, cells) in TABLES.items():
         t = Table(title=title, title_justify="left")
         for c in cols:
             t.add_column(c, overflow="fold")
-        for row in data[key]:
-            t.add_row(*(str(x) for x in row))
-        if not data[key]:
+        rows = getattr(data, key)
+        for row in rows:
+            t.add_row(*(str(x) for x in cells(row)))
+        if not rows:
             t.add_row(*(["(none yet)"] + [""] * (len(cols) - 1)))
         out.print(t)
     return data

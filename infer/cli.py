@@ -23,22 +23,9 @@ EMBEDDER_HELP = (
 
 def parse_options(pairs: list[str] | None, run: Path | None = None) -> dict[str, Any]:
     """`["k=5", "compose=top1"]` → `{"k": 5, "compose": "top1"}` (ints, floats and true/false converted)."""
-    options: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"-o {pair!r}: write options as KEY=VALUE, e.g. -o k=5")
-        v: Any = value.strip()
-        if v.lower() in ("true", "false"):
-            v = v.lower() == "true"
-        else:
-            for cast in (int, float):
-                try:
-                    v = cast(v)
-                    break
-                except ValueError:
-                    continue
-        options[key.strip()] = v
+    from dobae.keyvalue import parse_key_values
+
+    options = parse_key_values(pairs, "-o", "k=5", typed=True)
     if run is not None:
         options["run_dir"] = str(run)
     return options

@@ -18,8 +18,8 @@ import unicodedata
 
 from dobae.qa.embedders import WINDOW, approx_wordpiece_truncate, approx_wordpieces
 from dobae.qa.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX
+from dobae.qa.sentences import split_at_marks
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+")
 _NEW_TURN = re.compile(
     rf"(?:^|\n|\s)(?:{re.escape(QUESTION_PREFIX.strip())}|{re.escape(CONTEXT_HEADER.strip())}|\[\d+\]\s*{re.escape(QUESTION_PREFIX.strip())})"
 )
@@ -50,7 +50,8 @@ def strip_echo(answer: str, question: str = "") -> str:
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(_norm(text)) if s.strip()]
+    """The answer's sentences (`split_at_marks` on its whitespace-normalised text)."""
+    return split_at_marks(_norm(text))
 
 
 def drop_repeats(text: str) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dobae.errors import ConfigError
+from dobae.keyvalue import parse_key_values
 
 
 class _Section(BaseModel):
@@ -163,14 +164,6 @@ def _set_dotted(data: dict, key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _parse_value(raw: str) -> Any:
-    """TOML literal when it parses (numbers, booleans, lists, quoted strings), else the raw string."""
-    try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
 def _validate(data: dict, source: str) -> TrainConfig:
     try:
         return TrainConfig.model_validate(data)
@@ -196,11 +189,10 @@ def load_config(path: Path | str, overrides: list[str] | None = None) -> TrainCo
         raise ConfigError(f"{path}: not UTF-8 ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    for item in overrides or []:
-        if "=" not in item:
-            raise ConfigError(f"--set {item!r}: use key=value, e.g. --set train.learning_rate=1e-4")
-        key, raw = item.split("=", 1)
-        _set_dotted(data, key.strip(), _parse_value(raw.strip()))
+    for key, value in parse_key_values(
+        overrides, "--set", "train.learning_rate=1e-4", typed=True, error=ConfigError
+    ).items():
+        _set_dotted(data, key, value)
     data.setdefault("output", {}).setdefault("name", path.stem)
     return _validate(data, str(path))
 

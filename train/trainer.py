@@ -66,6 +66,7 @@ def _register_start(cfg: TrainConfig, card: dict[str, Any], sweep_id: str | None
 
     from db.migrate import ensure_schema
     from db.models import Export, RunStatus, TrainingRun
+    from db.runs import hostname
     from db.session import session_scope
     from dobae.settings import get_settings
 
@@ -85,6 +86,8 @@ def _register_start(cfg: TrainConfig, card: dict[str, Any], sweep_id: str | None
             config=card["config"],
             git_commit=card["git_commit"],
             status=RunStatus.running,
+            pid=os.getpid(),
+            host=hostname(),
         )
         s.add(run)
         s.flush()

@@ -47,7 +47,3 @@ def split_question(text: str) -> list[str]:
     if tail:
         parts.append(tail)
     return parts or [text]
-
-
-def is_compound(text: str) -> bool:
-    return len(split_question(text)) > 1

@@ -57,7 +57,7 @@ def test_sigkilled_job_resumes_without_duplicates_or_losses(db_url, monkeypatch)
 
         [op] = status_report(db_url)
         assert (op.running, op.interrupted) == (0, 1)
-        assert [r[2] for r in collect(db_url)["augment_jobs"]] == ["interrupted"]
+        assert [r.status for r in collect(db_url).augment_jobs] == ["interrupted"]
         sent_before = len(srv.requests)
 
         summary = run_operation("paraphrase-questions", Selection(limit=N))

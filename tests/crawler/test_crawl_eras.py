@@ -84,8 +84,8 @@ def test_partial_comments_are_stored_and_completed_by_a_later_crawl_with_json(db
     assert q.comments_incomplete and q.comment_count == 12 and len(rows["1023"]["answers"]) == 10
     from dobae.status import collect
 
-    [(source, split, count, deleted, incomplete)] = collect(db_url)["questions"]  # `dobae status` shows it
-    assert (source, split, incomplete) == ("ohouse", "crawled", 1) and count >= 2
+    [q] = collect(db_url).questions  # `dobae status` shows it
+    assert (q.source, q.split, q.comments_incomplete) == ("ohouse", "crawled", 1) and q.count >= 2
     with serve_sandbox(site=Site(era="2021", json=True, late_post=False, slow_s=0.0)) as base:
         run_scrapy("ohouse", base, db_url, "-a", "query=견적")
     rows = db_questions(db_url)

@@ -132,7 +132,7 @@ def test_sigkill_with_a_big_batch_loses_only_the_last_seconds_and_the_run_shows_
         assert f"is gone (killed?); resume: run the same crawl again with --jobdir {jobdir}" in " ".join(
             runs.stdout.split()
         )
-        assert [r[2] for r in collect(db_url)["crawl_runs"]] == ["interrupted"]
+        assert [r.status for r in collect(db_url).crawl_runs] == ["interrupted"]
 
         run_scrapy("ohouse", base, db_url, *extra[:2], jobdir=jobdir)
     assert_golden(db_url, base, golden, deleted_ids(site))

@@ -1,4 +1,4 @@
-"""`dobae demo`'s cheap steps (import, export) are idempotent; a missing stage fails loudly."""
+"""`dobae demo`'s cheap steps (import, export) are idempotent; a failed step blocks its dependants."""
 
 from __future__ import annotations
 
@@ -41,22 +41,47 @@ def test_import_and_export_twice_adds_nothing(db_url, dacon_files):
     assert (settings.data_dir / "demo" / "sample" / "approved.jsonl").is_file()
 
 
-def test_missing_stage_fails_its_step_and_blocks_dependants(db_url, dacon_files, monkeypatch):
-    import sys
-
-    from dobae.demo import run_demo
+def test_a_failed_step_blocks_its_dependants(db_url, dacon_files):
+    """A step that fails (here the export: a folder stands where its file goes) is `failed` with its
+    one-line reason, and the steps that need it are `blocked`, not run."""
+    from dobae.demo import DemoContext, run_demo
     from dobae.settings import get_settings
 
-    monkeypatch.setitem(sys.modules, "db.export", None)  # as if the export stage had not landed
-    res = {
-        r.name: r for r in run_demo(*dacon_files, settings=get_settings(), only=["import", "export", "train"])
-    }
+    settings = get_settings()
+    ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo")
+    (ctx.out / "approved.jsonl").mkdir(parents=True)
+    res = {r.name: r for r in run_demo(*dacon_files, settings=settings, only=["import", "export", "train"])}
     assert res["import"].status == "done"
-    assert (
-        res["export"].status == "failed"
-        and "stage foundation (db/export) not available" in res["export"].detail
-    )
-    assert res["train"].status == "blocked"
+    assert res["export"].status == "failed" and "approved.jsonl" in res["export"].detail
+    assert res["train"].status == "blocked" and res["train"].detail == "needs export"
+
+
+def test_steps_say_whether_they_skipped_as_data(db_url, dacon_files):
+    """A step's outcome carries `skipped` as a field: the demo never reads it from the message."""
+    from dobae.demo import DemoContext, step_import
+    from dobae.settings import get_settings
+
+    settings = get_settings()
+    ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo")
+    first, second = step_import(ctx), step_import(ctx)
+    assert not first.skipped and first.detail.startswith("imported (")
+    assert second.skipped and second.detail.startswith("skip: already imported")
+
+
+def test_the_demo_command_defaults_to_the_demos_infer_limit():
+    """`dobae demo -h` names the same default as `dobae.demo.INFER_LIMIT` (the CLI does not import
+    the demo for it)."""
+    import ast
+    from pathlib import Path
+
+    import dobae.cli
+    from dobae.demo import INFER_LIMIT
+
+    source = Path(dobae.cli.__file__).read_text(encoding="utf-8")
+    assert "dobae.demo" not in {
+        n.module for n in ast.parse(source).body if isinstance(n, ast.ImportFrom)
+    }  # only lazy imports inside the command
+    assert f"default {INFER_LIMIT};" in source
 
 
 def test_crawl_step_runs_scrapy_once(db_url, tmp_path):
@@ -89,13 +114,13 @@ def test_crawl_step_runs_scrapy_once(db_url, tmp_path):
                 time.sleep(0.1)
         ctx = DemoContext(get_settings(), None, None, tmp_path, base_url=f"http://127.0.0.1:{port}")
         first = step_crawl(ctx)
-        assert first.startswith("crawled:")
+        assert first.detail.startswith("crawled:") and not first.skipped
         with session_scope(db_url) as s:
             questions = s.scalar(select(func.count()).select_from(Question))
             runs = s.scalar(select(func.count()).select_from(CrawlRun))
         assert questions > 0 and runs == 1
         second = step_crawl(ctx)
-        assert second.startswith("skip: crawl run")
+        assert second.skipped and second.detail.startswith("skip: crawl run")
         with session_scope(db_url) as s:
             assert s.scalar(select(func.count()).select_from(Question)) == questions
             assert s.scalar(select(func.count()).select_from(CrawlRun)) == 1
@@ -148,7 +173,7 @@ def test_submit_uses_the_best_measured_answerer_not_a_worse_lora_run(db_url, dac
     settings = get_settings()
     ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo", state={"infer_limit": 1})
     _lora_answers(ctx, 0.003)
-    detail = step_submit(ctx)
+    detail = step_submit(ctx).detail
     folder = ctx.out / "submission-llm1of2"
     by = _read(folder / "answered_by.csv")
     chosen = by[0]["answered_by"]
@@ -159,7 +184,7 @@ def test_submit_uses_the_best_measured_answerer_not_a_worse_lora_run(db_url, dac
     rows = _read(folder / "answers.csv")
     assert all("곰팡이, 곰팡이" not in r["answer"] for r in rows)
     again = step_submit(ctx)
-    assert again.startswith("skip: ") and "already written" in again
+    assert again.skipped and again.detail.startswith("skip: ") and "already written" in again.detail
 
 
 def test_submit_uses_the_lora_run_when_it_measures_best(db_url, dacon_files):
@@ -171,7 +196,7 @@ def test_submit_uses_the_lora_run_when_it_measures_best(db_url, dacon_files):
     settings = get_settings()
     ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo", state={"infer_limit": 1})
     _lora_answers(ctx, 0.99)
-    detail = step_submit(ctx)
+    detail = step_submit(ctx).detail
     by = _read(ctx.out / "submission-llm1of2" / "answered_by.csv")
     assert by[0]["answered_by"] == "llm" and by[0]["selected_by"].startswith("llm: 0.9900 by run card")
     assert by[1]["answered_by"] in ("retrieval", "compose", "constant")
@@ -213,8 +238,9 @@ def test_inference_is_recorded_for_status(db_url, tmp_path):
     summary = InferSummary(out=tmp_path / "answers.csv", details=tmp_path / "answers.jsonl", questions=8, resumed=0,
                            seconds=61.5, new_tokens=768, backend="transformers")  # fmt: skip
     record_inference_run(summary, tmp_path / "run", tmp_path / "test.csv", InferOptions(max_new_tokens=64))
-    [row] = collect(db_url)["inference_runs"]
-    assert row[1:4] == ("transformers", "finished", 8) and row[4] == str((tmp_path / "answers.csv").resolve())
+    [row] = collect(db_url).inference_runs
+    assert (row.backend, row.status, row.questions) == ("transformers", "finished", 8)
+    assert row.out == str((tmp_path / "answers.csv").resolve())
 
 
 def test_ablate_step_stores_each_source_for_the_chosen_answerer(db_url, dacon_files):
@@ -233,7 +259,8 @@ def test_ablate_step_stores_each_source_for_the_chosen_answerer(db_url, dacon_fi
     import_dacon(*dacon_files, url=db_url)
     settings = get_settings()
     ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo")
-    assert step_ablate(ctx).startswith("skip: no approved crawl")
+    nothing = step_ablate(ctx)
+    assert nothing.skipped and nothing.detail.startswith("skip: no approved crawl")
     with session_scope(db_url) as s:
         p = QAPair(
             key="crawl:t:1",
@@ -245,10 +272,11 @@ def test_ablate_step_stores_each_source_for_the_chosen_answerer(db_url, dacon_fi
         s.add(p)
         s.flush()
         add_initial_reviews(s, [p.id], ReviewStatus.approved, actor="kim")
-    detail = step_ablate(ctx)
+    detail = step_ablate(ctx).detail
     assert "base " in detail and "+ crawl " in detail
     with session_scope(db_url) as s:
         rows = s.scalars(select(Evaluation)).all()
         added = [tuple((r.config or {}).get("add_origins") or ()) for r in rows]
     assert () in added and ("crawl",) in added
-    assert step_ablate(ctx).startswith("skip: done")
+    again = step_ablate(ctx)
+    assert again.skipped and again.detail.startswith("skip: done")

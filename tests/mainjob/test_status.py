@@ -4,21 +4,23 @@ from __future__ import annotations
 
 
 def test_status_collects_each_stage(filled_db):
+    from db.summary import ReasonCount
     from dobae.status import collect
 
     data = collect(filled_db)
-    pairs = {(o, s): n for o, s, n in data["pairs"]}
+    pairs = {(r.origin, r.status): r.count for r in data.pairs}
     assert pairs[("dacon", "approved")] == 30  # 3 rows × 2 questions × 5 answers
     assert pairs[("augment", "rejected")] == 1
-    assert [(src, split, n) for src, split, n, _d, _i in data["questions"]] == [
+    assert [(q.source, q.split, q.count) for q in data.questions] == [
         ("dacon", "test", 2),
         ("ohouse", "crawled", 1),
     ]
-    assert data["review_reasons"] == [("augment", "rejected", "refusal", 1)]
-    assert data["crawl_runs"][0][1:3] == ("ohouse", "finished") and data["crawl_runs"][0][5] == 17
-    assert data["training_runs"][0][1] == "smoke-run" and data["training_runs"][0][4] == "2.5000"
-    assert data["evaluations"][0][1] == "retrieval" and data["evaluations"][0][4] == "0.5731"
-    assert data["exports"] == [] and data["inference_runs"] == [] and data["augment_jobs"] == []
+    assert data.review_reasons == [ReasonCount("augment", "rejected", "refusal", 1)]
+    [crawl] = data.crawl_runs
+    assert (crawl.spider, crawl.status, crawl.items) == ("ohouse", "finished", 17)
+    assert data.training_runs[0].name == "smoke-run" and data.training_runs[0].metrics["train_loss"] == 2.5
+    assert data.evaluations[0].answerer == "retrieval" and data.evaluations[0].mean == 0.5731
+    assert data.exports == [] and data.inference_runs == [] and data.augment_jobs == []
 
 
 def test_status_command_prints_tables(filled_db, capsys):

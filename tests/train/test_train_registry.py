@@ -4,9 +4,12 @@ from __future__ import annotations
 
 
 def test_run_is_registered_and_linked_to_its_export(db_url):
+    import os
+
     from sqlalchemy import select
 
     from db.models import Export, TrainingRun
+    from db.runs import hostname
     from db.session import session_scope
     from train.config import TrainConfig
     from train.trainer import _register_end, _register_start
@@ -30,6 +33,8 @@ def test_run_is_registered_and_linked_to_its_export(db_url):
         export = s.scalars(select(Export).where(Export.sha256 == sha)).one()
         assert run.status.value == "running" and run.export_id == export.id and run.sweep_id == "sw-1"
         assert run.finished_at is None and run.config["data"]["export"] == "/x/approved.jsonl"
+        # its process, for the one liveness rule (db/runs.py): a SIGKILLed run reads `interrupted`
+        assert (run.pid, run.host) == (os.getpid(), hostname())
     _register_end(run_id, "finished", {"metric": 0.5, "eval_loss": 1.25})
     with session_scope(db_url) as s:
         run = s.get(TrainingRun, run_id)
