@@ -70,7 +70,7 @@ def current_cmd() -> None:
 
 import_app = typer.Typer(help="Import data sets into the database.", no_args_is_help=True)
 review_app = typer.Typer(
-    help="Review pairs: counts, and importing a reviewer's edited export.", no_args_is_help=True
+    help="Review pairs: counts, a local review page (`serve`), and importing a reviewer's edited export.", no_args_is_help=True
 )
 
 

@@ -33,6 +33,7 @@ def collect(url: str | None = None) -> dict[str, list[tuple]]:
         Source,
         TrainingRun,
     )
+    from db.review_queue import progress as review_progress
     from db.runs import run_state
     from db.session import session_scope
     from dobae.settings import get_settings
@@ -74,6 +75,7 @@ def collect(url: str | None = None) -> dict[str, list[tuple]]:
                 key = (_v(origin), _v(status), str(r))
                 reasons[key] = reasons.get(key, 0) + 1
         data["review_reasons"] = [(*k, n) for k, n in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))]
+        data["review_progress"] = progress_rows(review_progress(s))
         data["crawl_runs"] = [
             (r.id, r.spider, _v(run_state(r)), _when(r.started_at), _when(r.finished_at),
              (r.stats or {}).get("item_scraped_count", (r.stats or {}).get("items", "-")))
@@ -107,6 +109,17 @@ def collect(url: str | None = None) -> dict[str, list[tuple]]:
     return data
 
 
+def progress_rows(p) -> list[tuple]:
+    """`db.review_queue.progress` as (what, reviewer, pairs) rows: the same numbers the review page
+    (`dobae review serve`) and the report show."""
+    rows = [
+        (f"reviewed today ({p.day} UTC)", "all reviewers", p.reviewed_today),
+        ("left in the queue", "needs_review + pending", f"{p.left} ({p.needs_review} + {p.pending})"),
+    ]
+    rows += [("reviewed by", name, f"{today} today, {total} in all") for name, today, total in p.per_reviewer]
+    return rows
+
+
 def Integer_():  # noqa: N802 - a type for the cast above
     from sqlalchemy import Integer
 
@@ -127,6 +140,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
         "Review reasons (machine flags and reviewers)",
         ("origin", "review status", "reason", "pairs"),
     ),
+    "review_progress": ("Review progress (people, not machine verdicts)", ("what", "who", "pairs")),
     "crawl_runs": ("Crawl runs (latest 5)", ("id", "spider", "status", "started", "finished", "items")),
     "augment_jobs": ("Augment jobs", ("operation", "jobs", "status", "done", "total", "errors")),
     "exports": ("Exports (latest 3)", ("id", "path", "format", "rows", "sha256", "at")),
