@@ -29,7 +29,12 @@ from db.models import (
 )
 from db.review import holds
 
-SORTS = {"id": "oldest first", "-id": "newest first", "category": "by category", "updated": "latest change first"}
+SORTS = {
+    "id": "oldest first",
+    "-id": "newest first",
+    "category": "by category",
+    "updated": "latest change first",
+}
 WAITING = (ReviewStatus.needs_review.value, ReviewStatus.pending.value)  # what a person still has to judge
 
 
@@ -146,7 +151,9 @@ def _options(session: Session) -> dict[str, list[str]]:
             {
                 o
                 for o in session.scalars(
-                    select(Generation.operation).join(QAPair, QAPair.generation_id == Generation.id).distinct()
+                    select(Generation.operation)
+                    .join(QAPair, QAPair.generation_id == Generation.id)
+                    .distinct()
                 )
                 if o
             }

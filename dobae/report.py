@@ -367,7 +367,9 @@ def review_section(plt, pairs: list[dict], progress: Any = None) -> list[Section
     reasons = Counter(r for p in pairs for r in p["reasons"])
     sec = Section("Review status and reasons", "Machine review flags (augment gates) and human decisions.")
     if progress is not None:  # the numbers `dobae status` and `dobae review serve` show
-        sec.tables.append(("Review progress", ["what", "who", "pairs"], [list(r) for r in progress_rows(progress)]))
+        sec.tables.append(
+            ("Review progress", ["what", "who", "pairs"], [list(r) for r in progress_rows(progress)])
+        )
     sec.tables.append(("Review status", ["status", "pairs"], [[k, v] for k, v in status.most_common()]))
     sec.tables.append(("Machine reasons", ["reason", "pairs"], [[k, v] for k, v in reasons.most_common()]))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3))

@@ -210,9 +210,14 @@ def create_app(url: str, reviewer: str, token: str | None = None, loopback_only:
         from db.review import ConflictError, set_review
 
         who = (body.reviewer or "").strip() or reviewer
-        note = "approved in bulk (dobae review serve: " + (
-            ", ".join(f"{k}={v}" for k, v in body.filters.model_dump().items() if v and k != "sort") or "all"
-        ) + ")"
+        note = (
+            "approved in bulk (dobae review serve: "
+            + (
+                ", ".join(f"{k}={v}" for k, v in body.filters.model_dump().items() if v and k != "sort")
+                or "all"
+            )
+            + ")"
+        )
         try:
             with session_scope(url) as s:
                 for pair_id, version in body.pairs:

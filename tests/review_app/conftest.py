@@ -47,23 +47,25 @@ def queue_db(db_url: str) -> dict[str, int]:
         gen = Generation(operation="paraphrase", model="tiny-model")
         s.add_all([chunk, gen])
         s.flush()
+        # fmt: off
         pairs = {
             "crawled": QAPair(key="crawl:1", question_text="벽지 " + HOSTILE, answer_text="답변 " + HOSTILE,
                               category="마감하자", origin=Origin.crawl, group_id="crawl:1", question_id=q.id,
-                              answer_id=a.id),  # fmt: skip
+                              answer_id=a.id),
             "generated": QAPair(key="aug:1", question_text="도배지가 뜨는 원인은 무엇인가요?",
                                 answer_text="풀이 부족하면 도배지가 들뜹니다.", category="마감하자",
                                 origin=Origin.augment, group_id="dacon:T0", parent_id=parent.id,
-                                generation_id=gen.id),  # fmt: skip
+                                generation_id=gen.id),
             "grounded": QAPair(key="doc:1", question_text="곰팡이는 왜 생기나요?",
                                answer_text="곰팡이는 습기 때문에 생깁니다. 달에서 온 포자 때문입니다.",
-                               category="곰팡이", origin=Origin.augment, group_id="doc:1", chunk_id=chunk.id),  # fmt: skip
+                               category="곰팡이", origin=Origin.augment, group_id="doc:1", chunk_id=chunk.id),
             **{f"short{i}": QAPair(key=f"crawl:s{i}", question_text=f"짧은 질문 {i}?", answer_text="네.",
                                    category="기타", origin=Origin.crawl, group_id=f"crawl:s{i}")
-               for i in range(3)},  # fmt: skip
+               for i in range(3)},
             "fresh": QAPair(key="crawl:f", question_text="새 질문?", answer_text="새 답변입니다.",
-                            category="기타", origin=Origin.crawl, group_id="crawl:f"),  # fmt: skip
+                            category="기타", origin=Origin.crawl, group_id="crawl:f"),
         }
+        # fmt: on
         s.add_all(pairs.values())
         s.flush()
         ids = {name: p.id for name, p in pairs.items()}
@@ -76,4 +78,3 @@ def queue_db(db_url: str) -> dict[str, int]:
             set_review(s, ids[f"short{i}"], "needs_review", ["too_short"], actor="machine:curate")
         # "fresh" has no review row at all: its first verdict is the race case
     return ids
-

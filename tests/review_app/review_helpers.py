@@ -13,7 +13,9 @@ def events(url: str, pair_id: int) -> list[tuple[str, str, list[str]]]:
     with session_scope(url) as s:
         return [
             (e.actor, e.to_status, sorted(e.changes))
-            for e in s.scalars(select(ReviewEvent).where(ReviewEvent.pair_id == pair_id).order_by(ReviewEvent.id))
+            for e in s.scalars(
+                select(ReviewEvent).where(ReviewEvent.pair_id == pair_id).order_by(ReviewEvent.id)
+            )
         ]
 
 
@@ -24,4 +26,9 @@ def pair_state(url: str, pair_id: int) -> tuple[str, str, str, str | None]:
 
     with session_scope(url) as s:
         p, r = s.get(QAPair, pair_id), s.get(Review, pair_id)
-        return (r.status.value if r else "pending", r.reviewer if r else "", p.answer_text, r.note if r else None)
+        return (
+            r.status.value if r else "pending",
+            r.reviewer if r else "",
+            p.answer_text,
+            r.note if r else None,
+        )

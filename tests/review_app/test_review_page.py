@@ -78,6 +78,20 @@ def test_filter_approve_with_keyboard_and_edit(browser, site, db_url, queue_db):
     page.keyboard.press("a")  # the edited text, approved
     page.wait_for_url(lambda u: f"pair={short}" not in u)
     assert pair_state(db_url, short)[0] == "approved"
+
+    s1, s2 = queue_db["short1"], queue_db["short2"]
+    page.goto(f"{site}/?reason=too_short")  # j / k move through the filtered queue
+    assert page.locator("#card").get_attribute("data-id") == str(s1)
+    page.keyboard.press("j")
+    page.wait_for_url(f"**pair={s2}")
+    page.keyboard.press("k")
+    page.wait_for_url(f"**pair={s1}")
+    page.keyboard.press("n")  # needs review, with a note
+    page.keyboard.type("출처를 확인할 것")
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda u: f"pair={s1}" not in u)
+    assert pair_state(db_url, s1) == ("needs_review", "tester", "네.", "출처를 확인할 것")
+    assert events(db_url, s1)[-1] == ("tester", "needs_review", ["note"])
     assert errors == []
 
 
