@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from db.models import (
@@ -27,7 +27,7 @@ from db.models import (
     ReviewEvent,
     ReviewStatus,
 )
-from db.review import holds
+from db.review import holds, text_hash
 
 SORTS = {
     "id": "oldest first",
@@ -90,38 +90,61 @@ class Queue:
     options: dict[str, list[str]] = field(default_factory=dict)  # values to filter by
 
 
+def _status_clause(status: str):
+    """A SQL condition that keeps every pair whose effective status can be `status` (the text
+    hash then decides approved against pending in Python)."""
+    if status in (ReviewStatus.needs_review.value, ReviewStatus.rejected.value):
+        return Review.status == status
+    if status == ReviewStatus.approved.value:
+        return Review.status == ReviewStatus.approved
+    if status == ReviewStatus.pending.value:
+        return or_(Review.status.is_(None), Review.status.in_([ReviewStatus.pending, ReviewStatus.approved]))
+    return None
+
+
 def load_queue(session: Session, f: QueueFilter) -> Queue:
-    """Every pair matching `f` (origin, category and operation in SQL; the effective status and the
-    reason after reading, as the text hash decides the status)."""
+    """Every pair matching `f`: origin, category, operation and stored status in SQL; the effective
+    status (the text hash decides whether an approval still holds) and the reason after reading."""
     stmt = (
-        select(QAPair, Review, Generation.operation)
+        select(
+            QAPair.id, QAPair.version, QAPair.origin, QAPair.category, QAPair.question_text,
+            QAPair.answer_text, Review.status, Review.reasons, Review.reviewer, Review.text_sha256,
+            Review.updated_at, Generation.operation,
+        )
         .outerjoin(Review, Review.pair_id == QAPair.id)
         .outerjoin(Generation, Generation.id == QAPair.generation_id)
-    )
+    )  # fmt: skip
     if f.origin:
         stmt = stmt.where(QAPair.origin == f.origin)
     if f.category:
         stmt = stmt.where(QAPair.category == f.category)
     if f.operation:
         stmt = stmt.where(Generation.operation == f.operation)
+    if f.status:
+        clause = _status_clause(f.status)
+        if clause is None:
+            return Queue([], [], _options(session))
+        stmt = stmt.where(clause)
     rows: list[QueueRow] = []
-    for pair, review, operation in session.execute(stmt.order_by(QAPair.id)):
-        status = effective_status(review, pair.question_text, pair.answer_text)
+    for pid, version, origin, category, q, a, stored, reasons, reviewer, sha, updated, op in session.execute(
+        stmt.order_by(QAPair.id)
+    ):
+        status = _effective(stored, sha, q, a)
         if f.status and status != f.status:
             continue
         rows.append(
             QueueRow(
-                id=pair.id,
-                version=pair.version,
-                origin=pair.origin.value,
-                category=pair.category or "",
-                operation=operation or "",
+                id=pid,
+                version=version,
+                origin=origin.value,
+                category=category or "",
+                operation=op or "",
                 status=status,
-                reasons=[str(r) for r in (review.reasons or [])] if review else [],
-                reviewer=(review.reviewer or "") if review else "",
-                question=pair.question_text,
-                answer=pair.answer_text,
-                updated=review.updated_at if review else None,
+                reasons=[str(r) for r in (reasons or [])],
+                reviewer=reviewer or "",
+                question=q,
+                answer=a,
+                updated=updated,
             )
         )
     counts = Counter(r for row in rows for r in row.reasons)
@@ -134,6 +157,15 @@ def load_queue(session: Session, f: QueueFilter) -> Queue:
     elif f.sort == "updated":
         rows.sort(key=lambda r: (r.updated is not None, _utc(r.updated), r.id), reverse=True)
     return Queue(rows, sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])), _options(session))
+
+
+def _effective(stored: ReviewStatus | None, sha: str | None, question: str, answer: str) -> str:
+    """`effective_status` from columns: an approval holds only on the text its hash names."""
+    if stored is None:
+        return ReviewStatus.pending.value
+    if stored == ReviewStatus.approved and (sha is None or sha != text_hash(question, answer)):
+        return ReviewStatus.pending.value
+    return stored.value
 
 
 def _utc(dt: datetime | None) -> datetime:
@@ -274,19 +306,30 @@ def progress(session: Session, now: datetime | None = None) -> ReviewProgress:
     end = start + timedelta(days=1)
     today: dict[str, set[int]] = {}
     total: dict[str, set[int]] = {}
-    for actor, pair_id, at in session.execute(select(ReviewEvent.actor, ReviewEvent.pair_id, ReviewEvent.at)):
+    people = select(ReviewEvent.actor, ReviewEvent.pair_id, ReviewEvent.at).where(
+        ~ReviewEvent.actor.startswith("machine"), ReviewEvent.actor != "dacon"
+    )
+    for actor, pair_id, at in session.execute(people):
         if not is_person(actor):
             continue
         total.setdefault(actor, set()).add(pair_id)
         if start <= _utc(at) < end:
             today.setdefault(actor, set()).add(pair_id)
-    waiting = Counter()
-    for pair, review in session.execute(
-        select(QAPair, Review).outerjoin(Review, Review.pair_id == QAPair.id)
+    waiting: Counter = Counter()
+    for stored, n in session.execute(
+        select(Review.status, func.count())
+        .select_from(QAPair)
+        .outerjoin(Review, Review.pair_id == QAPair.id)
+        .where(or_(Review.status.is_(None), Review.status != ReviewStatus.approved))
+        .group_by(Review.status)
     ):
-        status = effective_status(review, pair.question_text, pair.answer_text)
-        if status in WAITING:
-            waiting[status] += 1
+        waiting[(stored or ReviewStatus.pending).value] += n
+    approved = select(Review.text_sha256, QAPair.question_text, QAPair.answer_text).join(
+        QAPair, QAPair.id == Review.pair_id
+    )
+    for sha, q, a in session.execute(approved.where(Review.status == ReviewStatus.approved)):
+        if _effective(ReviewStatus.approved, sha, q, a) == ReviewStatus.pending.value:
+            waiting[ReviewStatus.pending.value] += 1  # approved on another text: pending again
     per = sorted(
         ((a, len(today.get(a, ())), len(ids)) for a, ids in total.items()), key=lambda r: (-r[1], -r[2], r[0])
     )

@@ -56,6 +56,7 @@ def create_app(url: str, reviewer: str, token: str | None = None, loopback_only:
     from jinja2 import Environment, FileSystemLoader
 
     from db.session import session_scope
+    from dobae.review_app.serve import is_loopback
 
     app = FastAPI(title="dobae review", docs_url=None, redoc_url=None, openapi_url=None)
     env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True)
@@ -65,7 +66,7 @@ def create_app(url: str, reviewer: str, token: str | None = None, loopback_only:
     async def guard(request: Request, call_next):
         if loopback_only:
             host = (request.headers.get("host") or "").rsplit(":", 1)[0].strip("[]")
-            if host not in ("127.0.0.1", "localhost", "::1"):
+            if not is_loopback(host):
                 return PlainTextResponse("this review page answers on 127.0.0.1 only", status_code=403)
         if token is not None:
             given = request.query_params.get("token")

@@ -43,7 +43,7 @@ def serve_cmd(
     app = create_app(url, reviewer or default_actor(), token=needed, loopback_only=is_loopback(host))
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     address = f"http://{shown}:{port}/" + (f"?token={needed}" if needed else "")
-    console.print(f"review page on {host}:{port}; open (Ctrl-C stops):")
+    console.print(f"review page on {host}:{port}; open (Ctrl-C stops):", markup=False)
     out.print(address, markup=False, soft_wrap=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

@@ -54,6 +54,7 @@ def test_loopback_only_and_json_only(db_url, queue_db):
         assert c.get("/").status_code == 200
         # DNS rebinding: a page of another site that resolves its name to 127.0.0.1
         assert c.get("/", headers={"Host": "evil.example:8765"}).status_code == 403
+        assert c.get("/", headers={"Host": "localhost:8765"}).status_code == 200
         # a cross-site HTML form can post only form encodings: refused
         form = c.post(f"/api/pairs/{queue_db['fresh']}", data={"action": "approve", "version": "1"})
         assert form.status_code == 415
@@ -142,3 +143,24 @@ def test_bulk_approval_is_all_or_nothing(db_url, queue_db):
         assert r.json() == {"approved": 3}
     assert [pair_state(db_url, p)[:2] for p in shorts] == [("approved", "kim")] * 3
     assert pair_state(db_url, shorts[1])[2] == "네, 맞습니다."
+
+
+def test_an_approval_of_another_text_is_pending_in_the_queue_and_progress(db_url, queue_db):
+    from sqlalchemy import update
+
+    from db.models import QAPair
+    from db.review import set_review
+    from db.review_queue import QueueFilter, load_queue, progress
+    from db.session import session_scope
+
+    pid = queue_db["fresh"]
+    with session_scope(db_url) as s:
+        set_review(s, pid, "approved", actor="kim")
+        assert progress(s).pending == 0
+        assert [r.id for r in load_queue(s, QueueFilter(status="approved", origin="crawl")).rows] == [pid]
+    with session_scope(db_url) as s:  # a text changed behind the review's back (plain SQL)
+        s.execute(update(QAPair).where(QAPair.id == pid).values(answer_text="바뀐 답변입니다."))
+    with session_scope(db_url) as s:
+        assert [r.id for r in load_queue(s, QueueFilter(status="pending")).rows] == [pid]
+        assert load_queue(s, QueueFilter(status="approved", origin="crawl")).rows == []
+        assert progress(s).pending == 1
