@@ -155,7 +155,7 @@ def create_app(url: str, reviewer: str, token: str | None = None, loopback_only:
         from db.review_queue import last_event_id
         from dobae.errors import InputError
 
-        who = (body.reviewer or "").strip() or reviewer
+        who = _actor(body.reviewer, reviewer)
         if body.action not in (*ACTIONS, "edit"):
             return JSONResponse({"error": f"unknown action {body.action!r}"}, status_code=400)
         try:
@@ -210,7 +210,7 @@ def create_app(url: str, reviewer: str, token: str | None = None, loopback_only:
         from db.models import Review
         from db.review import ConflictError, set_review
 
-        who = (body.reviewer or "").strip() or reviewer
+        who = _actor(body.reviewer, reviewer)
         note = (
             "approved in bulk (dobae review serve: "
             + (
@@ -238,6 +238,13 @@ def create_app(url: str, reviewer: str, token: str | None = None, loopback_only:
         return JSONResponse({"approved": len(body.pairs)})
 
     return app
+
+
+def _actor(given: str | None, default: str) -> str:
+    """The name for the review log: the page's reviewer field (NFC, at most 100 characters, the
+    column's size), else the server's `--reviewer`."""
+    name = _nfc(given or "") or ""
+    return name[:100].strip() or default
 
 
 def _nfc(text: str | None) -> str | None:

@@ -12,7 +12,7 @@ def serve_cmd(
     host: str = typer.Option(
         "127.0.0.1", "--host", help="address to listen on; any but loopback needs a token"
     ),
-    port: int = typer.Option(8765, "--port", min=0, max=65535, help="port (0: any free one)"),
+    port: int = typer.Option(8765, "--port", min=1, max=65535, help="port to listen on"),
     reviewer: str | None = typer.Option(
         None, "--reviewer", help="your name for the review log (default: $USER; the page can change it)"
     ),

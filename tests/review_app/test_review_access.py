@@ -4,6 +4,7 @@ stale writes refused; the progress numbers the page, `dobae status` and the repo
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -64,7 +65,10 @@ def test_loopback_only_and_json_only(db_url, queue_db):
         assert stale.status_code == 409
         assert stale.json()["conflict"]["by"] == "machine:augment"
         assert stale.json()["conflict"]["status"] == "needs_review"
+        long_name = {"action": "approve", "version": 1, "seen_event": 0, "reviewer": " 김" * 80}
+        assert c.post(f"/api/pairs/{queue_db['fresh']}", json=long_name).status_code == 200
     assert pair_state(db_url, queue_db["generated"])[0] == "needs_review"
+    assert pair_state(db_url, queue_db["fresh"])[:2] == ("approved", ("김 " * 50).strip())  # the column's 100
 
 
 def test_progress_is_one_set_of_numbers_for_page_status_and_report(db_url, queue_db, cli):
@@ -164,3 +168,46 @@ def test_an_approval_of_another_text_is_pending_in_the_queue_and_progress(db_url
         assert [r.id for r in load_queue(s, QueueFilter(status="pending")).rows] == [pid]
         assert load_queue(s, QueueFilter(status="approved", origin="crawl")).rows == []
         assert progress(s).pending == 1
+
+
+def test_the_command_serves_and_its_printed_token_opens_the_page(db_url, queue_db, tmp_path):
+    """`dobae review serve --host 0.0.0.0` as a real process: the page is refused without the token
+    it printed and opens with it."""
+    import os
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "DOBAE_DATABASE_URL": db_url, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dobae.cli", "review", "serve", "--host", "0.0.0.0", "--port", str(port)],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        printed = ""
+        while "token=" not in printed:
+            line = proc.stdout.readline()
+            assert line, f"the command ended: {printed}"
+            printed += line
+        address = re.search(r"http://127\.0\.0\.1:\d+/\?token=\S+", printed).group(0)
+        deadline = time.monotonic() + 60
+        with httpx.Client() as c:
+            while True:
+                try:
+                    refused = c.get(f"http://127.0.0.1:{port}/")
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline and proc.poll() is None
+                    time.sleep(0.1)
+            assert refused.status_code == 401
+            opened = c.get(address, follow_redirects=True)
+            assert opened.status_code == 200 and f"pair #{queue_db['crawled']}" in opened.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

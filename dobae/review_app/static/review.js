@@ -82,7 +82,7 @@
     if (!n) { say("nothing to approve in this filter"); return; }
     if (!window.confirm("Approve all " + n + " pairs of this filter?")) return;
     const done = await post("/api/bulk/approve", { pairs: preview.data.pairs, reviewer: who.value.trim(), filters: filters });
-    if (done.status === 200) { window.location.reload(); } else { say("nothing approved: " + (done.data.error || done.status)); }
+    if (done.status === 200) { window.location.assign(button.dataset.list); } else { say("nothing approved: " + (done.data.error || done.status)); }
   }
 
   if (card) {
