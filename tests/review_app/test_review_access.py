@@ -211,3 +211,18 @@ def test_the_command_serves_and_its_printed_token_opens_the_page(db_url, queue_d
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_serve_on_a_mistyped_database_is_one_line_and_creates_nothing(cli, tmp_path, monkeypatch):
+    from dobae.settings import reset_settings
+
+    monkeypatch.setenv("DOBAE_DATABASE_URL", f"sqlite:///{tmp_path}/dat/dobea.db")
+    reset_settings()
+    try:
+        code, _out, err = cli("review", "serve")
+    finally:
+        reset_settings()
+    assert (
+        code == 1 and f"no database at {tmp_path}/dat/dobea.db" in err and len(err.strip().splitlines()) == 1
+    )
+    assert list(tmp_path.iterdir()) == []
