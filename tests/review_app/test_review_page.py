@@ -156,6 +156,11 @@ def test_two_people_on_one_pair_the_second_sees_the_conflict(browser, site, db_u
 
 
 def test_crawled_html_is_shown_as_text(browser, site, db_url, queue_db):
+    from sqlalchemy import update
+
+    from db.models import Question
+    from db.session import session_scope
+
     errors: list[str] = []
     page = _page(browser, errors)
     page.goto(f"{site}/?pair={queue_db['crawled']}")
@@ -167,6 +172,12 @@ def test_crawled_html_is_shown_as_text(browser, site, db_url, queue_db):
     page_text = page.locator("#page").inner_text()
     assert "user_c3d4" in page_text and "adopted" in page_text and "7 likes" in page_text
     assert "badge: expert" in page_text
+    assert page.locator("#page-url a").get_attribute("href") == "http://127.0.0.1:1/questions/1001"
+    with session_scope(db_url) as s:  # a page URL that is not http(s) is no link
+        s.execute(update(Question).values(url="javascript:window.__pwned=3"))
+    page.reload()
+    assert page.locator("#page-url a").count() == 0
+    assert page.locator("#page-url").inner_text() == "javascript:window.__pwned=3"
     # the grounded pair: the chunk's supporting sentence highlighted, the unsupported one marked
     page.goto(f"{site}/?pair={queue_db['grounded']}")
     assert page.locator("#chunk pre mark").all_inner_texts() == ["곰팡이는 습기 때문에 생깁니다."]
