@@ -27,7 +27,7 @@ from db.models import (
     ReviewEvent,
     ReviewStatus,
 )
-from db.review import holds, text_hash
+from db.review import text_hash
 
 SORTS = {
     "id": "oldest first",
@@ -48,9 +48,7 @@ def effective_status(review: Review | None, question: str, answer: str) -> str:
     is `pending` (see `db.review.holds`)."""
     if review is None:
         return ReviewStatus.pending.value
-    if review.status == ReviewStatus.approved and not holds(review, question, answer):
-        return ReviewStatus.pending.value
-    return review.status.value
+    return _effective(review.status, review.text_sha256, question, answer)
 
 
 @dataclass(frozen=True)
