@@ -70,7 +70,8 @@ def current_cmd() -> None:
 
 import_app = typer.Typer(help="Import data sets into the database.", no_args_is_help=True)
 review_app = typer.Typer(
-    help="Review pairs: counts, and importing a reviewer's edited export.", no_args_is_help=True
+    help="Review pairs: counts, a local review page (`serve`), and importing a reviewer's edited export.",
+    no_args_is_help=True,
 )
 
 
@@ -233,6 +234,18 @@ def review_status_cmd() -> None:
     for origin in sorted(counts):
         t.add_row(origin, *(str(counts[origin].get(st.value, 0)) for st in ReviewStatus))
     console.print(t if counts else "no pairs yet: `dobae import dacon --sample` adds a small sample")
+    if counts:
+        from db.review_queue import progress
+
+        with session_scope() as s:
+            p = progress(s)
+        people = ", ".join(f"{name} {today} today / {total} in all" for name, today, total in p.per_reviewer)
+        out.print(
+            f"reviewed today ({p.day} UTC): {p.reviewed_today}; left in the queue: {p.left} "
+            f"({p.needs_review} needs review, {p.pending} pending)" + (f"; {people}" if people else ""),
+            markup=False,
+            soft_wrap=True,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -106,13 +106,22 @@ def set_review(
     actor: str = "machine",
     note: str | None = None,
     judged: tuple[str, str] | None = None,
+    expected_version: int | None = None,
 ) -> ReviewEvent | None:
     """Give pair `pair_id` a review verdict in the caller's transaction; None when nothing changes.
 
     `judged` is the (question, answer) text the verdict was given on when the caller read it
-    earlier: a pair whose text changed since then gets a ConflictError instead of a verdict."""
+    earlier: a pair whose text changed since then gets a ConflictError instead of a verdict; so
+    does a pair whose `version` is no longer `expected_version`."""
     return apply_change(
-        session, pair_id, actor=actor, status=status, reasons=reasons, note=note, judged=judged
+        session,
+        pair_id,
+        actor=actor,
+        status=status,
+        reasons=reasons,
+        note=note,
+        judged=judged,
+        expected_version=expected_version,
     )
 
 

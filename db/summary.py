@@ -329,6 +329,14 @@ class Summary:
     training_runs: list[TrainingRunRow] = field(default_factory=list)
     inference_runs: list[InferenceRunRow] = field(default_factory=list)
     evaluations: list[EvaluationRow] = field(default_factory=list)
+    review_progress: Any = None  # db.review_queue.Progress: what the review page and the report show
+
+
+def review_progress(s: Session):
+    """Reviewed today, left in the queue, per reviewer (`db.review_queue.progress`)."""
+    from db.review_queue import progress
+
+    return progress(s)
 
 
 def summarise(url: str | None = None, limit: int = 5) -> Summary:
@@ -347,4 +355,5 @@ def summarise(url: str | None = None, limit: int = 5) -> Summary:
             training_runs=training_runs(s, limit),
             inference_runs=inference_runs(s, limit),
             evaluations=evaluations(s, limit),
+            review_progress=review_progress(s),
         )

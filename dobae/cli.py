@@ -111,7 +111,9 @@ def _register_stages() -> None:
     import db.cli
     import infer.cli
     import train.cli
+    from dobae.review_app.cli import register as register_review_serve
 
+    register_review_serve(db.cli.review_app)  # `dobae review serve`: the web app on top of db.review
     for module in (db.cli, crawler.cli, augment.cli, train.cli, infer.cli):
         module.register(app)
 

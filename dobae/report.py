@@ -127,7 +127,11 @@ def _load(url: str) -> dict[str, Any]:
              "folds": e.folds, "breakdown": e.breakdown, "at": e.created_at, "data": e.data_sha256}
             for e in summary.evaluations(s, oldest_first=True)
         ]  # fmt: skip
-    return {"pairs": pairs, "crawls": crawls, "posted": posted, "runs": runs, "evals": evals}
+        from db.review_queue import progress
+
+        review_progress = progress(s)
+    return {"pairs": pairs, "crawls": crawls, "posted": posted, "runs": runs, "evals": evals,
+            "progress": review_progress}  # fmt: skip
 
 
 def _describe(values: list[int]) -> list[Any]:
@@ -352,10 +356,16 @@ def crawl_section(plt, crawls: list[dict], posted: list[Any]) -> Section:
     return sec
 
 
-def review_section(plt, pairs: list[dict]) -> list[Section]:
+def review_section(plt, pairs: list[dict], progress: Any = None) -> list[Section]:
+    from dobae.status import progress_rows
+
     status = Counter(p["status"] for p in pairs)
     reasons = Counter(r for p in pairs for r in p["reasons"])
     sec = Section("Review status and reasons", "Machine review flags (augment gates) and human decisions.")
+    if progress is not None:  # the numbers `dobae status` and `dobae review serve` show
+        sec.tables.append(
+            ("Review progress", ["what", "who", "pairs"], [list(r) for r in progress_rows(progress)])
+        )
     sec.tables.append(("Review status", ["status", "pairs"], [[k, v] for k, v in status.most_common()]))
     sec.tables.append(("Machine reasons", ["reason", "pairs"], [[k, v] for k, v in reasons.most_common()]))
     fig, axes = plt.subplots(1, 2, figsize=(10, 3))
@@ -554,7 +564,7 @@ def build_report(url: str | None = None, embedder: str | None = None) -> str:
     sections = [
         *analysis_section(plt, data["pairs"], emb),
         crawl_section(plt, data["crawls"], data["posted"]),
-        *review_section(plt, data["pairs"]),
+        *review_section(plt, data["pairs"], data["progress"]),
         training_section(plt, data["runs"]),
         score_section(plt, data["evals"]),
     ]

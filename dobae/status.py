@@ -48,6 +48,11 @@ TABLES: dict[str, tuple[str, tuple[str, ...], Callable[[Any], tuple]]] = {
         ("origin", "review status", "reason", "pairs"),
         lambda r: (r.origin, r.status, r.reason, r.pairs),
     ),
+    "review_progress": (
+        "Review progress (people, not machine verdicts)",
+        ("what", "who", "pairs"),
+        lambda r: r,  # rows made by progress_rows
+    ),
     "crawl_runs": (
         "Crawl runs (latest 5)",
         ("id", "spider", "status", "started", "finished", "items"),
@@ -104,13 +109,24 @@ TABLES: dict[str, tuple[str, tuple[str, ...], Callable[[Any], tuple]]] = {
 }
 
 
+def progress_rows(p) -> list[tuple]:
+    """`db.review_queue.progress` as (what, reviewer, pairs) rows: the same numbers the review page
+    (`dobae review serve`) and the report show."""
+    rows = [
+        (f"reviewed today ({p.day} UTC)", "all reviewers", p.reviewed_today),
+        ("left in the queue", "needs_review + pending", f"{p.left} ({p.needs_review} + {p.pending})"),
+    ]
+    rows += [("reviewed by", name, f"{today} today, {total} in all") for name, today, total in p.per_reviewer]
+    return rows
+
+
 def print_status(url: str | None = None):
     data = collect(url)
     for key, (title, cols, cells) in TABLES.items():
         t = Table(title=title, title_justify="left")
         for c in cols:
             t.add_column(c, overflow="fold")
-        rows = getattr(data, key)
+        rows = progress_rows(data.review_progress) if key == "review_progress" else getattr(data, key)
         for row in rows:
             t.add_row(*(str(x) for x in cells(row)))
         if not rows:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ("dobae.cli", "dobae.demo", "dobae.report", "dobae.status")
+APP = ("dobae.cli", "dobae.demo", "dobae.report", "dobae.status", "dobae.review_app")
 STAGES = ("crawler", "db", "augment", "train", "infer")
 
 
