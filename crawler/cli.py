@@ -65,7 +65,8 @@ def run_cmd(
         "downloader/response_count", "item_scraped_count", "item_dropped_count", "db/questions_inserted",
         "db/questions_updated", "db/questions_unchanged", "db/questions_deleted", "db/answers_written",
         "db/qa_pairs_written", "incremental/skipped", "retry/count", "login_redirect/blocked",
-        "robotstxt/forbidden", "log_count/ERROR", "elapsed_s",
+        "robotstxt/forbidden", "dobae/lost_requests", "db/retries", "db/items_not_written", "log_count/ERROR",
+        "elapsed_s",
     ):  # fmt: skip
         if key in stats:
             table.add_row(key, str(stats[key]))
