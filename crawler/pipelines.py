@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0  # heartbeat interval when DOBAE_DB_FLUSH_S=0 (no time-based writes)
 DB_STOPPED = "database_unavailable"  # the finish reason of a crawl stopped by the database
+# finish reasons of a crawl stopped by a part that failed (the database; Redis, crawler/distributed.py):
+# `interrupted`, with the reason, and the same crawl run again resumes it
+STOPPED_BY_A_PART = {DB_STOPPED, "redis_unavailable"}
 WITHDRAWN_AUTHORS = {"탈퇴한 사용자", "탈퇴한 회원", "탈퇴회원", "알수없음", "(알 수 없음)"}
 
 
@@ -316,7 +319,7 @@ class DatabasePipeline:
             reason, RunStatus.failed
         )
         error = None
-        if self.failure or reason == DB_STOPPED:  # stopped by the database: resumable
+        if self.failure or reason in STOPPED_BY_A_PART:  # resumable
             status, error = RunStatus.interrupted, self.failure or str(stats.get_value(FAILURE))
         elif status == RunStatus.finished:
             error = failure_reason(stats.get_stats(), getattr(spider, "base_url", None))

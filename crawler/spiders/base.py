@@ -78,6 +78,11 @@ class DobaeSpider(scrapy.Spider):
             "scrapy_redis" in scheduler or scheduler == "crawler.distributed.Scheduler"
         ) and "scrapy_redis" not in str(settings.get("DUPEFILTER_CLASS") or ""):
             settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="spider")
+        if "scrapy_redis" in scheduler or scheduler == "crawler.distributed.Scheduler":
+            from crawler.distributed import redis_params
+
+            # Redis commands wait out a restart (DOBAE_REDIS_OUTAGE_S) instead of failing at once
+            settings.set("REDIS_PARAMS", redis_params(settings), priority="spider")
 
     @classmethod
     def check_args(cls, kwargs: dict[str, Any]) -> None:
