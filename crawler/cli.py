@@ -41,6 +41,7 @@ def run_cmd(
     """
     from rich.table import Table
 
+    from crawler.pipelines import STOPPED_BY_A_PART
     from crawler.run import crawl_settings, run_crawl
     from dobae.console import console, out
 
@@ -71,13 +72,15 @@ def run_cmd(
         if key in stats:
             table.add_row(key, str(stats[key]))
     failure = stats.get("dobae/failure")
+    # stopped by the database or Redis: the run is `interrupted` and the same crawl resumes it
+    how = "stopped" if stats.get("finish_reason") in STOPPED_BY_A_PART else "failed"
     if failure:
-        table.title = f"crawl {spider}: failed"
+        table.title = f"crawl {spider}: {how}"
     out.print(table)
     if failure:
         from dobae.errors import DobaeError
 
-        raise DobaeError(f"crawl {spider} failed: {failure}")
+        raise DobaeError(f"crawl {spider} {how}: {failure}")
 
 
 @crawl_app.command("probe")

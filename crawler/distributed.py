@@ -101,6 +101,7 @@ class RedisWorkers:
         self.spider = None
         self.broken: str | None = None  # why Redis cannot be used any more: the process stops
         self.seen_seed = False  # the crawl's seed key was seen (gone later: Redis lost its data)
+        self.last_beat = time.monotonic()  # the last heartbeat that reached Redis
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -232,11 +233,15 @@ class RedisWorkers:
                 pipe.set(self.key("busy", self.worker), "1", ex=BUSY_S)
             pipe.exists(self.key("seeded"))
             seeded = pipe.execute()[-1]
+            now = time.monotonic()
             if seeded:
                 self.seen_seed = True
-            elif self.seen_seed:  # a Redis restarted without its data: queue and dupefilter are gone
+            elif self.seen_seed and now - self.last_beat < ALIVE_S / 2:
+                # our alive key never lapsed, so no "last worker out" removed the seed: Redis lost
+                # its data (restarted without RDB/AOF), queue and dupefilter with it
                 self.lost("the crawl's keys are gone (Redis restarted without its data?)")
                 return
+            self.last_beat = now
             self.recover()
         except RedisError as exc:
             self.lost(exc)

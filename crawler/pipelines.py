@@ -472,6 +472,8 @@ class DatabasePipeline:
         """`write()`, tried again on a passing database error (see `transient`) with a new pool
         after 1, 2, 4, … × `retry_backoff_s`; `DatabaseUnavailable` once the tries are spent, or
         at once for an error a retry cannot mend."""
+        from sqlalchemy.exc import DBAPIError
+
         from db.session import database_error, get_engine
 
         times = self.retry_times if times is None else times
@@ -484,6 +486,10 @@ class DatabasePipeline:
                 return
             except Exception as exc:
                 if not transient(exc):
+                    if not isinstance(
+                        exc, DBAPIError
+                    ):  # not the database's answer: a bug, keep its traceback
+                        log.exception("writing %s failed", what)
                     raise DatabaseUnavailable(
                         f"{what} could not be written to the database: {type(exc).__name__}: {first_line(exc)}"
                     ) from exc

@@ -88,6 +88,7 @@ def test_scrapy_crawl_logs_the_reason_as_an_error_and_no_telnet_console(sqlite_u
         proc = subprocess.run(
             cmd, capture_output=True, text=True, timeout=120, env=env_for(sqlite_url), cwd=ROOT
         )
+    assert proc.returncode == 1  # our `crawl` command (crawler/commands): Scrapy's own exits 0
     errors = [line for line in proc.stderr.splitlines() if "ERROR: crawl failed:" in line]
     assert len(errors) == 1 and "no page fetched from " + base in errors[0] and "HTTP 404" in errors[0]
     # the telnet console is off in the project settings (no port, no credentials in the log)
