@@ -34,7 +34,8 @@ SCALE = 90
 class PrivateRedis:
     """A redis-server of one test that keeps its data across a restart (appendonly)."""
 
-    def __init__(self, tmp_path) -> None:
+    def __init__(self, tmp_path, keep_data: bool = True) -> None:
+        self.keep_data = keep_data
         self.server = shutil.which("redis-server")
         if self.server is None:
             if os.environ.get("CI") == "true":
@@ -52,7 +53,7 @@ class PrivateRedis:
 
         self.proc = subprocess.Popen(
             [self.server, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir),
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
+             "--save", "", "--appendonly", "yes" if self.keep_data else "no", "--appendfsync", "always"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         client = redis.Redis(port=self.port)
@@ -219,3 +220,29 @@ def test_postgres_restarted_under_two_workers_is_waited_out_and_exact(
     rows = run_rows(private_pg.url)
     assert [(r.status, r.error) for r in rows] == [(RunStatus.finished, None)] * 2
     assert sum(r.stats.get("db/retries", 0) for r in rows) >= 1, output[-4000:]
+
+
+def test_a_redis_back_without_its_data_stops_the_worker_and_the_same_command_resumes_exact(db_url, tmp_path):
+    """Redis restarted without persistence: the queue and the dupefilter are gone. The worker sees
+    the crawl's seed key vanish while its own alive key never lapsed, stops `interrupted` (exit 1)
+    instead of finishing with rows missing; the same command then ends exact."""
+    needs_postgres(db_url)
+    redis_server = PrivateRedis(tmp_path, keep_data=False)
+    site = Site(scale=SCALE, log_requests=True)
+    try:
+        with serve_sandbox(site=site) as base:
+            procs, logs = start_workers(1, base, redis_server.url, db_url, tmp_path)
+            wait_asked(site, 25, procs)
+            redis_server.stop()
+            time.sleep(2.0)
+            redis_server.start()  # empty
+            codes, output = finish(procs, logs, tmp_path)
+            assert codes == [1], output[-4000:]
+            [run] = run_rows(db_url)
+            assert run_state(run) == RunStatus.interrupted and "keys are gone" in run.error, run.error
+            procs, logs = start_workers(1, base, redis_server.url, db_url, tmp_path, tag="again")
+            codes, output = finish(procs, logs, tmp_path, tag="again")
+            assert codes == [0], output[-4000:]
+            assert_golden(db_url, base, golden_rows(site), deleted_ids(site))
+    finally:
+        redis_server.stop()
