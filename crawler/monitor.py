@@ -82,7 +82,9 @@ def failure_reason(stats: Mapping[str, Any], base_url: str | None = None) -> str
             "the site stopped answering, so rows are missing; run the same crawl again to fetch them"
         )
     errors = int(stats.get("log_count/ERROR", 0))
-    if errors and not stats.get("item_scraped_count"):
+    # (an incremental crawl that skipped what it had stored and met only the site's broken pages
+    # stored nothing new, rightly)
+    if errors and not stats.get("item_scraped_count") and not stats.get("incremental/skipped"):
         return (
             f"{errors} error(s) and no item{where} ({what_happened(stats)}, "
             f"{int(stats[PAGES_OK])} page(s) fetched): see the log"

@@ -54,13 +54,14 @@ def scrapy_cmd(spider: str, base_url: str, *extra: str, jobdir: str | None = Non
 
 
 def run_scrapy(
-    spider: str, base_url: str, db_url: str, *extra: str, jobdir: str | None = None, timeout: float = 180
-):
+    spider: str, base_url: str, db_url: str, *extra: str, jobdir: str | None = None, timeout: float = 180,
+    expect: int = 0,
+):  # fmt: skip
     proc = subprocess.run(
         scrapy_cmd(spider, base_url, *extra, jobdir=jobdir),
         cwd=ROOT, env=env_for(db_url), capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.returncode == expect, proc.stderr[-4000:]
     return proc
 
 

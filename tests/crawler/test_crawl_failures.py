@@ -105,6 +105,9 @@ def test_failure_reason_rules():
     assert failure_reason({**ok, "log_count/ERROR": 1, "item_scraped_count": 2}) is None
     why = failure_reason({**ok, "log_count/ERROR": 2, "downloader/response_status_count/500": 4}, "http://x")
     assert why is not None and why.startswith("2 error(s) and no item from http://x") and "HTTP 500 ×4" in why
+    # an incremental recrawl that skipped every stored question and met only broken pages is fine
+    # (`scrapy crawl` exits 1 on a failed crawl now, so this must not be one)
+    assert failure_reason({**ok, "log_count/ERROR": 3, "incremental/skipped": 62}) is None
     refused = {"downloader/exception_type_count/twisted.internet.error.DNSLookupError": 2}
     assert "DNS lookup failed ×2" in (failure_reason(refused) or "")
 
