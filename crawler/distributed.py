@@ -355,11 +355,17 @@ class RedisWorkers:
         ids = {q for q in (question_id(r) for r in requests) if q is not None}
         if not ids or not getattr(self.spider, "stores_items", lambda: False)():
             return set()
-        from crawler.pipelines import load_known
+        from crawler.pipelines import DatabaseUnavailable, load_known_retrying
         from dobae.settings import get_settings
 
         url = self.crawler.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
-        known = load_known(url, getattr(self.spider, "source_name", self.spider.name))
+        try:
+            known = load_known_retrying(
+                self.crawler, url, getattr(self.spider, "source_name", self.spider.name)
+            )
+        except DatabaseUnavailable as exc:  # schedule them all again: a stored one is only fetched twice
+            self.spider.logger.warning("distributed crawl: %s; every taken request is scheduled again", exc)
+            return set()
         return {q for q in ids if q in known and not (len(known[q]) > 3 and known[q][3])}
 
 

@@ -781,3 +781,28 @@ def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool, st
             .where(Source.name == source)
         ).all()
     return {r[0]: (r[1], bool(r[2]), (r[3] or {}).get("lastmod"), bool(r[4])) for r in rows}
+
+
+def load_known_retrying(crawler, db_url: str, source: str) -> dict[str, tuple]:
+    """`load_known`, tried again on a passing database error like a batch (DOBAE_DB_RETRY_TIMES,
+    DOBAE_DB_RETRY_BACKOFF_S, a new pool each time); `DatabaseUnavailable` when it cannot be read."""
+    from sqlalchemy.exc import DBAPIError
+
+    from db.session import database_error, get_engine
+
+    times = crawler.settings.getint("DOBAE_DB_RETRY_TIMES", 5)
+    backoff = crawler.settings.getfloat("DOBAE_DB_RETRY_BACKOFF_S", 1.0)
+    for attempt in range(times + 1):
+        try:
+            return load_known(db_url, source)
+        except DBAPIError as exc:
+            if not transient(exc) or attempt == times:
+                raise DatabaseUnavailable(
+                    f"the stored questions could not be read: {database_error(db_url, exc)}"
+                ) from exc
+            crawler.stats.inc_value("db/retries")
+            log.warning("reading the stored questions failed, try %d of %d: %s", attempt + 2, times + 1,
+                        first_line(exc))  # fmt: skip
+            get_engine(db_url).dispose()
+            time.sleep(min(backoff * 2**attempt, 30.0))
+    raise AssertionError("unreachable")

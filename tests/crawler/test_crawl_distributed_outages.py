@@ -102,10 +102,16 @@ def start_workers(n: int, base: str, redis_url: str, db_url: str, tmp_path, *ext
     return procs, logs
 
 
-def finish(procs, logs, tmp_path, tag: str = "w", timeout: float = 180) -> tuple[list[int], str]:
+def finish(procs, logs, tmp_path, tag: str = "w", timeout: float = 180, site: Site | None = None):
+    """(exit codes, the workers' logs); the site's request log is saved beside them (read it when
+    the rows differ)."""
     codes = [p.wait(timeout) for p in procs]
     for fh in logs:
         fh.close()
+    if site is not None:
+        (tmp_path / f"{tag}-requests.log").write_text(
+            "".join(f"{t:.3f} {p} {st}\n" for t, _m, p, st in site.request_log), encoding="utf-8"
+        )
     return codes, "".join((tmp_path / f"{tag}{i}.log").read_text() for i in range(len(procs)))
 
 
@@ -152,7 +158,7 @@ def test_redis_restarted_midway_is_waited_out_and_exact(db_url, private_redis, t
         private_redis.stop()
         time.sleep(down_s)
         private_redis.start()
-        codes, output = finish(procs, logs, tmp_path)
+        codes, output = finish(procs, logs, tmp_path, site=site)
         assert codes == [0, 0], output[-4000:]
         assert_golden(db_url, base, golden_rows(site), deleted_ids(site))
     rows = run_rows(db_url)
@@ -172,7 +178,7 @@ def test_redis_gone_too_long_stops_interrupted_and_the_same_command_resumes_exac
         )
         wait_asked(site, 25, procs)
         private_redis.stop()  # and not back before the workers give up
-        codes, output = finish(procs, logs, tmp_path)
+        codes, output = finish(procs, logs, tmp_path, site=site)
         assert codes == [1, 1], output[-4000:]
         rows = run_rows(db_url)
         assert [run_state(r) for r in rows] == [RunStatus.interrupted] * 2, [
@@ -182,7 +188,7 @@ def test_redis_gone_too_long_stops_interrupted_and_the_same_command_resumes_exac
         assert "Traceback" not in output and "CRITICAL" not in output, output[-4000:]
         private_redis.start()
         procs, logs = start_workers(1, base, private_redis.url, db_url, tmp_path, tag="again")
-        codes, output = finish(procs, logs, tmp_path, tag="again")
+        codes, output = finish(procs, logs, tmp_path, tag="again", site=site)
         assert codes == [0], output[-4000:]
         assert_golden(db_url, base, golden_rows(site), deleted_ids(site))
 
@@ -214,7 +220,7 @@ def test_postgres_restarted_under_two_workers_is_waited_out_and_exact(
         private_pg.stop()
         time.sleep(3.0)
         private_pg.start()
-        codes, output = finish(procs, logs, tmp_path)
+        codes, output = finish(procs, logs, tmp_path, site=site)
         assert codes == [0, 0], output[-4000:]
         assert_golden(private_pg.url, base, golden_rows(site), deleted_ids(site))
     rows = run_rows(private_pg.url)
@@ -236,12 +242,12 @@ def test_a_redis_back_without_its_data_stops_the_worker_and_the_same_command_res
             redis_server.stop()
             time.sleep(2.0)
             redis_server.start()  # empty
-            codes, output = finish(procs, logs, tmp_path)
+            codes, output = finish(procs, logs, tmp_path, site=site)
             assert codes == [1], output[-4000:]
             [run] = run_rows(db_url)
             assert run_state(run) == RunStatus.interrupted and "keys are gone" in run.error, run.error
             procs, logs = start_workers(1, base, redis_server.url, db_url, tmp_path, tag="again")
-            codes, output = finish(procs, logs, tmp_path, tag="again")
+            codes, output = finish(procs, logs, tmp_path, tag="again", site=site)
             assert codes == [0], output[-4000:]
             assert_golden(db_url, base, golden_rows(site), deleted_ids(site))
     finally:
