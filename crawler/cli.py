@@ -31,6 +31,7 @@ def run_cmd(
     """
     from rich.table import Table
 
+    from crawler.pipelines import STOPPED_BY_A_PART
     from crawler.run import crawl_settings, run_crawl
     from dobae.console import console, out
     from dobae.keyvalue import parse_key_values
@@ -59,13 +60,15 @@ def run_cmd(
         "db/questions_updated", "db/questions_unchanged", "db/questions_deleted", "db/answers_written",
         "db/qa_pairs_written", "incremental/skipped", "retry/count", "login_redirect/blocked",
         "robotstxt/forbidden", "ohouse/comments_incomplete", "ohouse/title_from_body", "ohouse/fallback_pages",
-        "log_count/ERROR", "elapsed_s",
+        "dobae/lost_requests", "db/retries", "db/items_not_written", "log_count/ERROR", "elapsed_s",
     ):  # fmt: skip
         if key in stats:
             table.add_row(key, str(stats[key]))
     failure = stats.get("dobae/failure")
+    # stopped by the database or Redis: the run is `interrupted` and the same crawl resumes it
+    how = "stopped" if stats.get("finish_reason") in STOPPED_BY_A_PART else "failed"
     if failure:
-        table.title = f"crawl {spider}: failed"
+        table.title = f"crawl {spider}: {how}"
     out.print(table)
     fallback = stats.get("ohouse/fallback_pages")
     if fallback:
@@ -79,7 +82,7 @@ def run_cmd(
     if failure:
         from dobae.errors import DobaeError
 
-        raise DobaeError(f"crawl {spider} failed: {failure}")
+        raise DobaeError(f"crawl {spider} {how}: {failure}")
 
 
 @crawl_app.command("probe")

@@ -23,6 +23,12 @@ go and die:
   question is not in the database — any process, including one that joins later.
 - the last process to close cleanly removes the crawl's keys (queue, dupefilter, seed), so the
   next crawl starts fresh; if every process died, a new one resumes from what Redis holds.
+- **Redis goes away**: every Redis command is retried on a new connection with a backoff for up to
+  `DOBAE_REDIS_OUTAGE_S` (30 s; the process waits, its in-flight pages wait with it), so a restart
+  of a Redis that keeps its data (RDB/AOF) costs nothing. An outage longer than that, or a Redis
+  that came back without this crawl's keys, stops the process `interrupted` (exit 1) keeping its
+  in-flight record: the same command run again (any number of processes) takes its unfinished
+  requests over and ends with exactly the site's rows. The heartbeat survives every Redis error.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ import time
 import uuid
 from typing import Any
 
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from scrapy import Request, signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.utils.request import request_from_dict
@@ -48,6 +54,31 @@ BUSY_S = ALIVE_S + 5  # outlives the alive key: a killed busy worker is seen dea
 HEARTBEAT_S = 1.0
 START_GRACE_S = 10.0  # a new worker waits this long for the queue to fill before it may close
 ITEM_CALLBACKS = {"parse_question", "parse_comments", "parse_question_json"}
+REDIS_STOPPED = "redis_unavailable"  # the finish reason of a process stopped by Redis
+
+
+def redis_params(settings) -> dict[str, Any]:
+    """REDIS_PARAMS for scrapy-redis' clients (scheduler, dupefilter, ours): a dropped connection or
+    a refused one is retried with a backoff (0.25 s doubling to 2 s) for about DOBAE_REDIS_OUTAGE_S."""
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.retry import Retry
+
+    outage = settings.getfloat("DOBAE_REDIS_OUTAGE_S", 30.0)
+    retries, waited = 0, 0.0
+    while waited < outage:
+        waited += min(0.25 * 2**retries, 2.0)
+        retries += 1
+    params = dict(settings.getdict("REDIS_PARAMS"))
+    params.setdefault("socket_connect_timeout", 5)
+    params.setdefault("socket_timeout", 30)
+    params.setdefault(
+        "retry",
+        Retry(ExponentialBackoff(cap=2.0, base=0.25), retries, (RedisConnectionError, RedisTimeoutError)),
+    )
+    params.setdefault("retry_on_error", [RedisConnectionError, RedisTimeoutError])
+    return params
 
 
 def is_distributed(settings) -> bool:
@@ -68,6 +99,9 @@ class RedisWorkers:
         self.last_activity = 0.0
         self.heartbeat: task.LoopingCall | None = None
         self.spider = None
+        self.broken: str | None = None  # why Redis cannot be used any more: the process stops
+        self.seen_seed = False  # the crawl's seed key was seen (gone later: Redis lost its data)
+        self.last_beat = time.monotonic()  # the last heartbeat that reached Redis
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -97,6 +131,44 @@ class RedisWorkers:
 
     # ------------------------------------------------------------------ lifecycle
 
+    def lost(self, exc: BaseException | str) -> None:
+        """Redis failed past its retries (or lost the crawl's keys): keep every record this process
+        holds, say why and stop it `interrupted` (the same command again resumes)."""
+        from crawler.monitor import FAILURE
+        from dobae.settings import mask_url
+
+        if self.broken:
+            return
+        what = (
+            exc
+            if isinstance(exc, str)
+            else f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
+        where = mask_url(str(self.crawler.settings.get("REDIS_URL") or "Redis"))
+        self.broken = (
+            f"Redis {where}: {what}; this worker stopped, its unfinished requests are kept in Redis: "
+            "run the same crawl again once Redis is back"
+        )
+        self.crawler.stats.set_value(FAILURE, self.broken)
+        self.crawler.stats.inc_value("distributed/redis_lost")
+        if self.spider is not None:
+            self.spider.logger.error("distributed crawl: %s", self.broken)
+        engine = getattr(self.crawler, "engine", None)
+        if engine is not None and engine.running and self.spider is not None:
+            from scrapy.utils.defer import deferred_from_coro
+
+            deferred_from_coro(engine.close_spider_async(reason=REDIS_STOPPED))
+
+    def guarded(self, fn, *args, default=None, **kwargs):
+        """`fn(*args)`, or `default` once Redis failed past its retries (the process then stops)."""
+        if self.broken:
+            return default
+        try:
+            return fn(*args, **kwargs)
+        except RedisError as exc:
+            self.lost(exc)
+            return default
+
     def spider_opened(self, spider) -> None:
         self.spider = spider
         self.started = time.monotonic()  # the grace counts from here (opening may take long under load)
@@ -107,22 +179,35 @@ class RedisWorkers:
 
     def claim_seed(self) -> bool:
         """True for the one process that yields the start requests of this crawl."""
-        first = bool(self.redis.set(self.key("seeded"), self.worker, nx=True))
+        first = bool(self.guarded(self.redis.set, self.key("seeded"), self.worker, nx=True, default=False))
+        self.seen_seed = not self.broken
         self.crawler.stats.set_value("distributed/seeder", first)
         if first:  # busy from now on: the others wait for the requests it is about to queue
             self.last_activity = time.monotonic()
-            self.redis.set(self.key("busy", self.worker), "1", ex=BUSY_S)
+            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=BUSY_S)
         return first
 
     def spider_closed(self, spider, reason) -> None:
         # pipelines closed before this signal: this worker's items are in the database
+        from crawler.monitor import FAILURE
+
         if self.heartbeat is not None and self.heartbeat.running:
             self.heartbeat.stop()
-        pipe = self.redis.pipeline()
-        for kind in ("inflight", "alive", "busy"):
-            pipe.delete(self.key(kind, self.worker))
-        pipe.execute()
-        if reason == "finished" and not self.workers("alive") and not self.workers("inflight"):
+        clean = reason == "finished" and not self.broken and not self.crawler.stats.get_value(FAILURE)
+        # a process that did not end cleanly keeps its in-flight record (its items may not be stored):
+        # the others, or the next crawl, take it over once its alive key is gone
+        kinds = ("inflight", "alive", "busy") if clean else ("alive", "busy")
+        self.broken = None  # one last try, to let the others see this process gone at once
+        try:
+            pipe = self.redis.pipeline()
+            for kind in kinds:
+                pipe.delete(self.key(kind, self.worker))
+            pipe.execute()
+        except RedisError as exc:
+            spider.logger.warning("distributed crawl: Redis unreachable at the end (%s): the others "
+                                  "see this worker gone in %d s", exc, ALIVE_S)  # fmt: skip
+            return
+        if clean and not self.workers("alive") and not self.workers("inflight"):
             queue = self.crawler.settings.get("SCHEDULER_QUEUE_KEY", "%(spider)s:requests") % {
                 "spider": spider.name
             }
@@ -136,20 +221,52 @@ class RedisWorkers:
     # ------------------------------------------------------------------ heartbeat and idling
 
     def beat(self) -> None:
-        pipe = self.redis.pipeline()
-        pipe.set(self.key("alive", self.worker), "1", ex=ALIVE_S)
-        if time.monotonic() - self.last_activity < 2 * HEARTBEAT_S:
-            pipe.set(self.key("busy", self.worker), "1", ex=BUSY_S)
-        pipe.execute()
-        self.recover()
+        """Every HEARTBEAT_S: alive (and busy) keys, the seed's presence, dead workers' records. Never
+        raises (a LoopingCall that raises stops for good): a Redis error past its retries stops
+        the process (`lost`), anything else is logged and the next beat comes."""
+        if self.broken:
+            return
+        try:
+            pipe = self.redis.pipeline()
+            pipe.set(self.key("alive", self.worker), "1", ex=ALIVE_S)
+            if time.monotonic() - self.last_activity < 2 * HEARTBEAT_S:
+                pipe.set(self.key("busy", self.worker), "1", ex=BUSY_S)
+            pipe.exists(self.key("seeded"))
+            seeded = pipe.execute()[-1]
+            now = time.monotonic()
+            if seeded:
+                self.seen_seed = True
+            elif self.seen_seed and now - self.last_beat < ALIVE_S / 2:
+                # our alive key never lapsed, so no "last worker out" removed the seed: Redis lost
+                # its data (restarted without RDB/AOF), queue and dupefilter with it
+                self.lost("the crawl's keys are gone (Redis restarted without its data?)")
+                return
+            self.last_beat = now
+            self.recover()
+        except RedisError as exc:
+            self.lost(exc)
+        except Exception:  # noqa: BLE001 - logged with its traceback; the heartbeat must go on
+            self.crawler.stats.inc_value("distributed/heartbeat_errors")
+            if self.spider is not None:
+                self.spider.logger.exception(
+                    "distributed crawl: heartbeat failed (next try in %s s)", HEARTBEAT_S
+                )
 
     def response_received(self, response, request, spider) -> None:
         now = time.monotonic()
         if now - self.last_activity > HEARTBEAT_S / 2:
-            self.redis.set(self.key("busy", self.worker), "1", ex=BUSY_S)
+            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=BUSY_S)
         self.last_activity = now
 
     def spider_idle(self, spider) -> None:
+        if self.broken:
+            return  # stopping: nothing to wait for
+        try:
+            self._idle(spider)
+        except RedisError as exc:
+            self.lost(exc)
+
+    def _idle(self, spider) -> None:
         self.redis.delete(self.key("busy", self.worker))
         recovered = self.recover()
         others_busy = self.workers("busy") - {self.worker}
@@ -173,9 +290,10 @@ class RedisWorkers:
             return  # robots.txt and other internal requests: nothing to take over
         key = self.fingerprint(request)
         request.meta["dobae_inflight"] = key
-        self.redis.hset(
-            self.key("inflight", self.worker), key, pickle.dumps(request.to_dict(spider=self.spider))
-        )
+        self.guarded(
+            self.redis.hset,
+            self.key("inflight", self.worker), key, pickle.dumps(request.to_dict(spider=self.spider)),
+        )  # fmt: skip
 
     def reached_downloader(self, request, spider) -> None:
         self.taken(request)
@@ -184,20 +302,20 @@ class RedisWorkers:
         """The callback of `request` has run: its follow-up requests are in the shared queue. One
         that yielded items stays recorded until this worker closes (they may wait in a batch)."""
         key = request.meta.get("dobae_inflight")
-        if key and not yielded_items:
-            self.redis.hdel(self.key("inflight", self.worker), key)
+        if key and not yielded_items:  # (not once Redis failed: its follow-ups may not be queued)
+            self.guarded(self.redis.hdel, self.key("inflight", self.worker), key)
 
     def list_state(self, query: str) -> tuple[int | None, int | None]:
         """(largest total_count seen, last list page scheduled) of a keyword's JSON list, shared by
         the workers: whoever reads a page showing the list grew schedules the new pages."""
-        raw = self.redis.hget(self.key("list"), query)
+        raw = self.guarded(self.redis.hget, self.key("list"), query)
         if raw is None:
             return None, None
         total, last = _s(raw).split(":")
         return int(total), int(last)
 
     def set_list_state(self, query: str, total: int, last: int) -> None:
-        self.redis.hset(self.key("list"), query, f"{total}:{last}")
+        self.guarded(self.redis.hset, self.key("list"), query, f"{total}:{last}")
 
     def recover(self) -> int:
         """Schedule again what dead workers had taken and not finished; the number scheduled."""
@@ -237,11 +355,17 @@ class RedisWorkers:
         ids = {q for q in (question_id(r) for r in requests) if q is not None}
         if not ids or not getattr(self.spider, "stores_items", lambda: False)():
             return set()
-        from crawler.pipelines import load_known
+        from crawler.pipelines import DatabaseUnavailable, load_known_retrying
         from dobae.settings import get_settings
 
         url = self.crawler.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
-        known = load_known(url, getattr(self.spider, "source_name", self.spider.name))
+        try:
+            known = load_known_retrying(
+                self.crawler, url, getattr(self.spider, "source_name", self.spider.name)
+            )
+        except DatabaseUnavailable as exc:  # schedule them all again: a stored one is only fetched twice
+            self.spider.logger.warning("distributed crawl: %s; every taken request is scheduled again", exc)
+            return set()
         return {q for q in ids if q in known and not (len(known[q]) > 3 and known[q][3])}
 
 
@@ -268,11 +392,37 @@ return r[1]
 
 class Scheduler(_RedisScheduler):
     """scrapy-redis' scheduler that tells `RedisWorkers` which request it hands to this worker (a
-    request taken and not finished when the worker dies is scheduled again by another one).
+    request taken and not finished when the worker dies is scheduled again by another one), and
+    stops the worker instead of dropping requests when Redis fails past its retries.
     Use it as `-s SCHEDULER=crawler.distributed.Scheduler`."""
 
+    def _ext(self) -> RedisWorkers | None:
+        return getattr(self.spider.crawler, "distributed", None)
+
+    def enqueue_request(self, request) -> bool:
+        ext = self._ext()
+        if ext is None:
+            return super().enqueue_request(request)
+        if ext.broken:  # stopping: the request's parent stays in this worker's in-flight record
+            return False
+        return bool(ext.guarded(super().enqueue_request, request, default=False))
+
+    def has_pending_requests(self) -> bool:
+        ext = self._ext()
+        if ext is None:
+            return super().has_pending_requests()
+        return bool(ext.guarded(super().has_pending_requests, default=False))
+
     def next_request(self):
-        ext = getattr(self.spider.crawler, "distributed", None)
+        ext = self._ext()
+        if ext is not None and ext.broken:
+            return None
+        if ext is None:
+            return super().next_request()
+        return ext.guarded(self._next_request)
+
+    def _next_request(self):
+        ext = self._ext()
         if ext is None or not isinstance(self.queue, PriorityQueue):
             request = super().next_request()
             if request is not None and ext is not None:

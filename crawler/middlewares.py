@@ -21,6 +21,8 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.utils.response import response_status_message
 
+from crawler.monitor import LOST, exception_label
+
 log = logging.getLogger(__name__)
 
 LOGIN_PATHS = re.compile(r"/(users/sign_in|sign_in|signin|login|log_in|accounts/login|member/login)\b", re.I)
@@ -43,8 +45,21 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+GONE_STATUSES = (502, 503, 504, 522, 524)  # the site (or its gateway) is down, not the page broken
+
+
+def given_up(crawler, request, why: str) -> None:
+    """A request retried to the end without an answer from the site (refused, timed out, 502/503/504):
+    what it would have stored is missing, so the crawl is incomplete (crawler/monitor.py)."""
+    if request.url.endswith("/robots.txt"):
+        return  # robots.txt has its own fallback (everything allowed) and stores nothing
+    crawler.stats.inc_value(LOST)
+    crawler.stats.inc_value(f"{LOST}/{why}")
+
+
 class RetryAfterMiddleware(RetryMiddleware):
-    """RetryMiddleware that waits before retrying: `Retry-After` on 429/503, else exponential backoff."""
+    """RetryMiddleware that waits before retrying: `Retry-After` on 429/503, else exponential backoff.
+    A request given up without an answer from the site is counted (`given_up`)."""
 
     def __init__(self, settings) -> None:
         super().__init__(settings)
@@ -66,6 +81,8 @@ class RetryAfterMiddleware(RetryMiddleware):
             return response
         retry = self._retry(request, response_status_message(response.status))
         if retry is None:
+            if response.status in GONE_STATUSES:
+                given_up(self.crawler, request, f"HTTP {response.status}")
             return response
         delay = self.delay_for(request, response)
         stats = self.crawler.stats
@@ -82,6 +99,7 @@ class RetryAfterMiddleware(RetryMiddleware):
             return None
         retry = self._retry(request, exception)
         if retry is None:
+            given_up(self.crawler, request, exception_label(exception))
             return None
         delay = min(self.backoff_base * (2 ** request.meta.get("retry_times", 0)), self.backoff_max)
         self.crawler.stats.inc_value("retry_after/exception")

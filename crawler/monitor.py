@@ -1,5 +1,9 @@
 """Did a crawl work? A crawl that fetched no page (nothing listening, every page 404) or that had
-errors and stored nothing is a failed crawl, not a `finished` one with 0 items.
+errors and stored nothing is a failed crawl, not a `finished` one with 0 items; so is a crawl that
+gave up on pages the site stopped answering (refused, timed out, 502/503/504 after every retry:
+`dobae/lost_requests`, counted by crawler/middlewares.py): what they hold is missing, and the same
+crawl run again fetches it (stored questions are skipped). A page that answers 404 or 500 is that
+page's answer, not a missing one.
 
 `RunMonitor` (an extension, on for every crawl) counts the pages the site really answered
 (`dobae/pages_ok`: 2xx/3xx, robots.txt not counted) and, when the spider closes, logs the reason of
@@ -19,6 +23,21 @@ log = logging.getLogger(__name__)
 
 PAGES_OK = "dobae/pages_ok"
 FAILURE = "dobae/failure"
+LOST = "dobae/lost_requests"
+EXCEPTION_LABELS = {
+    "DownloadConnectionRefusedError": "connection refused",
+    "ConnectionRefusedError": "connection refused",
+    "DNSLookupError": "DNS lookup failed",
+    "DownloadTimeoutError": "timeout",
+    "TimeoutError": "timeout",
+    "TCPTimedOutError": "timeout",
+}
+
+
+def exception_label(exc: BaseException | str) -> str:
+    """'connection refused', 'timeout', … for a download exception (or its class name)."""
+    short = (exc if isinstance(exc, str) else type(exc).__name__).rsplit(".", 1)[-1]
+    return EXCEPTION_LABELS.get(short, short)
 
 
 def _counts(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
@@ -36,15 +55,7 @@ def what_happened(stats: Mapping[str, Any]) -> str:
     if errors:
         named: dict[str, int] = {}
         for name, n in errors.items():
-            short = name.rsplit(".", 1)[-1]
-            label = {
-                "DownloadConnectionRefusedError": "connection refused",
-                "ConnectionRefusedError": "connection refused",
-                "DNSLookupError": "DNS lookup failed",
-                "DownloadTimeoutError": "timeout",
-                "TimeoutError": "timeout",
-                "TCPTimedOutError": "timeout",
-            }.get(short, short)
+            label = exception_label(name)
             named[label] = named.get(label, 0) + n
         parts.append(
             f"{sum(named.values())} failed request(s): " + ", ".join(f"{k} ×{v}" for k, v in named.items())
@@ -59,10 +70,21 @@ def failure_reason(stats: Mapping[str, Any], base_url: str | None = None) -> str
     where = f" from {base_url}" if base_url else ""
     if stats.get(FAILURE):
         return str(stats[FAILURE])
-    if not stats.get(PAGES_OK):
+    helper = stats.get("distributed/seeder") is False  # a worker of a distributed crawl that did not seed it
+    if not stats.get(PAGES_OK) and not (helper and not stats.get(LOST)):
+        # (a helper that found the shared queue empty did nothing wrong: the seeder reports the site)
         return f"no page fetched{where} ({what_happened(stats)}): is the site up at that address?"
+    lost = int(stats.get(LOST, 0))
+    if lost:
+        why = ", ".join(f"{k} ×{v}" for k, v in sorted(_counts(stats, LOST + "/").items()))
+        return (
+            f"{lost} page(s){where} could not be fetched ({why}; {int(stats.get(PAGES_OK, 0))} fetched): "
+            "the site stopped answering, so rows are missing; run the same crawl again to fetch them"
+        )
     errors = int(stats.get("log_count/ERROR", 0))
-    if errors and not stats.get("item_scraped_count"):
+    # (an incremental crawl that skipped what it had stored and met only the site's broken pages
+    # stored nothing new, rightly)
+    if errors and not stats.get("item_scraped_count") and not stats.get("incremental/skipped"):
         return (
             f"{errors} error(s) and no item{where} ({what_happened(stats)}, "
             f"{int(stats[PAGES_OK])} page(s) fetched): see the log"

@@ -8,7 +8,12 @@
   PostgreSQL, one transaction per batch), keyed by (source, external id): unchanged questions are
   not rewritten, changed ones are updated; answers become ``qa_pairs`` (origin crawl, review
   pending) so augmentation and review see them; fetched pages are recorded; one ``crawl_runs``
-  row per crawl carries the final stats.
+  row per crawl carries the final stats. A batch the database refuses for a passing reason (a
+  server restart, a dropped connection, SQLite's write lock held past its busy timeout) is written
+  again after the pool is thrown away and a backoff (``DOBAE_DB_RETRY_TIMES``,
+  ``DOBAE_DB_RETRY_BACKOFF_S``); one that still cannot be written stops the crawl: the run is
+  stored ``interrupted`` with the reason and ``dobae crawl run`` / ``scrapy crawl`` exit 1 (see
+  :class:`DatabaseUnavailable`). Running the same crawl again stores what was missed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ from crawler.normalize import canonical_url, content_hash
 log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0  # heartbeat interval when DOBAE_DB_FLUSH_S=0 (no time-based writes)
+DB_STOPPED = "database_unavailable"  # the finish reason of a crawl stopped by the database
+# finish reasons of a crawl stopped by a part that failed (the database; Redis, crawler/distributed.py):
+# `interrupted`, with the reason, and the same crawl run again resumes it
+STOPPED_BY_A_PART = {DB_STOPPED, "redis_unavailable"}
 WITHDRAWN_AUTHORS = {"탈퇴한 사용자", "탈퇴한 회원", "탈퇴회원", "알수없음", "(알 수 없음)"}
 
 
@@ -160,6 +169,41 @@ def raw_notes(item: QuestionItem) -> dict | None:
     return raw or None
 
 
+class DatabaseUnavailable(Exception):
+    """A batch that could not be written after its retries: the crawl stops (see the module)."""
+
+
+def transient(exc: BaseException) -> bool:
+    """A database error that may pass (worth a retry on a new connection): a refused or dropped
+    connection, a server shutting down, SQLite's `database is locked`. Constraint and data errors
+    are not: the same batch would fail the same way."""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__
+
+
+class _Counts:
+    """The stats a batch adds, applied only once its transaction committed (a retried batch is
+    counted once)."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, int] = {}
+
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self.values[key] = self.values.get(key, 0) + count
+
+    def apply(self, stats) -> None:
+        for key, value in self.values.items():
+            stats.inc_value(key, value)
+
+
 def _insert(dialect: str):
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -186,9 +230,13 @@ class DatabasePipeline:
     """Batched upserts into questions/answers/qa_pairs/reviews/pages + a crawl_runs row."""
 
     def __init__(
-        self, crawler, db_url: str, batch_size: int, record_pages: bool, flush_s: float = 2.0
-    ) -> None:
+        self, crawler, db_url: str, batch_size: int, record_pages: bool, flush_s: float = 2.0,
+        retry_times: int = 5, retry_backoff_s: float = 1.0,
+    ) -> None:  # fmt: skip
         self.crawler = crawler
+        self.retry_times = retry_times  # a failed batch is tried this many more times …
+        self.retry_backoff_s = retry_backoff_s  # … after 1, 2, 4, … × this (capped at 30 s)
+        self.failure: str | None = None  # set once a batch could not be written: the crawl stops
         self.db_url = db_url
         self.batch_size = batch_size
         self.record_pages = record_pages
@@ -214,6 +262,8 @@ class DatabasePipeline:
             crawler.settings.getint("DOBAE_DB_BATCH_SIZE", 200),
             crawler.settings.getbool("DOBAE_RECORD_PAGES", True),
             crawler.settings.getfloat("DOBAE_DB_FLUSH_S", 2.0),
+            crawler.settings.getint("DOBAE_DB_RETRY_TIMES", 5),
+            crawler.settings.getfloat("DOBAE_DB_RETRY_BACKOFF_S", 1.0),
         )
         crawler.signals.connect(pipe.response_received, signal=signals.response_received)
         crawler.signals.connect(pipe.spider_closed, signal=signals.spider_closed)
@@ -263,6 +313,8 @@ class DatabasePipeline:
             self.ticker.stop()
         try:
             self.flush()
+        except DatabaseUnavailable as exc:
+            self._stop(exc)
         finally:
             self.executor.shutdown(wait=True)
             self.closed = True
@@ -280,22 +332,34 @@ class DatabasePipeline:
             reason, RunStatus.failed
         )
         error = None
-        if status == RunStatus.finished:
+        if self.failure or reason in STOPPED_BY_A_PART:  # resumable
+            status, error = RunStatus.interrupted, self.failure or str(stats.get_value(FAILURE))
+        elif status == RunStatus.finished:
             error = failure_reason(stats.get_stats(), getattr(spider, "base_url", None))
             if error:
                 status = RunStatus.failed
                 stats.set_value(FAILURE, error)
         elif status == RunStatus.failed:
             error = f"the crawl stopped: {reason}"
+        elif status == RunStatus.interrupted and stats.get_value(FAILURE):
+            error = str(stats.get_value(FAILURE))  # e.g. Redis lost (crawler/distributed.py)
         saved = _json_safe(stats.get_stats())
         saved["finish_reason"] = reason
         now = datetime.now(UTC)
-        with session_scope(self.db_url) as s:
-            s.execute(
-                update(CrawlRun)
-                .where(CrawlRun.id == self.run_id)
-                .values(status=status, finished_at=now, heartbeat_at=now, stats=saved, error=error)
-            )
+
+        def write_end() -> None:
+            with session_scope(self.db_url) as s:
+                s.execute(
+                    update(CrawlRun)
+                    .where(CrawlRun.id == self.run_id)
+                    .values(status=status, finished_at=now, heartbeat_at=now, stats=saved, error=error)
+                )
+
+        try:
+            # once the database already failed this run, one more try: the outage is not waited out twice
+            self._retrying(write_end, "the end of the crawl run", 1 if self.failure else None)
+        except DatabaseUnavailable as exc:  # its pid is gone soon: shown `interrupted` (db/runs.py)
+            log.error("crawl run %s: %s; it will show as interrupted", self.run_id, exc)
 
     def response_received(self, response, request, spider) -> None:
         if not self.record_pages or request.meta.get("dobae_no_page_record"):
@@ -313,6 +377,9 @@ class DatabasePipeline:
         """Buffer the item; a full batch — or whatever is buffered once `flush_s` has passed — is
         written by a worker thread while crawling goes on (one batch in flight at a time, so memory
         stays bounded and writes stay ordered)."""
+        if self.failure:  # the crawl is stopping: nothing more can be written by this run
+            self.crawler.stats.inc_value("db/items_not_written")
+            return item
         self.buffer.append(item)
         if len(self.buffer) >= self.batch_size:
             await self._wait_pending()
@@ -324,29 +391,70 @@ class DatabasePipeline:
         return item
 
     async def _wait_pending(self) -> None:
-        """Wait for the batch in flight; a failed batch fails loudly here."""
+        """Wait for the batch in flight. One that could not be written (after its retries) stops
+        the crawl; the batch is forgotten either way, so a later one is not failed by it."""
         while self.pending is not None:
             pending = self.pending
-            await asyncio.wrap_future(pending)
-            if self.pending is pending:
-                self.pending = None
+            try:
+                await asyncio.wrap_future(pending)
+            except DatabaseUnavailable as exc:
+                self._stop(exc)
+            finally:
+                if self.pending is pending:
+                    self.pending = None
+
+    def _stop(self, exc: DatabaseUnavailable) -> None:
+        """The database could not take a batch: record why, and stop the crawl (once)."""
+        from crawler.monitor import FAILURE
+
+        stats = self.crawler.stats
+        lost = len(self.buffer)
+        self.buffer, self.pages = [], {}
+        stats.inc_value("db/items_not_written", lost)
+        if self.failure:
+            return
+        self.failure = f"{exc}; the crawl was stopped: run the same crawl again to store what is missing"
+        stats.set_value(FAILURE, self.failure)
+        log.error("crawl stopped: %s", self.failure)
+        engine = getattr(self.crawler, "engine", None)
+        if engine is not None and engine.running and not self.closed:
+            from scrapy.utils.defer import deferred_from_coro
+
+            deferred_from_coro(engine.close_spider_async(reason=DB_STOPPED))
 
     def _submit(self) -> None:
         items, pages = self._take()
         self.last_flush = time.monotonic()
         self.pending = self.executor.submit(self._write, items, pages)
+        self.pending.add_done_callback(self._not_written)
+
+    def _not_written(self, future: Future) -> None:
+        """A batch that failed in the worker thread stops the crawl even if no item comes after it
+        (the end of a crawl, a heartbeat)."""
+        if isinstance(future.exception(), DatabaseUnavailable):
+            from twisted.internet import reactor
+
+            reactor.callFromThread(self._failed_in_background, future)
+
+    def _failed_in_background(self, future: Future) -> None:
+        if self.pending is future:
+            self.pending = None
+            self._stop(future.exception())
 
     def _tick(self) -> None:
         """Every `flush_s`: write what is buffered (a SIGKILL loses at most the last few seconds),
         and the run's heartbeat (`crawl_runs.heartbeat_at`: a run that stops beating is over)."""
         pending = self.pending
-        if self.closed or (pending is not None and (not pending.done() or pending.exception() is not None)):
-            return  # a batch in flight beats for us; a failed one is raised by process_item/close
+        if self.closed or self.failure:
+            return
+        if pending is not None and (not pending.done() or pending.exception() is not None):
+            return  # a batch in flight beats for us; a failed one stops the crawl (_not_written)
         self.pending = None
         if self.flush_s > 0:
             self._submit()
         else:
             self.pending = self.executor.submit(self._write, [], [])  # the heartbeat only
+            self.pending.add_done_callback(self._not_written)
 
     # ------------------------------------------------------------------ writing
 
@@ -370,17 +478,69 @@ class DatabasePipeline:
         if self.pending is not None:
             pending, self.pending = self.pending, None
             pending.result()
-        if self.buffer or self.pages:
+        if (self.buffer or self.pages) and not self.failure:
             self._write(*self._take())
 
+    def _retrying(self, write, what: str, times: int | None = None) -> None:
+        """`write()`, tried again on a passing database error (see `transient`) with a new pool
+        after 1, 2, 4, … × `retry_backoff_s`; `DatabaseUnavailable` once the tries are spent, or
+        at once for an error a retry cannot mend."""
+        from sqlalchemy.exc import DBAPIError
+
+        from db.session import database_error, get_engine
+
+        times = self.retry_times if times is None else times
+        for attempt in range(times + 1):
+            try:
+                write()
+                if attempt:
+                    self.crawler.stats.inc_value("db/retries_succeeded")
+                    log.info("database write succeeded on try %d (%s)", attempt + 1, what)
+                return
+            except Exception as exc:
+                if not transient(exc):
+                    if not isinstance(
+                        exc, DBAPIError
+                    ):  # not the database's answer: a bug, keep its traceback
+                        log.exception("writing %s failed", what)
+                    raise DatabaseUnavailable(
+                        f"{what} could not be written to the database: {type(exc).__name__}: {first_line(exc)}"
+                    ) from exc
+                why = str(database_error(self.db_url, exc))
+                if attempt == times:
+                    raise DatabaseUnavailable(
+                        f"{what} could not be written after {attempt + 1} tries: {why}"
+                    ) from exc
+                delay = min(self.retry_backoff_s * 2**attempt, 30.0)
+                self.crawler.stats.inc_value("db/retries")
+                log.warning("database write failed (%s), try %d of %d in %.1f s: %s",
+                            what, attempt + 2, times + 1, delay, why)  # fmt: skip
+                get_engine(self.db_url).dispose()  # a restarted server leaves dead pooled connections
+                time.sleep(delay)
+
     def _write(self, items: list[dict], pages: list[dict]) -> None:
-        """Write items and pages in one transaction (all or nothing). Rows go out sorted by their
-        key, table after table in one order, so two crawls writing the same rows at once on
-        PostgreSQL lock them in the same order (no deadlock)."""
+        """Write items and pages in one transaction (all or nothing), retried (`_retrying`)."""
+        counts = _Counts()
+
+        def write() -> None:
+            counts.values.clear()
+            self._write_once(items, pages, counts)
+
+        what = f"a batch of {len(items)} item(s)" if items or pages else "the heartbeat"
+        try:
+            self._retrying(write, what)
+        except DatabaseUnavailable:
+            self.crawler.stats.inc_value("db/items_not_written", len(items))
+            raise
+        counts.apply(self.crawler.stats)
+
+    def _write_once(self, items: list[dict], pages: list[dict], stats) -> None:
+        """One transaction. Rows go out sorted by their key, table after table in one order, so two
+        crawls writing the same rows at once on PostgreSQL lock them in the same order (no
+        deadlock)."""
         from db.models import CrawlRun
         from db.session import session_scope
 
-        stats = self.crawler.stats
         with session_scope(self.db_url) as s:
             if self.run_id is not None:
                 s.execute(
@@ -392,11 +552,11 @@ class DatabasePipeline:
             for source, group in by_source.items():
                 self._write_questions(s, source, group, stats)
             if pages:
-                self._write_pages(s, pages)
+                self._write_pages(s, pages, stats)
         if items or pages:
             stats.inc_value("db/batches")
 
-    def _write_pages(self, s, pages: list[dict]) -> None:
+    def _write_pages(self, s, pages: list[dict], stats) -> None:
         from db.models import Page
 
         sid = self._source_id(s, getattr(self.spider, "source_name", self.spider.name))
@@ -410,7 +570,7 @@ class DatabasePipeline:
             },
         )
         s.execute(stmt, rows)
-        self.crawler.stats.inc_value("db/pages", len(rows))
+        stats.inc_value("db/pages", len(rows))
 
     def _write_questions(self, s, source: str, group: list[dict], stats) -> None:
         from db.models import Question
@@ -496,9 +656,11 @@ class DatabasePipeline:
                     )
                 ).all()
             )
-            self._write_answers(s, source, sid, live, ids, now)
+            self._write_answers(s, source, sid, live, ids, now, stats)
 
-    def _write_answers(self, s, source: str, sid: int, live: list[dict], qids: dict[str, int], now) -> None:
+    def _write_answers(
+        self, s, source: str, sid: int, live: list[dict], qids: dict[str, int], now, stats
+    ) -> None:
         from db.models import Answer
 
         at = Answer.__table__
@@ -519,10 +681,10 @@ class DatabasePipeline:
             | at.c.like_count.is_distinct_from(stmt.excluded.like_count),
         )
         s.execute(stmt, rows)
-        self.crawler.stats.inc_value("db/answers_written", len(rows))
-        self._write_pairs(s, source, live, qids, now)
+        stats.inc_value("db/answers_written", len(rows))
+        self._write_pairs(s, source, live, qids, now, stats)
 
-    def _write_pairs(self, s, source: str, live: list[dict], qids: dict[str, int], now) -> None:
+    def _write_pairs(self, s, source: str, live: list[dict], qids: dict[str, int], now, stats) -> None:
         """Each live, non-empty answer by someone other than the asker becomes a pending qa_pair."""
         from db.export import too_long_to_export
         from db.models import Answer, Origin, QAPair, Review, ReviewStatus
@@ -552,7 +714,7 @@ class DatabasePipeline:
                     continue
                 why = too_long_to_export(question_text) or too_long_to_export(a["body"])
                 if why:  # kept in `answers`; a pair's export could not be imported back
-                    self.crawler.stats.inc_value("db/qa_pairs_too_long")
+                    stats.inc_value("db/qa_pairs_too_long")
                     log.warning(
                         "answer %s of question %s: %s: no pair", a["external_id"], q["external_id"], why
                     )
@@ -603,8 +765,8 @@ class DatabasePipeline:
                 for pid in sorted(pair_ids)
             ],
         )
-        self._reopen_changed(s, rows, before, now)
-        self.crawler.stats.inc_value("db/qa_pairs_written", len(rows))
+        self._reopen_changed(s, rows, before, now, stats)
+        stats.inc_value("db/qa_pairs_written", len(rows))
 
     def _stored_texts(self, s, keys: list[str]) -> dict[str, tuple]:
         """key → (pair id, question, answer, version, review status, reasons, note) of the stored
@@ -635,7 +797,7 @@ class DatabasePipeline:
             )
         return out
 
-    def _reopen_changed(self, s, rows: list[dict], before: dict[str, tuple], now) -> None:
+    def _reopen_changed(self, s, rows: list[dict], before: dict[str, tuple], now, stats) -> None:
         """A pair whose text this crawl changed goes back to `pending`: no verdict (the machine's
         curation or a person's approval) covers the new text. Each is one `review_events` row by
         `machine:crawl` with the old and new texts."""
@@ -690,7 +852,7 @@ class DatabasePipeline:
         if not events:
             return
         s.execute(ReviewEvent.__table__.insert(), events)
-        self.crawler.stats.inc_value("db/qa_pairs_reopened", len(events))
+        stats.inc_value("db/qa_pairs_reopened", len(events))
 
 
 class DiscardPipeline:
@@ -728,3 +890,28 @@ def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool, st
             .where(Source.name == source)
         ).all()
     return {r[0]: (r[1], bool(r[2]), (r[3] or {}).get("lastmod"), bool(r[4])) for r in rows}
+
+
+def load_known_retrying(crawler, db_url: str, source: str) -> dict[str, tuple]:
+    """`load_known`, tried again on a passing database error like a batch (DOBAE_DB_RETRY_TIMES,
+    DOBAE_DB_RETRY_BACKOFF_S, a new pool each time); `DatabaseUnavailable` when it cannot be read."""
+    from sqlalchemy.exc import DBAPIError
+
+    from db.session import database_error, get_engine
+
+    times = crawler.settings.getint("DOBAE_DB_RETRY_TIMES", 5)
+    backoff = crawler.settings.getfloat("DOBAE_DB_RETRY_BACKOFF_S", 1.0)
+    for attempt in range(times + 1):
+        try:
+            return load_known(db_url, source)
+        except DBAPIError as exc:
+            if not transient(exc) or attempt == times:
+                raise DatabaseUnavailable(
+                    f"the stored questions could not be read: {database_error(db_url, exc)}"
+                ) from exc
+            crawler.stats.inc_value("db/retries")
+            log.warning("reading the stored questions failed, try %d of %d: %s", attempt + 2, times + 1,
+                        first_line(exc))  # fmt: skip
+            get_engine(db_url).dispose()
+            time.sleep(min(backoff * 2**attempt, 30.0))
+    raise AssertionError("unreachable")

@@ -45,6 +45,49 @@ def crawl_settings(
     return settings
 
 
+def check_database(settings) -> None:
+    """The database the crawl will write to can be used (created or migrated when needed), else a
+    `ConfigError` of one line naming it — before the first request, not as tracebacks after."""
+    from sqlalchemy.exc import DBAPIError
+
+    from db.migrate import ensure_schema
+    from db.session import database_error
+    from dobae.settings import get_settings
+
+    pipelines = settings.getdict("ITEM_PIPELINES") or {}
+    if not any(k.endswith("DatabasePipeline") and v is not None for k, v in pipelines.items()):
+        return
+    url = settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
+    try:
+        ensure_schema(url)
+    except DBAPIError as exc:
+        raise database_error(url, exc) from None
+
+
+def check_redis(settings) -> None:
+    """A distributed crawl's Redis answers, else a `ConfigError` of one line naming it."""
+    from crawler.distributed import is_distributed
+
+    if not is_distributed(settings):
+        return
+    from redis.exceptions import RedisError
+    from scrapy_redis.connection import get_redis_from_settings
+
+    from dobae.settings import mask_url
+
+    where = (
+        settings.get("REDIS_URL")
+        or f"{settings.get('REDIS_HOST', 'localhost')}:{settings.get('REDIS_PORT', 6379)}"
+    )
+    try:
+        get_redis_from_settings(settings).ping()
+    except RedisError as exc:
+        raise ConfigError(
+            f"Redis {mask_url(str(where))}: {str(exc).splitlines()[0].rstrip('.') if str(exc) else type(exc).__name__}; "
+            "start Redis there or fix REDIS_URL (`-s REDIS_URL=redis://HOST:6379/0`)"
+        ) from None
+
+
 def run_crawl(
     spider: str,
     spider_args: dict[str, Any],
@@ -65,10 +108,14 @@ def run_crawl(
     spider_cls = loader.load(spider)
     if hasattr(spider_cls, "check_args"):
         spider_cls.check_args(spider_args)  # bad arguments fail here, before the first request
+    check_redis(settings)
+    check_database(settings)
     settings.set("LOG_INSTALL_ROOT_HANDLER", False, priority="cmdline")
     # a failed crawl is reported once, by the caller (`dobae crawl run`: one line, exit 1), from
     # stats["dobae/failure"]; without this Python's last-resort handler would print it a second time
-    logging.getLogger("crawler.monitor").addHandler(logging.NullHandler())
+    # (and the database pipeline's retries, counted in the summary as db/retries)
+    for name in ("crawler.monitor", "crawler.pipelines"):
+        logging.getLogger(name).addHandler(logging.NullHandler())
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     counts = {"pages": 0, "items": 0, "dropped": 0}

@@ -9,6 +9,7 @@ from dobae.settings import get_settings
 BOT_NAME = "dobae"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` exits 1 when the crawl failed (crawler/commands)
 
 USER_AGENT = get_settings().crawl.user_agent
 ROBOTSTXT_OBEY = True
@@ -58,6 +59,9 @@ ITEM_PIPELINES = {
 }
 DOBAE_DB_BATCH_SIZE = 200
 DOBAE_DB_FLUSH_S = 2.0  # buffered items are written at least this often (a SIGKILL loses ≤ this)
+DOBAE_DB_RETRY_TIMES = 5  # a batch the database refused is tried again after 1, 2, 4, 8, 16 s …
+DOBAE_DB_RETRY_BACKOFF_S = 1.0  # … (× this): an outage up to ~30 s costs nothing, a longer one stops
+DOBAE_REDIS_OUTAGE_S = 30.0  # distributed crawls: a Redis command waits this long for Redis to return
 DOBAE_RECORD_PAGES = True
 
 FEED_EXPORT_ENCODING = "utf-8"

@@ -10,6 +10,7 @@ SQLite path is reported instead of being created as an empty database.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from dobae.errors import ConfigError
 from dobae.settings import mask_url
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# how long an SQLite writer waits for another's write lock before `database is locked`;
+# DOBAE_SQLITE_BUSY_TIMEOUT_MS shortens it (the crawl's lock-held fault test)
+SQLITE_BUSY_TIMEOUT_MS = int(os.environ.get("DOBAE_SQLITE_BUSY_TIMEOUT_MS") or 30_000)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

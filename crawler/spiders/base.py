@@ -78,6 +78,11 @@ class DobaeSpider(scrapy.Spider):
             "scrapy_redis" in scheduler or scheduler == "crawler.distributed.Scheduler"
         ) and "scrapy_redis" not in str(settings.get("DUPEFILTER_CLASS") or ""):
             settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="spider")
+        if "scrapy_redis" in scheduler or scheduler == "crawler.distributed.Scheduler":
+            from crawler.distributed import redis_params
+
+            # Redis commands wait out a restart (DOBAE_REDIS_OUTAGE_S) instead of failing at once
+            settings.set("REDIS_PARAMS", redis_params(settings), priority="spider")
 
     @classmethod
     def check_args(cls, kwargs: dict[str, Any]) -> None:
@@ -98,11 +103,20 @@ class DobaeSpider(scrapy.Spider):
         if self._known is None:
             self._known = {}
             if self.args.incremental and self.stores_items():
-                from crawler.pipelines import load_known
+                from scrapy.exceptions import CloseSpider
+
+                from crawler.monitor import FAILURE
+                from crawler.pipelines import DB_STOPPED, DatabaseUnavailable, load_known_retrying
                 from dobae.settings import get_settings
 
                 url = self.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
-                self._known = load_known(url, self.source_name)
+                try:
+                    self._known = load_known_retrying(self.crawler, url, self.source_name)
+                except DatabaseUnavailable as exc:  # the list page stays unfinished: resumable
+                    self._known = None
+                    why = f"{exc}; the crawl was stopped: run the same crawl again to store what is missing"
+                    self.crawler.stats.set_value(FAILURE, why)
+                    raise CloseSpider(DB_STOPPED) from None
             self.crawler.stats.set_value("incremental/known", len(self._known))
         return self._known
 

@@ -54,13 +54,14 @@ def scrapy_cmd(spider: str, base_url: str, *extra: str, jobdir: str | None = Non
 
 
 def run_scrapy(
-    spider: str, base_url: str, db_url: str, *extra: str, jobdir: str | None = None, timeout: float = 180
-):
+    spider: str, base_url: str, db_url: str, *extra: str, jobdir: str | None = None, timeout: float = 180,
+    expect: int = 0,
+):  # fmt: skip
     proc = subprocess.run(
         scrapy_cmd(spider, base_url, *extra, jobdir=jobdir),
         cwd=ROOT, env=env_for(db_url), capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.returncode == expect, proc.stderr[-4000:]
     return proc
 
 
@@ -206,3 +207,63 @@ def assert_golden(db_url: str, base_url: str, golden: list[dict], deleted: dict 
         expected = {k: {f: v[f] for f in v if f in fields or f == "is_deleted"} for k, v in expected.items()}
     diff = golden_diff(stored_rows(db_url, source, fields), expected)
     assert not diff, f"{len(diff)} differences from the golden rows:\n" + "\n".join(diff[:40])
+
+
+def dobae_crawl_cmd(spider: str, base_url: str, *extra: str) -> list[str]:
+    """`dobae crawl run SPIDER --base-url URL` with the tests' fast settings (as `--set`)."""
+    sets = [x for pair in zip(FAST[::2], FAST[1::2], strict=True) for x in ("--set", pair[1])]
+    return [sys.executable, "-m", "crawler", "crawl", "run", spider, "--base-url", base_url, *sets, *extra]
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+# ----------------------------------------------------------------------------- a PostgreSQL to restart
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster of one test (as .ci/pg.sh makes them) that the test may stop
+    and start again on the same data folder and port: a real server restart."""
+
+    def __init__(self) -> None:
+        import glob
+        import shutil
+        import tempfile
+
+        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+        if not bins or shutil.which("su") is None and os.geteuid() == 0:
+            import pytest
+
+            if os.environ.get("CI") == "true":
+                pytest.fail("CI=true but PostgreSQL's binaries are missing (.ci/pg.sh installs them)")
+            pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bin = bins[-1]
+        self.dir = tempfile.mkdtemp(prefix="dobae-pg-restart-")  # not under pytest's 0700 tmp folders
+        self.port = free_port()
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres")
+        self._as(
+            f"{self.bin}/initdb -D {self.dir}/data -U postgres --auth-local=trust --auth-host=trust -E UTF8 --locale=C.UTF-8"
+        )
+        self.start()
+        self._as(f"{self.bin}/psql -q -h {self.dir} -p {self.port} -U postgres -v ON_ERROR_STOP=1 "
+                 "-c 'CREATE DATABASE dobae_restart'")  # fmt: skip
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/dobae_restart"
+
+    def _as(self, command: str, check: bool = True) -> None:
+        cmd = ["su", "postgres", "-c", command] if os.geteuid() == 0 else ["bash", "-c", command]
+        subprocess.run(cmd, check=check, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._as(f"{self.bin}/pg_ctl -D {self.dir}/data -l {self.dir}/log -w -t 60 -o '-p {self.port} "
+                 f"-k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off' start")  # fmt: skip
+
+    def stop(self, check: bool = True) -> None:
+        self._as(f"{self.bin}/pg_ctl -D {self.dir}/data -m fast -w stop", check=check)
+
+    def remove(self) -> None:
+        import shutil
+
+        self.stop(check=False)  # (already stopped is fine)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -88,6 +88,7 @@ def test_scrapy_crawl_logs_the_reason_as_an_error_and_no_telnet_console(sqlite_u
         proc = subprocess.run(
             cmd, capture_output=True, text=True, timeout=120, env=env_for(sqlite_url), cwd=ROOT
         )
+    assert proc.returncode == 1  # our `crawl` command (crawler/commands): Scrapy's own exits 0
     errors = [line for line in proc.stderr.splitlines() if "ERROR: crawl failed:" in line]
     assert len(errors) == 1 and "no page fetched from " + base in errors[0] and "HTTP 404" in errors[0]
     # the telnet console is off in the project settings (no port, no credentials in the log)
@@ -104,6 +105,9 @@ def test_failure_reason_rules():
     assert failure_reason({**ok, "log_count/ERROR": 1, "item_scraped_count": 2}) is None
     why = failure_reason({**ok, "log_count/ERROR": 2, "downloader/response_status_count/500": 4}, "http://x")
     assert why is not None and why.startswith("2 error(s) and no item from http://x") and "HTTP 500 ×4" in why
+    # an incremental recrawl that skipped every stored question and met only broken pages is fine
+    # (`scrapy crawl` exits 1 on a failed crawl now, so this must not be one)
+    assert failure_reason({**ok, "log_count/ERROR": 3, "incremental/skipped": 62}) is None
     refused = {"downloader/exception_type_count/twisted.internet.error.DNSLookupError": 2}
     assert "DNS lookup failed ×2" in (failure_reason(refused) or "")
 

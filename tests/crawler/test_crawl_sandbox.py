@@ -111,10 +111,15 @@ def test_dobae_crawl_run_prints_a_summary_and_lists_runs(sqlite_url):
 def test_rate_limited_site_and_a_page_slower_than_the_timeout(sqlite_url):
     """`--rate-limit`: a token bucket answers 429 + Retry-After when the crawl is too fast; every
     429 is waited out and retried. Question 1018 answers after 4 s, past DOWNLOAD_TIMEOUT=2: it
-    is tried 4 times, given up and logged; everything else equals the golden rows."""
+    is tried 4 times, given up and logged; everything else equals the golden rows. Its row is
+    missing, so the crawl is `failed` with "run the same crawl again" and exits 1."""
     site = Site(rate_limit=4, burst=3, slow_s=4.0, log_requests=True)
     with serve_sandbox(site=site) as base:
-        proc = run_scrapy("ohouse", base, sqlite_url, "-a", "query=결로", "-s", "DOWNLOAD_TIMEOUT=2")
+        proc = run_scrapy(
+            "ohouse", base, sqlite_url, "-a", "query=결로", "-s", "DOWNLOAD_TIMEOUT=2", expect=1
+        )
+    assert "1 page(s) from " + base + " could not be fetched (timeout ×1" in proc.stderr
+    assert "run the same crawl again" in proc.stderr
     listed = {str(q.id) for q in site.listed(query="결로")}
     assert "1018" in listed and len(listed) >= 5
     golden = [g for g in golden_rows(site) if g["external_id"] in listed - {"1018"}]

@@ -1,0 +1,2 @@
+"""Scrapy commands of the project (`COMMANDS_MODULE`): `crawl` with an exit status that says whether
+the crawl worked."""
