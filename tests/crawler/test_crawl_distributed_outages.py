@@ -18,7 +18,7 @@ import sys
 import time
 
 import pytest
-from crawl_helpers import FAST, ROOT, PrivatePostgres, assert_golden, env_for, free_port
+from crawl_helpers import FAST, POSTGRES_ONLY, ROOT, PrivatePostgres, assert_golden, env_for, free_port
 from sqlalchemy import select
 
 from crawler.monitor import failure_reason
@@ -132,11 +132,6 @@ def run_rows(db_url: str) -> list[CrawlRun]:
         return list(s.scalars(select(CrawlRun).order_by(CrawlRun.id)))
 
 
-def needs_postgres(db_url: str) -> None:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several writer processes: PostgreSQL (SQLite has one writer)")
-
-
 def test_an_idle_helper_worker_is_not_a_failed_crawl():
     """A worker that did not seed and found the shared queue empty fetched nothing: that is fine
     (the seeder reports a site that is down); a helper that lost pages is not."""
@@ -148,9 +143,9 @@ def test_an_idle_helper_worker_is_not_a_failed_crawl():
     assert "run the same crawl again" in failure_reason({**lost, "dobae/pages_ok": 3}, "http://x")
 
 
+@POSTGRES_ONLY
 @pytest.mark.parametrize("down_s", [8.0], ids=["8s"])
 def test_redis_restarted_midway_is_waited_out_and_exact(db_url, private_redis, tmp_path, down_s):
-    needs_postgres(db_url)
     site = Site(scale=SCALE, log_requests=True)
     with serve_sandbox(site=site) as base:
         procs, logs = start_workers(2, base, private_redis.url, db_url, tmp_path)
@@ -167,10 +162,10 @@ def test_redis_restarted_midway_is_waited_out_and_exact(db_url, private_redis, t
     assert "crawl failed" not in output  # neither worker, the idle-at-the-end one included
 
 
+@POSTGRES_ONLY
 def test_redis_gone_too_long_stops_interrupted_and_the_same_command_resumes_exact(
     db_url, private_redis, tmp_path
 ):
-    needs_postgres(db_url)
     site = Site(scale=SCALE, log_requests=True)
     with serve_sandbox(site=site) as base:
         procs, logs = start_workers(
@@ -228,11 +223,11 @@ def test_postgres_restarted_under_two_workers_is_waited_out_and_exact(
     assert sum(r.stats.get("db/retries", 0) for r in rows) >= 1, output[-4000:]
 
 
+@POSTGRES_ONLY
 def test_a_redis_back_without_its_data_stops_the_worker_and_the_same_command_resumes_exact(db_url, tmp_path):
     """Redis restarted without persistence: the queue and the dupefilter are gone. The worker sees
     the crawl's seed key vanish while its own alive key never lapsed, stops `interrupted` (exit 1)
     instead of finishing with rows missing; the same command then ends exact."""
-    needs_postgres(db_url)
     redis_server = PrivateRedis(tmp_path, keep_data=False)
     site = Site(scale=SCALE, log_requests=True)
     try:

@@ -18,7 +18,7 @@ import time
 from collections import Counter
 
 import pytest
-from crawl_helpers import FAST, ROOT, assert_golden, env_for, free_port
+from crawl_helpers import FAST, POSTGRES_ONLY, ROOT, assert_golden, env_for, free_port
 
 from crawler.sandbox import Site, serve_sandbox
 from crawler.sandbox.golden import golden_rows
@@ -63,9 +63,8 @@ def crawler_cmd(base: str, redis_url: str) -> list[str]:
             "-s", "DOBAE_DB_BATCH_SIZE=25", "-s", f"LOG_LEVEL={os.environ.get('DOBAE_TEST_CRAWL_LOG', 'INFO')}"]  # fmt: skip
 
 
+@POSTGRES_ONLY
 def test_three_processes_one_killed_one_joining_store_exactly_the_golden_rows(db_url, redis_url, tmp_path):
-    if not db_url.startswith("postgresql"):
-        pytest.skip("several writer processes: PostgreSQL (SQLite has one writer)")
     import redis
 
     client = redis.Redis.from_url(redis_url)
