@@ -168,7 +168,12 @@ def fake_clock() -> FakeClock:
     return FakeClock()
 
 
-DEBIAN_PACKAGES = ("chromium", "postgresql", "redis-server", "fonts-nanum")  # what `make system-deps` installs
+DEBIAN_PACKAGES = (
+    "chromium",
+    "postgresql",
+    "redis-server",
+    "fonts-nanum",
+)  # what `make system-deps` installs
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -98,4 +98,3 @@ def test_the_environment_is_the_lock():
         if Version(have) != Version(entry["version"]):
             wrong.append(f"{name}: locked {entry['version']}, installed {have}")
     assert not wrong, "the venv differs from the lock (run `make setup`): " + "; ".join(wrong)
-
