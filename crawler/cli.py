@@ -103,7 +103,7 @@ def probe_cmd(
     if as_json:
         out.print_json(json.dumps(dataclasses.asdict(result), ensure_ascii=False, default=str))
         return
-    table = Table(title=f"crawl probe: {url} ({result.kind})", show_header=False)
+    table = Table(title=f"crawl probe: {result.url} ({result.kind})", show_header=False)
     table.add_row("fetched", "\n".join(f"{s} {u}" for u, s in result.fetched))
     table.add_row("parse path", ", ".join(f"{k} ({v})" for k, v in result.parse_paths.items()) or "-")
     table.add_row("fields not found", ", ".join(f"{k} ({v})" for k, v in result.missing.items()) or "-")

@@ -12,8 +12,9 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from dobae.console import console, out
+from dobae.console import console, esc, out
 from dobae.errors import InputError
 
 EMBEDDER_HELP = (
@@ -69,9 +70,9 @@ def print_cv_table(result) -> None:
     t.add_column("questions", justify="right")
     t.add_column("score", justify="right")
     t.add_row(
-        "[bold]all (mean ± sd over folds)",
+        Text("all (mean ± sd over folds)", style="bold"),
         str(sum(result.counts.get(k, 0) for k in ("single", "double"))),
-        f"[bold]{_fmt(result.mean)} ± {_fmt(result.std)}",
+        Text(f"{_fmt(result.mean)} ± {_fmt(result.std)}", style="bold"),
     )
     for f, m in enumerate(result.fold_means):
         t.add_row(f"  fold {f}", "", _fmt(m))
@@ -302,7 +303,7 @@ def submit_cmd(
     if s.measured:
         out.print(f"measured: {s.measured}")
     if s.warning:
-        console.print(f"[yellow]warning:[/yellow] {s.warning}")
+        console.print(f"[yellow]warning:[/yellow] {esc(s.warning)}", markup=True)
     out.print(
         f"wrote {s.out_dir / 'submission.csv'} ({s.rows} × 513), answers.csv and answered_by.csv; "
         f"answerer {s.answerer} ({s.selected_by}), embedder {s.embedder} — {s.embedder_description}"
@@ -311,7 +312,8 @@ def submit_cmd(
         console.print(
             "[yellow]note:[/yellow] vectors come from a stand-in embedder, not distiluse-base-multilingual-"
             "cased-v1; DACON scores submissions in distiluse's space. Re-run with --embedder distiluse "
-            "(or a local folder of it) before uploading."
+            "(or a local folder of it) before uploading.",
+            markup=True,
         )
 
 

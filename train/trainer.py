@@ -425,7 +425,8 @@ def run_training(
             console.print(
                 f"[yellow]note:[/yellow] {short} of {len(train_kept)} training examples lost context pairs "
                 f"to train.max_length = {cfg.train.max_length} (mean {context_info['pairs_per_example']} of "
-                f"{k} kept); raise train.max_length to keep them"
+                f"{k} kept); raise train.max_length to keep them",
+                markup=True,
             )
     if cfg.train.packing:
         collator = DataCollatorWithFlattening()
