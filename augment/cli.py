@@ -61,7 +61,7 @@ def _print_summary(summary) -> None:
         )
     if summary.errors:
         console.print(
-            f"[yellow]{summary.errors} item(s) failed; run the same command again to retry them[/yellow]",
+            f"[yellow]{summary.errors:d} item(s) failed; run the same command again to retry them[/yellow]",
             markup=True,
         )
 
@@ -259,7 +259,10 @@ def batch_read(path: Path = typer.Argument(..., help="the Batch API output JSONL
     if res.failed:
         console.print("failed in the batch: " + ", ".join(f"{k} {v}" for k, v in res.failed.most_common()))
     if res.unknown:
-        console.print(f"[yellow]{len(res.unknown)} unknown custom_id(s), e.g. {res.unknown[0]}[/yellow]")
+        console.print(
+            f"[yellow]{len(res.unknown)} unknown custom_id(s), e.g. {esc(res.unknown[0])}[/yellow]",
+            markup=True,
+        )
     for summary in res.jobs:
         _print_summary(summary)
 

@@ -720,10 +720,10 @@ def run_demo(
                 detail = fn(ctx)
             r.status = "skipped" if detail.startswith("skip") else "done"
             r.detail = detail
-            console.print(f"[green]{r.status}[/green] {esc(detail)}", markup=True, soft_wrap=True)
+            console.print(f"[green]{esc(r.status)}[/green] {esc(detail)}", markup=True, soft_wrap=True)
         except DobaeError as exc:
             r.status, r.detail = "failed", str(exc)
-            console.print(f"[red]FAILED[/red] {name}: {esc(exc)}", markup=True, soft_wrap=True)
+            console.print(f"[red]FAILED[/red] {esc(name)}: {esc(exc)}", markup=True, soft_wrap=True)
         r.seconds = time.perf_counter() - t0
     return list(results.values())
 

@@ -103,7 +103,7 @@ class LLMAnswerer:
         leaked = sum(1 for p in parts if p in self._seen)
         if leaked:
             console.print(
-                f"[yellow]warning:[/yellow] {leaked} of {len(parts)} question parts are in run "
+                f"[yellow]warning:[/yellow] {leaked:d} of {len(parts)} question parts are in run "
                 f"{esc(self.run_dir.name)}'s training data: scores on them are not held-out scores",
                 markup=True,
             )
