@@ -20,7 +20,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
 
 from dobae.errors import InputError
-from dobae.fetch import Fetched, redact
+from dobae.fetch import Fetched, redact, redact_all
 from dobae.fetch import fetch as bounded_fetch
 
 MAX_FOLLOW_UPS = 20  # comment pages of one question
@@ -104,7 +104,8 @@ def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True) ->
                         result.next_requests.append(redact(out.url))
                 elif isinstance(out, dict):
                     try:
-                        result.items.append(QuestionItem.model_validate(out).model_dump(mode="json"))
+                        item = QuestionItem.model_validate(out).model_dump(mode="json")
+                        result.items.append(redact_all(item))
                     except ValueError as exc:
                         result.dropped.append(f"{out.get('external_id')}: {drop_reason(exc)}")
     stats = crawler.stats.get_stats()

@@ -40,6 +40,20 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
+_USERINFO = re.compile(r"(://[^/:@\s]*:)[^@/\s]*@")
+
+
+def redact_all(value):
+    """`value` (str, list, dict, nested) with every URL password in its strings shown as `***`."""
+    if isinstance(value, str):
+        return _USERINFO.sub(r"\1***@", value)
+    if isinstance(value, list):
+        return [redact_all(v) for v in value]
+    if isinstance(value, dict):
+        return {k: redact_all(v) for k, v in value.items()}
+    return value
+
+
 def _limits():
     from dobae.settings import get_settings
 
