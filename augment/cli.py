@@ -335,11 +335,11 @@ def docs_add(
     replaced = dict(res.replaced)
     for src, doc_id, n in res.added:
         was = f", replacing document #{replaced[src]} (its earlier version)" if src in replaced else ""
-        console.print(f"added document #{doc_id}: {src} ({n} chunks){was}")
+        console.print(f"added document #{doc_id}: {src} ({n} chunks){was}", soft_wrap=True)
     for src, doc_id in res.unchanged:
-        console.print(f"unchanged: {src} (document #{doc_id})")
+        console.print(f"unchanged: {src} (document #{doc_id})", soft_wrap=True)
     for warning in res.warnings:
-        console.print(f"[yellow]warning:[/yellow] {esc(warning)}", markup=True)
+        console.print(f"[yellow]warning:[/yellow] {esc(warning)}", markup=True, soft_wrap=True)
 
 
 @docs_app.command("remove")
@@ -358,7 +358,7 @@ def docs_remove(
 
     source, chunks, detached = remove_document(document_id, detach_pairs=detach_pairs)
     more = f"; {detached} grounded pair(s) kept without their chunk" if detached else ""
-    console.print(f"removed document #{document_id}: {source} ({chunks} chunks){more}")
+    console.print(f"removed document #{document_id}: {source} ({chunks} chunks){more}", soft_wrap=True)
 
 
 @docs_app.command("list")

@@ -17,7 +17,7 @@ import io
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,45 +222,61 @@ def windows(text: str, limit: int = WINDOW_CHARS) -> list[tuple[int, str]]:
     return out
 
 
+def iter_sentence_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of every sentence, lazily: paragraphs (runs of non-blank lines) split by Kiwi,
+    a long paragraph in windows of at most `WINDOW_CHARS` (see `windows`)."""
+    for para in _PARAGRAPH.finditer(text):
+        for off, piece in windows(para.group()):
+            base = para.start() + off
+            for sent in kiwi().split_into_sents(piece):
+                start, end = base + sent.start, base + sent.end
+                while start < end and text[start].isspace():
+                    start += 1
+                while end > start and text[end - 1].isspace():
+                    end -= 1
+                if end > start:
+                    yield start, end
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every sentence: paragraphs (runs of non-blank lines) split by Kiwi, a long
-    paragraph in windows of at most `WINDOW_CHARS` (see `windows`)."""
-    spans: list[tuple[int, int]] = []
-    pieces = (
-        (para.start() + off, piece)
-        for para in _PARAGRAPH.finditer(text)
-        for off, piece in windows(para.group())
-    )
-    for base, piece in pieces:
-        for sent in kiwi().split_into_sents(piece):
-            start, end = base + sent.start, base + sent.end
-            while start < end and text[start].isspace():
-                start += 1
-            while end > start and text[end - 1].isspace():
-                end -= 1
-            if end > start:
-                spans.append((start, end))
-    return spans
+    """(start, end) of every sentence (see `iter_sentence_spans`)."""
+    return list(iter_sentence_spans(text))
 
 
 def make_chunks(
-    text: str, chunk_chars: int = 500, overlap_chars: int = 120, page_starts: Sequence[int] | None = None
+    text: str,
+    chunk_chars: int = 500,
+    overlap_chars: int = 120,
+    page_starts: Sequence[int] | None = None,
+    max_chunks: int | None = None,
 ) -> list[Chunk]:
     """Runs of whole sentences, each at most `chunk_chars` long (a longer sentence stands alone),
-    each starting with the last sentences of the previous run that fit in `overlap_chars`."""
-    spans = sentence_spans(text)
+    each starting with the last sentences of the previous run that fit in `overlap_chars`.
+    With `max_chunks`, at most that many plus one (the extra one says there was more), and the
+    text is split into sentences only as far as those chunks need."""
+    found = iter_sentence_spans(text)
+    spans: list[tuple[int, int]] = []
+
+    def have(n: int) -> bool:  # is there a sentence number n (splitting on demand)?
+        while len(spans) <= n:
+            nxt = next(found, None)
+            if nxt is None:
+                return False
+            spans.append(nxt)
+        return True
+
     chunks: list[Chunk] = []
     i = 0
-    while i < len(spans):
+    while have(i):
         j = i
-        while j + 1 < len(spans) and spans[j + 1][1] - spans[i][0] <= chunk_chars:
+        while have(j + 1) and spans[j + 1][1] - spans[i][0] <= chunk_chars:
             j += 1
         start, end = spans[i][0], spans[j][1]
         page = None
         if page_starts:
             page = max(n for n, s in enumerate(page_starts, start=1) if s <= start)
         chunks.append(Chunk(len(chunks), start, end, text[start:end], page))
-        if j + 1 >= len(spans):
+        if not have(j + 1) or (max_chunks is not None and len(chunks) > max_chunks):
             break
         k = j + 1
         while k - 1 > i and end - spans[k - 1][0] <= overlap_chars:
@@ -318,12 +334,13 @@ def _prepare(source: str, url: str | None, docs, prepared: list[_Prepared], summ
     if not ex.text.strip():
         raise InputError(f"{item.source}: no text found in the {kind} document")
     item.extracted = ex
-    item.chunks = make_chunks(ex.text, docs.chunk_chars, docs.overlap_chars, ex.page_starts)
+    item.chunks = make_chunks(ex.text, docs.chunk_chars, docs.overlap_chars, ex.page_starts, docs.max_chunks)
     if len(item.chunks) > docs.max_chunks:
+        kept_to = item.chunks[docs.max_chunks - 1].end
         summary.warnings.append(
-            f"{item.source}: {len(item.chunks):,} chunks, more than DOBAE_AUGMENT__DOCS__MAX_CHUNKS="
-            f"{docs.max_chunks:,}: only the first {docs.max_chunks:,} are kept (up to character "
-            f"{item.chunks[docs.max_chunks - 1].end:,} of {len(ex.text):,})"
+            f"{item.source}: more than DOBAE_AUGMENT__DOCS__MAX_CHUNKS={docs.max_chunks:,} chunks: only the "
+            f"first {docs.max_chunks:,} are kept, the text up to character {kept_to:,} of {len(ex.text):,} "
+            f"({kept_to / len(ex.text):.0%}); split the document or raise the limit"
         )
         item.chunks = item.chunks[: docs.max_chunks]
 
@@ -345,6 +362,7 @@ def _existing_id(url: str | None, digest: str) -> int | None:
 def _write(url: str | None, prepared: list[_Prepared], note: str | None, summary: AddSummary) -> AddSummary:
     from sqlalchemy import select
     from sqlalchemy.exc import IntegrityError
+    from sqlalchemy.orm.exc import StaleDataError
 
     from db.models import DocChunk, Document
     from db.session import session_scope
@@ -353,9 +371,7 @@ def _write(url: str | None, prepared: list[_Prepared], note: str | None, summary
         with session_scope(url) as s:
             seen: dict[str, int] = {}
             for item in prepared:
-                existing = seen.get(item.digest) or s.scalar(
-                    select(Document.id).where(Document.sha256 == item.digest)
-                )
+                existing = seen.get(item.digest) or _existing_in(s, item.digest)
                 if existing is not None:
                     summary.unchanged.append((item.source, existing))
                     continue
@@ -390,9 +406,21 @@ def _write(url: str | None, prepared: list[_Prepared], note: str | None, summary
                 s.flush()
                 seen[item.digest] = doc.id
                 summary.added.append((item.source, doc.id, len(item.chunks)))
-    except IntegrityError as exc:
+    except (
+        IntegrityError,
+        StaleDataError,
+    ) as exc:  # the same bytes added, or the old version removed, meanwhile
         raise _Conflict() from exc
     return summary
+
+
+def _existing_in(s, digest: str) -> int | None:
+    """The id of the document with these bytes, seen from session `s`."""
+    from sqlalchemy import select
+
+    from db.models import Document
+
+    return s.scalar(select(Document.id).where(Document.sha256 == digest))
 
 
 def _grounded_pairs(s, document_id: int) -> int:
