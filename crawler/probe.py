@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from protego import Protego
@@ -20,7 +19,7 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
 
 from dobae.errors import InputError
-from dobae.fetch import Fetched, redact, redact_all
+from dobae.fetch import Fetched, redact, redact_all, split_url
 from dobae.fetch import fetch as bounded_fetch
 
 MAX_FOLLOW_UPS = 20  # comment pages of one question
@@ -54,7 +53,7 @@ def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True) ->
     from crawler.spiders.ohouse import OhouseSpider, classify_url
     from dobae.settings import get_settings
 
-    parts = urlsplit(url)
+    parts = split_url(url, "crawl probe")
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError(f"crawl probe: {redact(url)!r} is not an http(s) URL")
     base = (base_url or f"{parts.scheme}://{parts.netloc}").rstrip("/")

@@ -33,7 +33,10 @@ class Fetched:
 
 def redact(url: str) -> str:
     """`url` with the password of `user:password@host` shown as `***` (for messages and storage)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "Invalid IPv6 URL": mask what looks like user:password@
+        return _USERINFO.sub(r"\1***@", url)
     if parts.password is None:
         return url
     host = parts.netloc.rsplit("@", 1)[1]
@@ -52,6 +55,16 @@ def redact_all(value):
     if isinstance(value, dict):
         return {k: redact_all(v) for k, v in value.items()}
     return value
+
+
+def split_url(url: str, what: str):
+    """`urlsplit(url)`, or one `InputError` line for a URL that does not parse (`http://[::1`)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        raise InputError(f"{what}: {redact(url)!r} is not a usable URL ({exc})") from None
+    return parts
 
 
 def _limits():
@@ -86,6 +99,9 @@ def fetch(
     """GET `url` within the size and time limits; redirects followed (at most 5) if asked.
 
     `what` starts each error line (`docs add`, `crawl probe`)."""
+    parts = split_url(url, what)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{what}: {redact(url)!r} is not an http(s) URL")
     limits = _limits()
     max_bytes = int(limits.max_mb * 1024 * 1024)
     shown = redact(url)
@@ -124,6 +140,8 @@ def fetch(
         raise InputError(f"{what}: {shown}: more than 5 redirects")
     except httpx.HTTPError as exc:
         raise InputError(f"{what}: cannot fetch {shown}: {_reason(exc)}") from None
+    except httpx.InvalidURL as exc:
+        raise InputError(f"{what}: {shown!r} is not a usable URL ({exc})") from None
     finally:
         if own:
             client.close()
