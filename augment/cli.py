@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from dobae.console import console, out
+from dobae.console import console, esc, out
 
 augment_app = typer.Typer(
     help="Augment pairs through any OpenAI-compatible server (cached, resumable, gated into the review queue).",
@@ -61,7 +61,8 @@ def _print_summary(summary) -> None:
         )
     if summary.errors:
         console.print(
-            f"[yellow]{summary.errors} item(s) failed; run the same command again to retry them[/yellow]"
+            f"[yellow]{summary.errors:d} item(s) failed; run the same command again to retry them[/yellow]",
+            markup=True,
         )
 
 
@@ -260,7 +261,10 @@ def batch_read(path: Path = typer.Argument(..., help="the Batch API output JSONL
     if res.failed:
         console.print("failed in the batch: " + ", ".join(f"{k} {v}" for k, v in res.failed.most_common()))
     if res.unknown:
-        console.print(f"[yellow]{len(res.unknown)} unknown custom_id(s), e.g. {res.unknown[0]}[/yellow]")
+        console.print(
+            f"[yellow]{len(res.unknown)} unknown custom_id(s), e.g. {esc(res.unknown[0])}[/yellow]",
+            markup=True,
+        )
     for summary in res.jobs:
         _print_summary(summary)
 
@@ -330,10 +334,33 @@ def docs_add(
 
         raise InputError("name files or URLs to add, or --reference for the shipped reference set")
     res = add_documents(todo, note=note)
+    replaced = dict(res.replaced)
     for src, doc_id, n in res.added:
-        console.print(f"added document #{doc_id}: {src} ({n} chunks)")
+        was = f", replacing document #{replaced[src]} (its earlier version)" if src in replaced else ""
+        console.print(f"added document #{doc_id}: {src} ({n} chunks){was}", soft_wrap=True)
     for src, doc_id in res.unchanged:
-        console.print(f"unchanged: {src} (document #{doc_id})")
+        console.print(f"unchanged: {src} (document #{doc_id})", soft_wrap=True)
+    for warning in res.warnings:
+        console.print(f"[yellow]warning:[/yellow] {esc(warning)}", markup=True, soft_wrap=True)
+
+
+@docs_app.command("remove")
+def docs_remove(
+    document_id: int = typer.Argument(..., help="the document's id (`dobae docs list`)", show_default=False),
+    detach_pairs: bool = typer.Option(
+        False, "--detach-pairs", help="also when generated pairs are grounded on it: they stay, unlinked"
+    ),
+) -> None:
+    """Remove a document and its chunks (refused while generated pairs are grounded on it, unless
+    --detach-pairs).
+
+    Example: `dobae docs remove 3`
+    """
+    from augment.documents import remove_document
+
+    source, chunks, detached = remove_document(document_id, detach_pairs=detach_pairs)
+    more = f"; {detached} grounded pair(s) kept without their chunk" if detached else ""
+    console.print(f"removed document #{document_id}: {source} ({chunks} chunks){more}", soft_wrap=True)
 
 
 @docs_app.command("list")

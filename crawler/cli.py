@@ -110,8 +110,8 @@ def probe_cmd(
     if as_json:
         out.print_json(json.dumps(dataclasses.asdict(result), ensure_ascii=False, default=str))
         return
-    # page text and URLs are text, never rich markup (a title may hold "[b]")
-    table = Table(title=Text(f"crawl probe: {url} ({result.kind})"), show_header=False)
+    # page text and URLs are text, never rich markup (a title may hold "[b]"); result.url has no password
+    table = Table(title=Text(f"crawl probe: {result.url} ({result.kind})"), show_header=False)
     table.add_row("fetched", Text("\n".join(f"{s} {u}" for u, s in result.fetched)))
     paths = {**result.parse_paths, **{f"list {k}": v for k, v in result.list_paths.items()}}
     table.add_row("parse path", ", ".join(f"{k} ({v})" for k, v in paths.items()) or "-")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from protego import Protego
@@ -20,6 +19,8 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
 
 from dobae.errors import InputError
+from dobae.fetch import Fetched, redact, redact_all, split_url
+from dobae.fetch import fetch as bounded_fetch
 
 MAX_FOLLOW_UPS = 20  # comment pages of one question
 
@@ -38,14 +39,14 @@ class Probe:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-def _response(r: httpx.Response, request: Request) -> TextResponse:
-    ctype = r.headers.get("content-type", "")
+def _response(r: Fetched, url: str, request: Request) -> TextResponse:
+    ctype = r.content_type
     cls = HtmlResponse if "html" in ctype or not ctype else TextResponse
     headers = {k: v for k, v in r.headers.items() if k.lower() != "content-encoding"}
-    return cls(str(r.url), status=r.status_code, headers=headers, body=r.content, request=request)
+    return cls(url, status=r.status, headers=headers, body=r.content, request=request)
 
 
-def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True, timeout: float = 30.0) -> Probe:
+def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True) -> Probe:
     """Fetch `url` (and its own follow-ups), run the spider's callbacks, report what they yield."""
     from scrapy.utils.test import get_crawler
 
@@ -53,37 +54,40 @@ def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True, ti
     from crawler.spiders.ohouse import OhouseSpider, classify_url
     from dobae.settings import get_settings
 
-    parts = urlsplit(url)
+    parts = split_url(url, "crawl probe")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InputError(f"crawl probe: {url!r} is not an http(s) URL")
+        raise InputError(f"crawl probe: {redact(url)!r} is not an http(s) URL")
     base = (base_url or f"{parts.scheme}://{parts.netloc}").rstrip("/")
     crawler = get_crawler(OhouseSpider, {"ITEM_PIPELINES": {}})
     spider = OhouseSpider.from_crawler(crawler, base_url=base, incremental="false")
     crawler.spider = spider
-    result = Probe(url=url, kind=classify_url(url)[0])
+    result = Probe(url=redact(url), kind=classify_url(url)[0])
     headers = {"User-Agent": get_settings().crawl.user_agent}
-    with httpx.Client(timeout=timeout, headers=headers, follow_redirects=False) as client:
+    with httpx.Client(headers=headers, follow_redirects=False) as client:
         robots = None
-        if obey_robots:
-            r = client.get(f"{parts.scheme}://{parts.netloc}/robots.txt")
-            robots = Protego.parse(r.text if r.status_code == 200 else "")
+        if obey_robots:  # unreachable: one line (the page itself would fail the same way)
+            r = bounded_fetch(
+                f"{parts.scheme}://{parts.netloc}/robots.txt",
+                client=client,
+                follow_redirects=False,
+                what="crawl probe",
+            )
+            robots = Protego.parse(r.content.decode("utf-8", "replace") if r.status == 200 else "")
 
         def fetch(target: str, request: Request) -> TextResponse:
             for _ in range(5):  # redirects, but never into a sign-in page
                 if robots is not None and not robots.can_fetch(target, headers["User-Agent"]):
                     raise InputError(
-                        f"crawl probe: robots.txt forbids {target} (--ignore-robots to fetch anyway)"
+                        f"crawl probe: robots.txt forbids {redact(target)} (--ignore-robots to fetch anyway)"
                     )
-                try:
-                    r = client.get(target)
-                except httpx.HTTPError as exc:
-                    raise InputError(f"crawl probe: cannot fetch {target}: {exc}") from None
-                result.fetched.append((target, r.status_code))
-                if r.is_redirect and "sign_in" not in r.headers.get("location", ""):
-                    target = str(r.url.join(r.headers["location"]))
+                r = bounded_fetch(target, client=client, follow_redirects=False, what="crawl probe")
+                result.fetched.append((redact(target), r.status))
+                location = r.headers.get("location", "")
+                if r.status in (301, 302, 303, 307, 308) and location and "sign_in" not in location:
+                    target = str(httpx.URL(target).join(location))
                     continue
-                return _response(r, request)
-            raise InputError(f"crawl probe: too many redirects from {url}")
+                return _response(r, target, request)
+            raise InputError(f"crawl probe: too many redirects from {redact(url)}")
 
         first = Request(url, callback=spider.parse)
         pending: list[tuple[Request, Any]] = [(first, spider.parse(fetch(url, first)))]
@@ -97,10 +101,11 @@ def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True, ti
                         follow_ups += 1
                         pending.append((out, out.callback(fetch(out.url, out), **out.cb_kwargs)))
                     else:
-                        result.next_requests.append(out.url)
+                        result.next_requests.append(redact(out.url))
                 elif isinstance(out, dict):
                     try:
-                        result.items.append(QuestionItem.model_validate(out).model_dump(mode="json"))
+                        item = QuestionItem.model_validate(out).model_dump(mode="json")
+                        result.items.append(redact_all(item))
                     except ValueError as exc:
                         result.dropped.append(f"{out.get('external_id')}: {drop_reason(exc)}")
     stats = crawler.stats.get_stats()

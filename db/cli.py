@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from dobae.console import console, out
+from dobae.console import console, esc, out
 
 db_app = typer.Typer(
     help="Database schema: Alembic migrations (same as `alembic upgrade head`).", no_args_is_help=True
@@ -28,7 +28,7 @@ def upgrade_cmd(revision: str = typer.Argument("head", help="target revision")) 
     upgrade(url, revision)
     from db.migrate import current_revision
 
-    console.print(f"database at revision [bold]{current_revision(url)}[/bold]")
+    console.print(f"database at revision [bold]{esc(current_revision(url))}[/bold]", markup=True)
 
 
 @db_app.command("downgrade")

@@ -24,6 +24,8 @@ import getpass
 import hashlib
 import json
 import os
+import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -88,6 +90,26 @@ def holds(review: Review | None, question: str, answer: str) -> bool:
         and review.text_sha256 is not None
         and review.text_sha256 == text_hash(question, answer)
     )
+
+
+MAX_REVIEWER_CHARS = 100  # reviews.reviewer, review_events.actor: VARCHAR(100)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def reviewer_name(reviewer: str | None) -> str:
+    """The name stored with each verdict: NFC, control characters removed, at most 100 characters
+    (PostgreSQL refuses a longer one; SQLite would keep it). None: $USER."""
+    if reviewer is None:
+        return default_actor()
+    name = _CONTROL.sub("", unicodedata.normalize("NFC", reviewer)).strip()
+    if not name:
+        raise InputError("--reviewer: give a name (it is stored with each verdict)")
+    if len(name) > MAX_REVIEWER_CHARS:
+        raise InputError(
+            f"--reviewer: {len(name):,} characters, more than the {MAX_REVIEWER_CHARS} a reviewer name may hold; "
+            "use a short name"
+        )
+    return name
 
 
 def default_actor() -> str:
@@ -406,7 +428,7 @@ def import_review_file(
     from db.session import session_factory
 
     path = Path(path)
-    actor = reviewer or default_actor()
+    actor = reviewer_name(reviewer)
     edits, note_column = _read_edits(path)
     summary = ReviewImportSummary(path=path, rows=len(edits), dry_run=dry_run)
     session = session_factory(url)()
@@ -610,7 +632,7 @@ def approve_unflagged(
         og = Origin(origin)
     except ValueError:
         raise InputError(f"--origin {origin!r}: use one of {', '.join(o.value for o in Origin)}") from None
-    actor = reviewer or default_actor()
+    actor = reviewer_name(reviewer)
     summary = ApproveSummary(origin=og.value, dry_run=dry_run)
     session = session_factory(url)()
     try:

@@ -145,10 +145,13 @@ def read_csv(path: Path | str, what: str = "CSV") -> Table:
                 header = _header(path, start, raw)
                 continue
             for i, cell in enumerate(raw):  # before the width: an unclosed quote makes a short row
-                if len(cell) > MAX_CELL_CHARS:
+                if len(cell) > MAX_CELL_CHARS or "\x00" in cell:  # NUL past the first 64 KiB too
                     col = repr(header[i]) if i < len(header) else f"{i + 1} (past the header's last)"
                     line = start + "".join(raw[:i]).count("\n")
-                    raise InputError(_too_long(f"{path}, line {line}, column {col}", cell))
+                    where = f"{path}, line {line}, column {col}"
+                    raise InputError(
+                        _too_long(where, cell) if len(cell) > MAX_CELL_CHARS else _nul_message(where)
+                    )
             if len(raw) != len(header):
                 raise InputError(_width_message(path, start, raw, header))
             values: dict[str, str] = {}
@@ -247,6 +250,21 @@ def _check_lengths(path: Path, unit: str, n: int, values: dict[str, Any]) -> Non
     for col, v in values.items():
         if isinstance(v, str) and len(v) > MAX_CELL_CHARS:
             raise InputError(_too_long(f"{path}, {unit} {n}, column {col!r}", v))
+        if _has_nul(v):
+            raise InputError(_nul_message(f"{path}, {unit} {n}, column {col!r}"))
+
+
+def _has_nul(value: Any) -> bool:
+    """A NUL character in a string, or in a string of a list (reasons)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _nul_message(where: str) -> str:
+    return f"{where}: a NUL character (\\u0000), which PostgreSQL cannot store in a text; remove it"
 
 
 def read_parquet(path: Path | str) -> Table:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from dobae.console import console, out, quiet_library_bars
+from dobae.console import console, esc, out, quiet_library_bars
 from dobae.errors import DobaeError
 
 app = typer.Typer(
@@ -130,10 +130,8 @@ def _click_module():
 
 
 def _fail(message: str, code: int = 1) -> None:
-    from rich.markup import escape
-
     # escaped: file names and cell values in messages may hold `[...]` that rich would take for markup
-    console.print(f"[red]error:[/red] {escape(message)}", markup=True, soft_wrap=True)
+    console.print(f"[red]error:[/red] {esc(message)}", markup=True, soft_wrap=True)
     sys.exit(code)
 
 

@@ -1,10 +1,19 @@
-"""The shared rich console and progress bar (stderr keeps stdout clean for data)."""
+"""The shared rich console and progress bar (stderr keeps stdout clean for data).
+
+Text that did not come from the code (titles, answers, reasons, names, file names, URLs) is printed
+as it is: both consoles read no markup (`[/x]` in a title is text, not a closing tag that would
+raise) and no emoji codes (`:smile:` stays), so a plain `console.print(value)`, a Table cell and a
+progress description are always safe. A line with styling passes `markup=True` and wraps every
+value in `esc()`: `console.print(f"[yellow]warning:[/yellow] {esc(reason)}", markup=True)`;
+`tests/mainjob/test_console_markup.py` checks every call in the code for both rules.
+"""
 
 from __future__ import annotations
 
 import os
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -14,8 +23,13 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-console = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+console = Console(stderr=True, highlight=False, markup=False, emoji=False)
+out = Console(highlight=False, markup=False, emoji=False)
+
+
+def esc(value: object) -> str:
+    """`value` as text for a `markup=True` line: anything that rich would read as a tag is escaped."""
+    return escape(str(value))
 
 
 def progress(transient: bool = False) -> Progress:
@@ -28,7 +42,7 @@ def progress(transient: bool = False) -> Progress:
     """
     live = console.is_terminal and not console.is_dumb_terminal
     return Progress(
-        TextColumn("[bold]{task.description}"),
+        TextColumn("{task.description}", style="bold", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),

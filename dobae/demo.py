@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from dobae.console import console
+from dobae.console import console, esc
 from dobae.errors import ConfigError, DobaeError, InputError
 from dobae.settings import Settings, get_settings
 
@@ -674,11 +674,11 @@ def run_demo(
         if name not in names:
             continue
         r = results[name] = StepResult(name)
-        console.rule(f"[bold]step {i}/{len(STEPS)}: {name}")
+        console.rule(f"step {i}/{len(STEPS)}: {name}", style="bold")
         bad = [d for d in deps if d in results and results[d].status in ("failed", "blocked")]
         if bad:
             r.status, r.detail = "blocked", f"needs {', '.join(bad)}"
-            console.print(f"[yellow]blocked[/yellow]: {r.detail}")
+            console.print(f"[yellow]blocked[/yellow]: {esc(r.detail)}", markup=True)
             continue
         t0 = time.perf_counter()
         try:
@@ -691,16 +691,17 @@ def run_demo(
                 outcome = fn(ctx)
             r.status = "skipped" if outcome.skipped else "done"
             r.detail = outcome.detail
-            console.print(f"[green]{r.status}[/green] {outcome.detail}", markup=True, soft_wrap=True)
+            console.print(f"[green]{esc(r.status)}[/green] {esc(outcome.detail)}", markup=True, soft_wrap=True)
         except DobaeError as exc:
             r.status, r.detail = "failed", str(exc)
-            console.print(f"[red]FAILED[/red] {name}: {exc}", soft_wrap=True)
+            console.print(f"[red]FAILED[/red] {esc(name)}: {esc(exc)}", markup=True, soft_wrap=True)
         r.seconds = time.perf_counter() - t0
     return list(results.values())
 
 
 def print_summary(results: list[StepResult], total_s: float) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     t = Table(title=f"dobae demo — {total_s:.0f} s")
     t.add_column("step")
@@ -709,5 +710,5 @@ def print_summary(results: list[StepResult], total_s: float) -> None:
     t.add_column("what happened", overflow="fold")
     colour = {"done": "green", "skipped": "cyan", "failed": "red", "blocked": "yellow"}
     for r in results:
-        t.add_row(r.name, f"[{colour.get(r.status, 'white')}]{r.status}", f"{r.seconds:.1f}", r.detail)
+        t.add_row(r.name, Text(r.status, style=colour.get(r.status, "white")), f"{r.seconds:.1f}", r.detail)
     console.print(t)

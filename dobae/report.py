@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dobae.console import console
+from dobae.console import console, esc
 
 HANGUL = re.compile(r"[가-힣]")
 FONT_CANDIDATES = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Noto Sans CJK JP")
@@ -68,7 +68,8 @@ def _setup_matplotlib():
     font = _hangul_font(font_manager)
     if font is None:
         console.print(
-            "[yellow]no Hangul font found (install fonts-nanum or fonts-noto-cjk): Korean labels may show as boxes"
+            "[yellow]no Hangul font found (install fonts-nanum or fonts-noto-cjk): Korean labels may show as boxes",
+            markup=True,
         )
     else:
         plt.rcParams["font.family"] = [font, "DejaVu Sans"]
@@ -558,7 +559,9 @@ def build_report(url: str | None = None, embedder: str | None = None) -> str:
         try:
             from dobae.qa.embedders import load_embedder
         except ImportError as exc:
-            console.print(f"[yellow]similarity plots skipped: stage infer not available ({exc})")
+            console.print(
+                f"[yellow]similarity plots skipped: stage infer not available ({esc(exc)})", markup=True
+            )
         else:
             emb = load_embedder(embedder or settings.embedder)
     sections = [

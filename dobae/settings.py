@@ -46,6 +46,14 @@ class CrawlSettings(BaseModel):
     user_agent: str = Field("dobae-crawler/0.1 (+https://github.com/dobae)", description="crawler User-Agent")
 
 
+class FetchSettings(BaseModel):
+    """Limits of one fetch of a URL the user names (`docs add URL`, `crawl probe URL`; dobae/fetch.py)."""
+
+    max_mb: float = Field(50.0, gt=0, description="largest body read, in MiB (decompressed)")
+    deadline_s: float = Field(60.0, gt=0, description="longest time one fetch may take in all")
+    idle_s: float = Field(20.0, gt=0, description="longest wait for the connection or the next bytes")
+
+
 class GateSettings(BaseModel):
     """Quality gates for generated pairs (augment/gates.py). Order is data: gates run in `order`."""
 
@@ -160,6 +168,12 @@ class DocsSettings(BaseModel):
     overlap_chars: int = Field(
         120, ge=0, description="at most this many characters of sentences repeated from the previous chunk"
     )
+    max_chunks: int = Field(
+        2000,
+        ge=1,
+        description="most chunks kept of one document (a warning names what is left out); Kiwi splits "
+        "≈ 30-40 µs a character, so 2,000 chunks of 350 characters take ≈ 30 s",
+    )
     pairs_per_chunk: int = Field(
         2, ge=1, le=10, description="Q&A pairs asked for per chunk (chat mode; completion mode: 1)"
     )
@@ -198,6 +212,7 @@ class Settings(BaseSettings):
     seed: int = Field(42, description="global seed for splits and sampling")
     llm: LLMSettings = Field(default_factory=LLMSettings)
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
     augment: AugmentSettings = Field(default_factory=AugmentSettings)
 
     @property
@@ -231,9 +246,45 @@ def mask_url(url: str) -> str:
         return re.sub(r"(://[^/:@]*:)[^@/]*@", r"\1***@", url)
 
 
+_SECRET_PARTS = ("key", "salt", "password", "secret", "token", "url")
+
+
+def _setting_problem(err: dict) -> str:
+    """One `ValidationError` entry as `DOBAE_LLM__TIMEOUT_S='abc': what it accepts`."""
+    loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
+    name = "DOBAE_" + "__".join(p.upper() for p in loc)
+    shown = ""
+    if "input" in err and not any(part in name.lower() for part in _SECRET_PARTS):
+        value = str(err["input"])
+        shown = f"={value[:40]!r}" if len(value) <= 40 else f"={value[:40]!r}…"
+    return f"{name}{shown}: {err.get('msg', 'not accepted').rstrip('.')}"
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings; a value that does not validate is one `ConfigError` line naming the variable."""
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from dobae.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(_setting_problem(e) for e in exc.errors())
+        raise ConfigError(
+            f"invalid setting: {problems} (from the environment or .env; fix or unset it)"
+        ) from None
+    except SettingsError as exc:  # DOBAE_LLM=abc, DOBAE_AUGMENT__GATES__ORDER=x: not JSON
+        import re
+
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"DOBAE_{field.group(1).upper()}" if field else "a DOBAE_ variable"
+        reason = str(exc.__cause__ or exc).splitlines()[0]
+        raise ConfigError(
+            f"invalid setting: {name} (or a {name}__… variable): a group or a list must be JSON, "
+            f'e.g. DOBAE_AUGMENT__GATES__ORDER=\'["empty","too_long"]\' ({reason}); fix or unset it'
+        ) from None
 
 
 def reset_settings() -> None:

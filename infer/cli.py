@@ -12,8 +12,9 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from dobae.console import console, out
+from dobae.console import console, esc, out
 from dobae.errors import InputError
 
 EMBEDDER_HELP = (
@@ -56,9 +57,9 @@ def print_cv_table(result) -> None:
     t.add_column("questions", justify="right")
     t.add_column("score", justify="right")
     t.add_row(
-        "[bold]all (mean ± sd over folds)",
+        Text("all (mean ± sd over folds)", style="bold"),
         str(sum(result.counts.get(k, 0) for k in ("single", "double"))),
-        f"[bold]{_fmt(result.mean)} ± {_fmt(result.std)}",
+        Text(f"{_fmt(result.mean)} ± {_fmt(result.std)}", style="bold"),
     )
     for f, m in enumerate(result.fold_means):
         t.add_row(f"  fold {f}", "", _fmt(m))
@@ -123,6 +124,8 @@ def evaluate_cmd(
     settings = get_settings()
     seed = settings.seed if seed is None else seed
     answerer = answerer or ("auto" if add_origin else "retrieval")
+    check_answerer_arguments(answerer, run)  # arguments first: no CV before a typo is refused
+    extra = _extra_pairs(add_origin) if add_origin else None
     items = load_items(source=source)
     emb = load_embedder(embedder)
     if answerer == "auto":
@@ -131,7 +134,7 @@ def evaluate_cmd(
         options = with_max_sentences(answerer, parse_options(option, run), max_sentences)
     make_answerer(answerer, embedder=emb, **options)  # fail on bad options before any work
     if add_origin:
-        _ablation(answerer, options, emb, items, add_origin, folds, seed, double_ratio, store)
+        _ablation(answerer, options, emb, items, add_origin, extra, folds, seed, double_ratio, store)
         return
     console.print(f"evaluating {answerer} on {len(items)} DACON rows, {folds} folds, seed {seed}")
     from dobae.console import progress
@@ -162,13 +165,45 @@ def _auto_answerer(items, emb, run, folds, seed) -> tuple[str, dict]:
     return choice.name, dict(choice.options)
 
 
-def _ablation(answerer, options, emb, items, sources, folds, seed, double_ratio, store) -> None:
+def check_answerer_arguments(answerer: str, run: Path | None) -> None:
+    """Refuse an unknown answerer, and a generative one without a training run, before any work."""
+    from dobae.errors import InputError
+    from infer.answerer import ANSWERERS, _load_builtin_answerers
+    from infer.auto import GENERATIVE
+
+    _load_builtin_answerers()
+    if answerer != "auto" and answerer not in ANSWERERS:
+        raise InputError(f"--answerer {answerer!r}: use auto or one of {', '.join(sorted(ANSWERERS))}")
+    if answerer in GENERATIVE and run is None:
+        raise InputError(
+            f"--answerer {answerer} needs --run RUN_DIR (a training run folder, from `dobae train`)"
+        )
+    if run is not None and not (run / "run_card.json").is_file():
+        raise InputError(f"--run {run}: not a training run folder (no run_card.json)")
+
+
+def _extra_pairs(sources: list[str]):
+    """The approved pairs of each `--add-origin` source; an unknown source or one without approved
+    pairs is refused before the ablation runs (its row would only repeat the base)."""
+    from dobae.errors import InputError
+    from infer.ablation import load_extra_pairs
+
+    extra = load_extra_pairs(sources)
+    empty = [s for s in dict.fromkeys(sources) if not any(e.source == s for e in extra)]
+    if empty:
+        raise InputError(
+            f"--add-origin {empty[0]}: no approved pairs of that source (outside the test split), so it cannot "
+            "change the result: approve some first (`dobae review status`, `dobae review approve`) or leave it out"
+        )
+    return extra
+
+
+def _ablation(answerer, options, emb, items, sources, extra, folds, seed, double_ratio, store) -> None:
     from dobae.console import progress
-    from infer.ablation import breakdown, load_extra_pairs, run_ablation
+    from infer.ablation import breakdown, run_ablation
     from infer.answerer import make_answerer
     from infer.cv import store_evaluation
 
-    extra = load_extra_pairs(sources)
     counts = {s: sum(1 for e in extra if e.source == s) for s in dict.fromkeys(sources)}
     console.print(
         f"ablation of {answerer} on {len(items)} DACON rows, {folds} folds, seed {seed}; approved extra pairs: "
@@ -269,6 +304,7 @@ def submit_cmd(
     from infer.submission import make_submission
 
     require_database()
+    check_answerer_arguments(answerer, run)
     options = with_max_sentences(answerer, parse_options(option, run), max_sentences)
     with progress() as bar:
         task = bar.add_task(f"submit: {answerer}", total=None)
@@ -289,7 +325,7 @@ def submit_cmd(
     if s.measured:
         out.print(f"measured: {s.measured}")
     if s.warning:
-        console.print(f"[yellow]warning:[/yellow] {s.warning}")
+        console.print(f"[yellow]warning:[/yellow] {esc(s.warning)}", markup=True)
     out.print(
         f"wrote {s.out_dir / 'submission.csv'} ({s.rows} × 513), answers.csv and answered_by.csv; "
         f"answerer {s.answerer} ({s.selected_by}), embedder {s.embedder} — {s.embedder_description}"
@@ -298,7 +334,8 @@ def submit_cmd(
         console.print(
             "[yellow]note:[/yellow] vectors come from a stand-in embedder, not distiluse-base-multilingual-"
             "cased-v1; DACON scores submissions in distiluse's space. Re-run with --embedder distiluse "
-            "(or a local folder of it) before uploading."
+            "(or a local folder of it) before uploading.",
+            markup=True,
         )
 
 

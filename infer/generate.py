@@ -556,9 +556,11 @@ def run_infer(
             fh.write(json.dumps(done[t.id], ensure_ascii=False) + "\n")
     ppath.unlink()
     if empty:
-        from dobae.console import console
+        from dobae.console import console, esc
 
-        console.print(f"[yellow]warning:[/yellow] {len(empty)} empty answers (e.g. id {empty[0]})")
+        console.print(
+            f"[yellow]warning:[/yellow] {len(empty)} empty answers (e.g. id {esc(empty[0])})", markup=True
+        )
     summary = InferSummary(
         out,
         details,

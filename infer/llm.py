@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dobae.console import console
+from dobae.console import console, esc
 from dobae.errors import ConfigError
 from dobae.qa.pairs import Pair
 from dobae.qa.retrieval import make_retriever
@@ -103,8 +103,9 @@ class LLMAnswerer:
         leaked = sum(1 for p in parts if p in self._seen)
         if leaked:
             console.print(
-                f"[yellow]warning:[/yellow] {leaked} of {len(parts)} question parts are in run "
-                f"{self.run_dir.name}'s training data: scores on them are not held-out scores"
+                f"[yellow]warning:[/yellow] {leaked:d} of {len(parts)} question parts are in run "
+                f"{esc(self.run_dir.name)}'s training data: scores on them are not held-out scores",
+                markup=True,
             )
 
     def answer(self, questions: Sequence[str]) -> list[str]:

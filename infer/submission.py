@@ -193,10 +193,17 @@ def make_submission(
     for t in (out / ANSWERS_FILE, out / SUBMISSION_FILE):
         if t.exists() and not force:
             raise InputError(f"{t} already exists; pass --force to overwrite it or choose another --out")
+    options = dict(options or {})
+    if answerer_name in GENERATIVE and not options.get("run_dir"):  # before the CV of every answerer
+        raise InputError(
+            f"--answerer {answerer_name} needs --run RUN_DIR (a training run folder, from `dobae train`)"
+        )
+    run_dir = options.get("run_dir")
+    if run_dir and not (Path(run_dir) / "run_card.json").is_file():
+        raise InputError(f"--run {run_dir}: not a training run folder (no run_card.json)")
     tests = read_test(questions_path)
     items = load_items(url)
     embedder = load_embedder(embedder_spec)
-    options = dict(options or {})
     choice = None
     if answerer_name == "auto" or answerer_name in GENERATIVE:
         if answerer_name == "auto" and options and "run_dir" not in options:

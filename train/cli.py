@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dobae.console import console, out
+from dobae.console import console, esc, out
 
 models_app = typer.Typer(
     help="Base models available offline (prepared once into the cache).", no_args_is_help=True
@@ -71,7 +71,7 @@ def prepare_cmd(
     from train.models import PREPARED, licence_text, prepare
 
     if name in PREPARED:
-        console.print(f"[bold]{name}[/bold] — {PREPARED[name]['description']}")
+        console.print(f"[bold]{esc(name)}[/bold] — {esc(PREPARED[name]['description'])}", markup=True)
         try:
             console.print(licence_text(name), markup=False)
         except ModuleNotFoundError:
