@@ -20,6 +20,7 @@ from twisted.python.failure import Failure
 from crawler.items import QuestionItem, drop_reason
 from crawler.pipelines import normalize_question
 from crawler.probe import _response
+from dobae.fetch import Fetched
 
 
 def parse_crawl(base_url: str, start: str = "/questions.json?page=1&per=20") -> tuple[dict, dict, list]:
@@ -70,7 +71,8 @@ def fetch_and_call(client: httpx.Client, request: Request):
         if r.status_code >= 500 or r.status_code == 429:
             error = RuntimeError(f"HTTP {r.status_code}")
             continue
-        return request.callback(_response(r, request), **request.cb_kwargs)
+        fetched = Fetched(str(r.url), r.status_code, r.headers, r.content, [])
+        return request.callback(_response(fetched, str(r.url), request), **request.cb_kwargs)
     if request.errback is None:
         return []
     failure = Failure(error)
