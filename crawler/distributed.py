@@ -97,6 +97,7 @@ class RedisWorkers:
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.started = time.monotonic()
         self.last_activity = 0.0
+        self.busy_marked = False  # this worker's busy key set since it was last idle
         self.heartbeat: task.LoopingCall | None = None
         self.spider = None
         self.broken: str | None = None  # why Redis cannot be used any more: the process stops
@@ -266,8 +267,18 @@ class RedisWorkers:
         except RedisError as exc:
             self.lost(exc)
 
+    def mark_busy(self) -> None:
+        """This worker took a request: its busy key is set at once (not only by the next response or
+        beat), so a worker killed right after leaving idle is still seen busy until it is seen dead
+        (BUSY_S > ALIVE_S) and the others wait to take its requests over instead of quitting."""
+        self.last_activity = time.monotonic()
+        if not self.busy_marked:
+            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=BUSY_S)
+            self.busy_marked = True
+
     def _idle(self, spider) -> None:
         self.redis.delete(self.key("busy", self.worker))
+        self.busy_marked = False
         recovered = self.recover()
         others_busy = self.workers("busy") - {self.worker}
         young = time.monotonic() - self.started < START_GRACE_S
@@ -285,7 +296,7 @@ class RedisWorkers:
     def taken(self, request: Request) -> None:
         """A plain scrapy-redis scheduler handed `request` to this worker (seen when it reaches the
         downloader): recorded until it is done. `Scheduler` records atomically with the pop instead."""
-        self.last_activity = time.monotonic()
+        self.mark_busy()
         if getattr(request.callback, "__self__", None) is not self.spider or "dobae_inflight" in request.meta:
             return  # robots.txt and other internal requests: nothing to take over
         key = self.fingerprint(request)
@@ -435,7 +446,7 @@ class Scheduler(_RedisScheduler):
             return None
         request = self.queue._decode_request(data)
         request.meta["dobae_inflight"] = hashlib.sha1(data).hexdigest()  # the field the script used
-        ext.last_activity = time.monotonic()
+        ext.mark_busy()
         self.stats.inc_value("scheduler/dequeued/redis")
         return request
 
