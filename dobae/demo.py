@@ -691,7 +691,9 @@ def run_demo(
                 outcome = fn(ctx)
             r.status = "skipped" if outcome.skipped else "done"
             r.detail = outcome.detail
-            console.print(f"[green]{esc(r.status)}[/green] {esc(outcome.detail)}", markup=True, soft_wrap=True)
+            console.print(
+                f"[green]{esc(r.status)}[/green] {esc(outcome.detail)}", markup=True, soft_wrap=True
+            )
         except DobaeError as exc:
             r.status, r.detail = "failed", str(exc)
             console.print(f"[red]FAILED[/red] {esc(name)}: {esc(exc)}", markup=True, soft_wrap=True)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from backends import POSTGRES_ONLY
 from sqlalchemy import func, select
 
 from augment import documents
@@ -129,11 +130,10 @@ def test_control_characters_and_nul_are_removed_on_both_databases(db_url, tmp_pa
         assert all(doc.text[c.start_char : c.end_char] == c.text for c in doc.chunks)
 
 
+@POSTGRES_ONLY
 def test_two_adds_of_one_file_at_once_in_two_processes(db_url, tmp_path):
     """Two real `dobae docs add` processes (≈ 20 s each on a loaded 2-core machine): PostgreSQL,
-    where they truly interleave; the forced race below covers both databases."""
-    if db_url.startswith("sqlite"):
-        pytest.skip("SQLite writers take turns; the forced race test covers its retry")
+    where they truly interleave (SQLite writers take turns); the forced race below covers both."""
     md = tmp_path / "guide.md"
     md.write_text(TEXT * 20, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "DOBAE_DATABASE_URL": db_url}

@@ -11,21 +11,11 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pytest
+from backends import POSTGRES_ONLY  # noqa: F401 - the crawl tests import it from here
 from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Several writer processes at once need PostgreSQL (SQLite has one writer): such a test takes the
-# `db_url` fixture on PostgreSQL alone (in CI always; elsewhere when DOBAE_TEST_DATABASE_URL is set),
-# never a SQLite run that could only skip.
-POSTGRES_ONLY = pytest.mark.parametrize(
-    "db_url",
-    [pytest.param("postgres", id="postgres", marks=pytest.mark.postgres)]
-    if os.environ.get("DOBAE_TEST_DATABASE_URL") or os.environ.get("CI", "").lower() == "true"
-    else [],
-    indirect=True,
-)
 FAST = [
     "-s", "AUTOTHROTTLE_ENABLED=0", "-s", "DOWNLOAD_DELAY=0", "-s", "CONCURRENT_REQUESTS_PER_DOMAIN=8",
     "-s", "RETRY_BACKOFF_BASE=0.05", "-s", "LOG_LEVEL=INFO", "-s", "TELNETCONSOLE_ENABLED=0",
