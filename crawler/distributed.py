@@ -466,11 +466,27 @@ class InflightDone:
     def _ext(self) -> RedisWorkers | None:
         return getattr(self.crawler, "distributed", None)
 
+    @staticmethod
+    def _follow(response, out):
+        """A recovered question's own follow-ups (its comment pages, its HTML when its JSON was cut
+        short) skip the shared dupefilter: the dead worker had already put their fingerprints there,
+        and dropping them as duplicates would lose the question."""
+        req = response.request
+        if (
+            isinstance(out, Request)
+            and req.meta.get("dobae_recovered")
+            and question_id(out) is not None
+            and question_id(out) == question_id(req)
+        ):
+            out = out.replace(dont_filter=True)
+            out.meta["dobae_recovered"] = True
+        return out
+
     def process_spider_output(self, response, result, spider=None):
         items = False
         for out in result:
             items = items or not isinstance(out, Request)
-            yield out
+            yield self._follow(response, out)
         ext = self._ext()
         if ext is not None:
             ext.done(response.request, items)
@@ -479,7 +495,7 @@ class InflightDone:
         items = False
         async for out in result:
             items = items or not isinstance(out, Request)
-            yield out
+            yield self._follow(response, out)
         ext = self._ext()
         if ext is not None:
             ext.done(response.request, items)
