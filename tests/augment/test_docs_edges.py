@@ -180,15 +180,7 @@ def test_long_paragraphs_are_split_in_bounded_windows(monkeypatch):
     pieces = windows(text)
     assert "".join(p for _, p in pieces) == text and all(text[o : o + len(p)] == p for o, p in pieces)
     assert max(len(p) for _, p in pieces) <= WINDOW_CHARS and len(pieces) >= len(text) // WINDOW_CHARS
-    seen = []
-    real = documents.kiwi
-
-    class Spy:
-        def split_into_sents(self, piece):
-            seen.append(len(piece))
-            return real().split_into_sents(piece)
-
-    monkeypatch.setattr(documents, "kiwi", Spy)
+    seen = spy_on_kiwi(monkeypatch)
     chunks = make_chunks(text, 350, 120)
     assert max(seen) <= WINDOW_CHARS and sum(seen) == len(text)
     assert all(text[c.start : c.end] == c.text for c in chunks)
@@ -207,15 +199,7 @@ def test_the_chunk_cap_keeps_the_first_chunks_splits_no_further_and_warns(
         "\n\n".join(f"{i}번 문단입니다. 도배지 들뜸은 풀칠이 부족할 때 생깁니다." for i in range(2000)),
         "utf-8",
     )
-    seen = []
-    real = documents.kiwi
-
-    class Spy:
-        def split_into_sents(self, piece):
-            seen.append(len(piece))
-            return real().split_into_sents(piece)
-
-    monkeypatch.setattr(documents, "kiwi", Spy)
+    seen = spy_on_kiwi(monkeypatch)
     code, out, err = cli("docs", "add", str(big))
     assert code == 0, err
     one = " ".join(err.split())
@@ -258,3 +242,17 @@ def test_an_encrypted_pdf_says_it_needs_a_password(sqlite_url, tmp_path, cli):
     code, out, err = cli("docs", "add", str(open_))
     assert code == 0, err
     assert "Wallpaper guide." in _docs(sqlite_url)[0][2]
+
+
+def spy_on_kiwi(monkeypatch) -> list[int]:
+    """The lengths of the pieces handed to Kiwi's sentence splitter (which still splits them)."""
+    seen: list[int] = []
+    real = documents.kiwi
+
+    class Spy:
+        def split_into_sents(self, piece):
+            seen.append(len(piece))
+            return real().split_into_sents(piece)
+
+    monkeypatch.setattr(documents, "kiwi", Spy)
+    return seen
