@@ -20,8 +20,8 @@ from augment.client import LLMClient, _read_completion
 from augment.jobs import require_schema
 from augment.operations import JobSummary, Runner, Selection, get_operation, run_operation
 from db.session import session_scope
-from dobae.errors import ConfigError, InputError
-from dobae.settings import Settings, get_settings
+from foundation.errors import ConfigError, InputError
+from foundation.settings import Settings, get_settings
 
 MAX_LINES = 50_000  # the Batch API's limit per file
 

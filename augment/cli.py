@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from dobae.console import console, esc, out
+from foundation.console import console, esc, out
 
 augment_app = typer.Typer(
     help="Augment pairs through any OpenAI-compatible server (cached, resumable, gated into the review queue).",
@@ -52,7 +52,7 @@ def _print_summary(summary) -> None:
     t.add_row("failures", ", ".join(f"{k} {v}" for k, v in summary.failures.most_common()) or "-")
     console.print(t)
     if summary.all_failed:
-        from dobae.errors import DobaeError
+        from foundation.errors import DobaeError
 
         raise DobaeError(
             f"augment {summary.operation}: all {summary.errors} item(s) failed "
@@ -238,7 +238,7 @@ def batch_write(
     """
     from augment.batch import write_batch
     from db.session import require_database
-    from dobae.outfile import check_out_file
+    from foundation.outfile import check_out_file
 
     check_out_file(out_path, force, example="batch.jsonl")
     require_database()
@@ -330,7 +330,7 @@ def docs_add(
         todo += [str(p) for p in reference_sources()]
         note = note or "reference set written for the dobae project"
     if not todo:
-        from dobae.errors import InputError
+        from foundation.errors import InputError
 
         raise InputError("name files or URLs to add, or --reference for the shipped reference set")
     res = add_documents(todo, note=note)

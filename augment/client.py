@@ -35,8 +35,8 @@ import openai
 from pydantic import BaseModel
 
 from augment.cache import LLMCallCache, cache_key
-from dobae.errors import ConfigError
-from dobae.settings import AugmentSettings, LLMSettings
+from foundation.errors import ConfigError
+from foundation.settings import AugmentSettings, LLMSettings
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = {408, 409, 429}

@@ -50,8 +50,8 @@ from augment.templates import load_glossary
 from db.contact import find_contacts
 from db.models import Answer, Origin, QAPair, Question, Review, ReviewStatus
 from db.review import holds, is_flag, set_review
-from dobae.qa.sentences import split_at_marks
-from dobae.settings import CurationSettings, Settings, get_settings
+from foundation.settings import CurationSettings, Settings, get_settings
+from qa.sentences import split_at_marks
 
 ACTOR = "machine:curate"
 CurationResult = FilterResult

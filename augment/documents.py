@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dobae.errors import InputError
-from dobae.qa.sentences import kiwi
+from foundation.errors import InputError
+from qa.sentences import kiwi
 
 KINDS = {
     ".pdf": "pdf",
@@ -79,10 +79,10 @@ _SIGN_IN = re.compile(r"(?i)(log-?in|sign-?in|sign_in|signin|/auth\b|/sso\b|/ses
 def read_source(source: str) -> tuple[bytes, str]:
     """The bytes of a path or http(s) URL and its kind (pdf, html, markdown, text).
 
-    A URL is fetched within `fetch.*`'s size and time limits (dobae/fetch.py); an answer other than
+    A URL is fetched within `fetch.*`'s size and time limits (foundation/fetch.py); an answer other than
     200 and a redirect to a sign-in page are refused: a login page is not a reference document."""
     if re.match(r"https?://", source, re.I):
-        from dobae.fetch import fetch, redact
+        from foundation.fetch import fetch, redact
 
         shown = redact(source)
         got = fetch(source, what="docs add")
@@ -293,7 +293,7 @@ def add_documents(
     transaction. Unchanged bytes (same sha256) are skipped; a source whose bytes changed replaces
     its earlier document (refused while generated pairs are grounded on that one)."""
     from db.migrate import ensure_schema
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     settings = settings or get_settings()
     ensure_schema(url)
@@ -323,7 +323,7 @@ def add_documents(
 
 def _prepare(source: str, url: str | None, docs, prepared: list[_Prepared], summary: AddSummary) -> None:
     """Read, extract and split one source (nothing written)."""
-    from dobae.fetch import redact
+    from foundation.fetch import redact
 
     data, kind = read_source(source)
     item = _Prepared(redact(source), hashlib.sha256(data).hexdigest())
@@ -513,7 +513,7 @@ def find_hangul_font() -> Path:
     ):
         if candidate.exists():
             return candidate
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     raise ConfigError("no Hangul font for the reference PDF: apt-get install fonts-nanum (make system-deps)")
 

@@ -1,13 +1,13 @@
 """Sentence embeddings for the semantic gates (drift, semantic duplicate, test leakage).
 
-The evaluation stage's embedders (`dobae.qa.embedders.load_embedder`, chosen by `settings.embedder`:
+The evaluation stage's embedders (`qa.embedders.load_embedder`, chosen by `settings.embedder`:
 distiluse when its weights are available, mUSE v3 otherwise) with their on-disk vector cache.
 Rows are L2-normalised, so a dot product is the cosine.
 """
 
 from __future__ import annotations
 
-from dobae.qa.embedders import Embedder, load_embedder
+from qa.embedders import Embedder, load_embedder
 
 __all__ = ["Embedder", "default_embedder"]
 
@@ -16,7 +16,7 @@ _LOADED: dict[tuple[str, str], Embedder] = {}
 
 def default_embedder() -> Embedder:
     """The embedder named by the settings (loaded once per process and setting)."""
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     s = get_settings()
     key = (s.embedder, str(s.cache_path))

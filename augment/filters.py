@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 FilterResult = bool | tuple[bool, str]
 

@@ -25,9 +25,9 @@ from augment.dedup import NearDuplicateIndex, bigrams, normalise
 from augment.embedding import Embedder, default_embedder
 from augment.filters import Filter, FilterPipeline, FilterResult
 from db.models import ReviewStatus
-from dobae.qa.sentences import split_at_marks
-from dobae.qa.splitting import split_question
-from dobae.settings import GateSettings
+from foundation.settings import GateSettings
+from qa.sentences import split_at_marks
+from qa.splitting import split_question
 
 Field = Literal["question", "answer"]
 GateResult = FilterResult
@@ -150,7 +150,7 @@ class GateContext:
         self.fields["answer"].add_many([(a, g) for _, a, g in pairs if a])
 
     def add_test_questions(self, questions: Sequence[str]) -> None:
-        """Test questions, and each part of a compound one (`dobae.qa.splitting.split_question`)."""
+        """Test questions, and each part of a compound one (`qa.splitting.split_question`)."""
         items: list[tuple[str, str]] = []
         for q in questions:
             items.append((q, "test"))
@@ -341,7 +341,7 @@ class SemanticDriftGate(Gate):
 
 
 def sentences(text: str) -> list[str]:
-    """Sentences with words (`dobae.qa.sentences.split_at_marks`: enough for judging short
+    """Sentences with words (`qa.sentences.split_at_marks`: enough for judging short
     generated answers, and fast on every pair)."""
     return [s for s in split_at_marks(text) if normalise(s)]
 

@@ -21,7 +21,7 @@ def require_schema(url: str | None) -> None:
     from sqlalchemy.engine import make_url
 
     from db.session import get_engine
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     engine = get_engine(url)
     if not inspect(engine).has_table("augment_jobs"):

@@ -58,8 +58,8 @@ from db.models import (
     Split,
 )
 from db.session import session_scope
-from dobae.errors import InputError
-from dobae.settings import Settings, get_settings
+from foundation.errors import InputError
+from foundation.settings import Settings, get_settings
 
 RAW_KEEP = 4000  # characters of unparseable output kept on a rejected pair for the reviewer
 
@@ -776,7 +776,7 @@ class Runner:
             job.done = already
             job.errors = 0
         if progress:
-            from dobae.console import progress as make_progress
+            from foundation.console import progress as make_progress
 
             self._bar = make_progress()
             self._bar.start()

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 
 @dataclass(frozen=True)

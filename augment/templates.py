@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
 _DELIMITERS = ("<자료>", "</자료>")

@@ -133,7 +133,7 @@ async def dobae_client(
     from augment.cache import LLMCallCache
     from augment.client import ChatRequest, LLMClient
     from augment.schemas import Keywords
-    from dobae.settings import AugmentSettings, LLMSettings
+    from foundation.settings import AugmentSettings, LLMSettings
 
     llm = LLMSettings(base_url=base_url, model="bench", concurrency=conc, max_tokens=16, transport=transport)
     aug = AugmentSettings(structured_output=os.environ.get("BENCH_STRUCT", "1") == "1")

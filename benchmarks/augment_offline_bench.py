@@ -43,7 +43,7 @@ def run(op: str, mode: str, limit: int, srv, url: str, max_tokens: int) -> dict:
     from augment.operations import Selection, run_operation
     from db.models import Generation, Keyword, PairKeyword, QAPair, Review
     from db.session import session_scope
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     os.environ.update(
         {

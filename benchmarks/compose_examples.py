@@ -3,7 +3,7 @@ composed sentences come from (the share taken from items far from the question).
 
     python benchmarks/compose_examples.py [--data ../shared/data/dacon/dev.csv] [--fold 0] [--show 10]
 
-Fold `--fold` of the grouped 5-fold split (`infer.cv.make_folds`, seed 42): both answerers are
+Fold `--fold` of the grouped 5-fold split (`infer.evaluation.cv.make_folds`, seed 42): both answerers are
 fitted on the other folds' rows, then answer the fold's test-like questions. Prints a Markdown table
 of `--show` seeded questions (retrieval answer | composed answer, each with its score), then, over
 ALL the fold's questions, the rank of the retrieved item each composed sentence was taken from
@@ -37,10 +37,10 @@ def main() -> None:
     args = ap.parse_args()
 
     from db.dacon import read_train
-    from dobae.qa.embedders import load_embedder
-    from dobae.qa.scoring import score_texts
     from infer.answerer import make_answerer
-    from infer.cv import as_items, eval_questions, make_folds, train_pairs
+    from infer.evaluation.cv import as_items, eval_questions, make_folds, train_pairs
+    from qa.embedders import load_embedder
+    from qa.scoring import score_texts
 
     items = as_items(read_train(args.data))
     folds = make_folds(items, 5, args.seed)

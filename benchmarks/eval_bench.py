@@ -79,10 +79,10 @@ def main() -> None:
     from rich.table import Table
 
     from db.dacon import read_train
-    from dobae.qa.embedders import CachedEmbedder, load_embedder
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
     from infer.answerer import make_answerer
-    from infer.cv import as_items, cross_validate
+    from infer.evaluation.cv import as_items, cross_validate
+    from qa.embedders import CachedEmbedder, load_embedder
 
     out = Console(highlight=False, width=130)
     if not args.data.exists():
@@ -130,7 +130,7 @@ def main() -> None:
         )
 
     # a human paraphrase for scale: each row's 답변_1 scored against its other four answers
-    from dobae.qa.scoring import score_texts
+    from qa.scoring import score_texts
 
     ceiling = score_texts([it.answers[0] for it in items], [it.answers[1:] for it in items], emb).mean
     out.print(f"  reference: 답변_1 against the row's other four answers (a human paraphrase): {ceiling:.4f}")

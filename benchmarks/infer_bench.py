@@ -48,8 +48,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from dobae.qa.prompt import build_prompt
     from infer.generate import load_generator
+    from qa.prompt import build_prompt
 
     gen, card = load_generator(args.run, "transformers")
     prompts = [build_prompt(q) for q in questions(args.questions)]

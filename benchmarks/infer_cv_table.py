@@ -9,7 +9,7 @@ held-out DACON rows with the proxy metric (mUSE v3).
         --questions 24 --out table.json
 
 Honest by construction: RUN_DIR must have been trained on the OTHER folds' rows only (same
-grouped folds as `dobae evaluate`: `infer.cv.make_folds(items, k, seed)`). Cut its training data
+grouped folds as `dobae evaluate`: `infer.evaluation.cv.make_folds(items, k, seed)`). Cut its training data
 from a full export with
 
     python benchmarks/infer_cv_table.py --fold 0 --write-fold-export approved.jsonl fold0.jsonl
@@ -18,9 +18,9 @@ which drops every pair built from a held-out row, by ANY of its groups (`source_
 question made of a held-out row and another is dropped too). Before scoring, the script checks
 that no pair of the run's training data is built from a held-out row's group and that no held-out
 question (or part of one) is a training question or part of one. Questions are the test-like evaluation questions
-of that fold (`infer.cv.eval_questions`: single + joined double questions), a seeded subset of
+of that fold (`infer.evaluation.cv.eval_questions`: single + joined double questions), a seeded subset of
 `--questions` of them when generation is too slow for all. Every answerer is fitted on the other
-folds' pairs (`infer.cv.train_pairs`) and scored with `dobae.qa.scoring.score_texts`. With several
+folds' pairs (`infer.evaluation.cv.train_pairs`) and scored with `qa.scoring.score_texts`. With several
 runs, the LLM rows are measured for each (`--only LABEL=cfg,…` limits one run's rows); the last
 lines print each row's paired difference to the first run's greedy LLM row on the same questions,
 with a bootstrap 95% interval (small subsets are noisy: read the interval, not the point).
@@ -92,9 +92,16 @@ def main() -> None:
     if args.run is None and args.write_fold_export is None:
         ap.error("--run is required (or --write-fold-export EXPORT OUT)")
 
-    from dobae.qa.pairs import read_export
-    from dobae.qa.splitting import split_question
-    from infer.cv import Item, eval_questions, fold_training_rows, make_folds, touches_rows, train_pairs
+    from infer.evaluation.cv import (
+        Item,
+        eval_questions,
+        fold_training_rows,
+        make_folds,
+        touches_rows,
+        train_pairs,
+    )
+    from qa.pairs import read_export
+    from qa.splitting import split_question
 
     with args.data.open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))
@@ -119,10 +126,10 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from dobae.qa.embedders import load_embedder
-    from dobae.qa.runs import read_card
-    from dobae.qa.scoring import score_texts
     from infer.answerer import make_answerer
+    from qa.embedders import load_embedder
+    from qa.runs import read_card
+    from qa.scoring import score_texts
 
     qs = eval_questions(held, seed=args.seed + args.fold)
     subset = sorted(random.Random(args.seed).sample(range(len(qs)), min(args.questions, len(qs))))

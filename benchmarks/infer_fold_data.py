@@ -5,7 +5,7 @@ TRAINING side of dev.csv, without and with augmented pairs.
 
 Writes two `dobae export`-style JSONL files (id, group_id, question, answer, category, origin):
 - `fold{F}-train.jsonl`: every (phrasing × answer) pair of the rows outside fold F
-  (`infer.cv.train_pairs`, the same pairs the retrieval answerer is fitted on), group = row id;
+  (`infer.evaluation.cv.train_pairs`, the same pairs the retrieval answerer is fitted on), group = row id;
 - `fold{F}-train+compound.jsonl`: those pairs plus `compound_per_pair` compound pairs per pair
   (`source_groups`: both halves' groups, as augment/ exports them),
   built exactly like augment/'s `compound` operation (`augment.operations.join_compound`: a
@@ -42,7 +42,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from augment.operations import CompoundQuestions, join_compound
-    from infer.cv import Item, make_folds, train_pairs
+    from infer.evaluation.cv import Item, make_folds, train_pairs
 
     with args.data.open(encoding="utf-8-sig") as fh:
         rows = list(csv.DictReader(fh))

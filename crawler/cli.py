@@ -33,8 +33,8 @@ def run_cmd(
 
     from crawler.pipelines import STOPPED_BY_A_PART
     from crawler.run import crawl_settings, run_crawl
-    from dobae.console import console, out
-    from dobae.keyvalue import parse_key_values
+    from foundation.console import console, out
+    from foundation.keyvalue import parse_key_values
 
     args = parse_key_values(arg, "--arg", "config=crawler/boards/kin.yaml")
     if base_url:
@@ -80,7 +80,7 @@ def run_cmd(
             soft_wrap=True,
         )
     if failure:
-        from dobae.errors import DobaeError
+        from foundation.errors import DobaeError
 
         raise DobaeError(f"crawl {spider} {how}: {failure}")
 
@@ -104,7 +104,7 @@ def probe_cmd(
     from rich.text import Text
 
     from crawler.probe import probe
-    from dobae.console import out
+    from foundation.console import out
 
     result = probe(url, base_url=base_url, obey_robots=not ignore_robots)
     if as_json:
@@ -151,7 +151,7 @@ def probe_cmd(
 def list_cmd() -> None:
     """List the spiders. Example: `dobae crawl list`"""
     from crawler.run import SPIDERS
-    from dobae.console import out
+    from foundation.console import out
 
     for name in SPIDERS:
         out.print(name)
@@ -165,7 +165,7 @@ def runs_cmd(limit: int = typer.Option(10, "--limit", min=1, help="how many rece
     from db.migrate import ensure_schema
     from db.session import require_database, session_scope
     from db.summary import crawl_runs
-    from dobae.console import out
+    from foundation.console import out
 
     url = require_database()
     ensure_schema(url)
@@ -233,7 +233,7 @@ def sandbox_serve_cmd(
     --redesign 7`
     """
     from crawler.sandbox.server import SandboxServer
-    from dobae.console import console, out
+    from foundation.console import console, out
 
     with console.status("loading the sandbox content…"):
         server = SandboxServer(
@@ -258,8 +258,8 @@ def sandbox_golden_cmd(
     Example: `dobae sandbox golden --check`
     """
     from crawler.sandbox.golden import stale_files, write_golden
-    from dobae.console import out
-    from dobae.errors import InputError
+    from foundation.console import out
+    from foundation.errors import InputError
 
     if check:
         stale = stale_files()

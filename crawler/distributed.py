@@ -136,7 +136,7 @@ class RedisWorkers:
         """Redis failed past its retries (or lost the crawl's keys): keep every record this process
         holds, say why and stop it `interrupted` (the same command again resumes)."""
         from crawler.monitor import FAILURE
-        from dobae.settings import mask_url
+        from foundation.settings import mask_url
 
         if self.broken:
             return
@@ -367,7 +367,7 @@ class RedisWorkers:
         if not ids or not getattr(self.spider, "stores_items", lambda: False)():
             return set()
         from crawler.pipelines import DatabaseUnavailable, load_known_retrying
-        from dobae.settings import get_settings
+        from foundation.settings import get_settings
 
         url = self.crawler.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
         try:

@@ -91,7 +91,7 @@ class NormalizePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        from dobae.settings import get_settings
+        from foundation.settings import get_settings
 
         crawl = get_settings().crawl
         pseudo = crawler.settings.getbool("DOBAE_PSEUDONYMIZE_AUTHORS", crawl.pseudonymize_authors)
@@ -253,7 +253,7 @@ class DatabasePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        from dobae.settings import get_settings
+        from foundation.settings import get_settings
 
         url = crawler.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
         pipe = cls(

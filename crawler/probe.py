@@ -18,9 +18,9 @@ from protego import Protego
 from scrapy import Request
 from scrapy.http import HtmlResponse, TextResponse
 
-from dobae.errors import InputError
-from dobae.fetch import Fetched, redact, redact_all, split_url
-from dobae.fetch import fetch as bounded_fetch
+from foundation.errors import InputError
+from foundation.fetch import Fetched, redact, redact_all, split_url
+from foundation.fetch import fetch as bounded_fetch
 
 MAX_FOLLOW_UPS = 20  # comment pages of one question
 
@@ -52,7 +52,7 @@ def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True) ->
 
     from crawler.items import QuestionItem, drop_reason
     from crawler.spiders.ohouse import OhouseSpider, classify_url
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     parts = split_url(url, "crawl probe")
     if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dobae.errors import ConfigError, InputError
+from foundation.errors import ConfigError, InputError
 
 SPIDERS = ("ohouse", "ohouse_spa", "ohouse_sitemap", "board")
 
@@ -52,7 +52,7 @@ def check_database(settings) -> None:
 
     from db.migrate import ensure_schema
     from db.session import database_error
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     pipelines = settings.getdict("ITEM_PIPELINES") or {}
     if not any(k.endswith("DatabasePipeline") and v is not None for k, v in pipelines.items()):
@@ -73,7 +73,7 @@ def check_redis(settings) -> None:
     from redis.exceptions import RedisError
     from scrapy_redis.connection import get_redis_from_settings
 
-    from dobae.settings import mask_url
+    from foundation.settings import mask_url
 
     where = (
         settings.get("REDIS_URL")

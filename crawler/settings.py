@@ -1,10 +1,10 @@
 """Scrapy settings of the dobae crawler. Live defaults are polite; tests and benchmarks override.
 
-The database URL, User-Agent and author pseudonymisation come from `dobae.settings`
+The database URL, User-Agent and author pseudonymisation come from `foundation.settings`
 (`DOBAE_DATABASE_URL`, `DOBAE_CRAWL__USER_AGENT`, `DOBAE_CRAWL__PSEUDONYMIZE_AUTHORS`).
 """
 
-from dobae.settings import get_settings
+from foundation.settings import get_settings
 
 BOT_NAME = "dobae"
 SPIDER_MODULES = ["crawler.spiders"]

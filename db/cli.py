@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from dobae.console import console, esc, out
+from foundation.console import console, esc, out
 
 db_app = typer.Typer(
     help="Database schema: Alembic migrations (same as `alembic upgrade head`).", no_args_is_help=True
@@ -22,7 +22,7 @@ db_app = typer.Typer(
 def upgrade_cmd(revision: str = typer.Argument("head", help="target revision")) -> None:
     """Create or upgrade the database schema. Example: `dobae db upgrade`"""
     from db.migrate import upgrade
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     url = get_settings().db_url
     upgrade(url, revision)
@@ -44,8 +44,8 @@ def downgrade_cmd(
 
     from db.migrate import downgrade
     from db.session import require_database
-    from dobae.errors import InputError
-    from dobae.settings import mask_url
+    from foundation.errors import InputError
+    from foundation.settings import mask_url
 
     url = require_database()
     if not yes:
@@ -136,7 +136,7 @@ def export_cmd(
     """
     from db.export import export_pairs
     from db.session import require_database
-    from dobae.outfile import check_out_file
+    from foundation.outfile import check_out_file
 
     check_out_file(out_path, force, example="pairs.jsonl")
     require_database()
@@ -195,7 +195,7 @@ def review_approve_cmd(
     from db.session import require_database
 
     if not no_flags:
-        from dobae.errors import InputError
+        from foundation.errors import InputError
 
         raise InputError("say --no-flags: only curated pairs without a flag are approved in bulk")
     ensure_schema(require_database())  # nothing to approve in a database that does not exist

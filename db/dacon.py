@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from db.export import too_long_to_export
 from db.models import Origin, QAPair, Question, ReviewStatus, Source, Split
 from db.tabular import Table, check_columns, missing, read_csv
-from dobae.errors import DobaeError, InputError
+from foundation.errors import DobaeError, InputError
 
 TRAIN_COLUMNS = ("id", "질문_1", "질문_2", "category", "답변_1", "답변_2", "답변_3", "답변_4", "답변_5")
 TEST_COLUMNS = ("id", "질문")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from db.contact import mask_contacts
 from db.models import Export, Origin, QAPair, Review, ReviewStatus, Split
 from db.review import holds
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 EXPORT_COLUMNS = [
     "id",

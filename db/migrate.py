@@ -23,7 +23,7 @@ def alembic_config(url: str | None = None) -> Config:
 
 def _url(url: str | None) -> str:
     if url is None:
-        from dobae.settings import get_settings
+        from foundation.settings import get_settings
 
         url = get_settings().db_url
     return url
@@ -118,7 +118,7 @@ def check_known(revision: str | None, url: str) -> None:
     (Alembic's own message is a traceback: "Can't locate revision …")."""
     from alembic.script import ScriptDirectory
 
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     if revision is None:
         return

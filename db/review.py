@@ -36,7 +36,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import QAPair, Review, ReviewEvent, ReviewStatus, utcnow
-from dobae.errors import DobaeError, InputError
+from foundation.errors import DobaeError, InputError
 
 _UNSET: Any = object()
 STATUSES = ", ".join(s.value for s in ReviewStatus)

@@ -20,8 +20,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
-from dobae.errors import ConfigError
-from dobae.settings import mask_url
+from foundation.errors import ConfigError
+from foundation.settings import mask_url
 
 # how long an SQLite writer waits for another's write lock before `database is locked`;
 # DOBAE_SQLITE_BUSY_TIMEOUT_MS shortens it (the crawl's lock-held fault test)
@@ -114,7 +114,7 @@ def require_database(url: str | None = None) -> str:
     """For read-only commands: the URL, or a ConfigError when its SQLite file does not exist
     (a mistyped DOBAE_DATABASE_URL or DOBAE_DATA_DIR must not create an empty database)."""
     if url is None:
-        from dobae.settings import get_settings
+        from foundation.settings import get_settings
 
         url = get_settings().db_url
     u = parse_url(url)
@@ -148,7 +148,7 @@ _ENGINES: dict[str, Engine] = {}
 def get_engine(url: str | None = None) -> Engine:
     """The shared engine for `url` (default: the settings' database URL)."""
     if url is None:
-        from dobae.settings import get_settings
+        from foundation.settings import get_settings
 
         url = get_settings().db_url
     if url not in _ENGINES:

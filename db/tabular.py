@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 _BAD_BYTE = re.compile("[\udc80-\udcff]")  # what `surrogateescape` turns undecodable bytes into
 _MAGIC = {

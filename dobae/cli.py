@@ -12,8 +12,8 @@ from pathlib import Path
 
 import typer
 
-from dobae.console import console, esc, out, quiet_library_bars
-from dobae.errors import DobaeError
+from foundation.console import console, esc, out, quiet_library_bars
+from foundation.errors import DobaeError
 
 app = typer.Typer(
     name="dobae",
@@ -33,7 +33,7 @@ def config_cmd() -> None:
     Settings come from defaults, a `.env` file and `DOBAE_*` environment variables
     (nested with `__`). Example: `DOBAE_LLM__BASE_URL=http://127.0.0.1:8000/v1 dobae config`
     """
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     out.print_json(json.dumps(get_settings().redacted(), ensure_ascii=False))
 
@@ -96,8 +96,8 @@ def report_cmd(
     Example: `dobae report --out report.html`
     """
     from db.session import require_database
-    from dobae.outfile import check_out_file
     from dobae.report import write_report
+    from foundation.outfile import check_out_file
 
     check_out_file(out_path, force, example="report.html")
     require_database()
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         if type(exc) not in (OperationalError, InterfaceError, DatabaseError):
             raise  # IntegrityError, ProgrammingError, …: a bug, keep its traceback
         from db.session import database_error
-        from dobae.settings import get_settings
+        from foundation.settings import get_settings
 
         _fail(str(database_error(get_settings().db_url, exc)))
     except (

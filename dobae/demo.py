@@ -2,7 +2,7 @@
 
 sandbox site → `scrapy crawl ohouse` → DACON import → augmentation through a local
 OpenAI-compatible server → review flags → export of approved pairs → a short CPU LoRA run →
-batch inference → submission with the best measured answerer (`infer.auto`) + proxy scores.
+batch inference → submission with the best measured answerer (`infer.evaluation.auto`) + proxy scores.
 Every step first checks the database (the read model, `db.summary`) and the run folders and skips
 work that is already done for this input, so a second run reuses the first. Each step returns its
 outcome as data (`Outcome`: what happened, and whether it was skipped); a step that fails blocks
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from dobae.console import console, esc
-from dobae.errors import ConfigError, DobaeError, InputError
-from dobae.settings import Settings, get_settings
+from foundation.console import console, esc
+from foundation.errors import ConfigError, DobaeError, InputError
+from foundation.settings import Settings, get_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,7 +152,7 @@ def step_crawl(ctx: DemoContext) -> Outcome:
     cmd[0] = str(scrapy) if scrapy.exists() else "scrapy"
     log = ctx.work / "crawl.log"
     console.print("  $ " + " ".join(cmd[:4]) + f" …  (log: {log})", markup=False)
-    from dobae.console import progress
+    from foundation.console import progress
 
     with open(log, "wb") as fh, progress(transient=True) as bar:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
@@ -473,7 +473,7 @@ def step_infer(ctx: DemoContext) -> Outcome:
             markup=False,
         )
     opts = gen.InferOptions(max_new_tokens=64, n=1, batch_size=8)
-    from dobae.console import progress
+    from foundation.console import progress
 
     with progress() as bar:
         task = bar.add_task("infer: answering test questions", total=None)
@@ -493,15 +493,15 @@ def step_infer(ctx: DemoContext) -> Outcome:
 
 
 def step_submit(ctx: DemoContext) -> Outcome:
-    """submission.csv from the best measured answerer (`infer.auto`): grouped CV of constant,
+    """submission.csv from the best measured answerer (`infer.evaluation.auto`): grouped CV of constant,
     retrieval and compose on this input's rows (stored in `evaluations`, reused on re-runs) against
     the LoRA run's held-out validation metric (its card). The LoRA run's answers (infer step) are
     submitted only when it measures best; answered_by.csv and the summary say which answerer and
     which score chose it."""
-    from dobae.qa import embedders
-    from infer import auto, cv
     from infer import submission as sub
     from infer.answerer import make_answerer
+    from infer.evaluation import auto, cv
+    from qa import embedders
 
     llm, rest, suffix = _llm_share(ctx)
     out_dir = ctx.out / f"submission{suffix}"
@@ -512,7 +512,7 @@ def step_submit(ctx: DemoContext) -> Outcome:
     items = cv.load_items(ctx.url, source=ctx.source)
     emb = embedders.load_embedder(ctx.settings.embedder)
     run_dir = _run_dir(ctx)
-    from dobae.console import progress
+    from foundation.console import progress
 
     with progress() as bar:
         task = bar.add_task("submit: measuring the answerers", total=None)
@@ -576,14 +576,14 @@ def step_submit(ctx: DemoContext) -> Outcome:
 
 
 def step_ablate(ctx: DemoContext) -> Outcome:
-    """What each data source adds: the best measured extractive answerer (`infer.auto`, cached) under
+    """What each data source adds: the best measured extractive answerer (`infer.evaluation.auto`, cached) under
     grouped CV on this input's rows, with the approved crawl, augment and docs pairs added to each
     fold's training side (never a pair built from a held-out row); stored in `evaluations`, where
     `dobae report` reads its table and plot."""
-    from dobae.qa import embedders
-    from infer import ablation as abl
-    from infer import auto, cv
     from infer.answerer import make_answerer
+    from infer.evaluation import ablation as abl
+    from infer.evaluation import auto, cv
+    from qa import embedders
 
     marker = ctx.out / "ablation.txt"
     if marker.exists():

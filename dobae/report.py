@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dobae.console import console, esc
+from foundation.console import console, esc
 
 HANGUL = re.compile(r"[가-힣]")
 FONT_CANDIDATES = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Noto Sans CJK JP")
@@ -30,7 +30,7 @@ FONT_CANDIDATES = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto 
 def count_sentences(text: str) -> int:
     """Sentences as the seed team counted them: runs ending in . ! ? (`split_at_marks`; at least one
     per non-empty text)."""
-    from dobae.qa.sentences import split_at_marks
+    from qa.sentences import split_at_marks
 
     return len(split_at_marks(text))
 
@@ -545,9 +545,9 @@ def _render(sections: list[Section], title: str) -> str:
 
 
 def build_report(url: str | None = None, embedder: str | None = None) -> str:
-    """The report as an HTML string. `embedder`: a spec for dobae.qa.embedders (None: settings), or "none"."""
+    """The report as an HTML string. `embedder`: a spec for qa.embedders (None: settings), or "none"."""
     from db.migrate import ensure_schema
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     settings = get_settings()
     url = url or settings.db_url
@@ -557,7 +557,7 @@ def build_report(url: str | None = None, embedder: str | None = None) -> str:
     emb = None
     if embedder != "none" and data["pairs"]:
         try:
-            from dobae.qa.embedders import load_embedder
+            from qa.embedders import load_embedder
         except ImportError as exc:
             console.print(
                 f"[yellow]similarity plots skipped: stage infer not available ({esc(exc)})", markup=True
@@ -581,7 +581,7 @@ def write_report(
     out: Path | str, url: str | None = None, embedder: str | None = None, force: bool = False
 ) -> Path:
     """Write the report to `out` atomically; an existing file only with `force` (checked first)."""
-    from dobae.outfile import atomic_path, check_out_file
+    from foundation.outfile import atomic_path, check_out_file
 
     out = check_out_file(out, force, example="report.html")
     text = build_report(url, embedder)

@@ -12,7 +12,7 @@ from typing import Any
 
 from rich.table import Table
 
-from dobae.console import out
+from foundation.console import out
 
 
 def _when(dt: datetime | None) -> str:
@@ -26,7 +26,7 @@ def _fmt(x: Any) -> str:
 def collect(url: str | None = None):
     """The read model behind the tables (`db.summary.Summary`: named rows; tests and views read it)."""
     from db.summary import summarise
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     return summarise(url or get_settings().db_url)
 

@@ -3,7 +3,7 @@
 An answerer is fitted on training pairs (one cross-validation fold, or all imported data for a
 submission) and then answers questions. Implementations register themselves by name in
 `ANSWERERS` so the CLI can pick them with `--answerer NAME` (the retriever lives in the shared
-core, `dobae.qa.retrieval`, and is registered here).
+core, `qa.retrieval`, and is registered here).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from dobae.qa.pairs import Pair
+from qa.pairs import Pair
 
 
 class Answerer(Protocol):
@@ -45,7 +45,7 @@ def make_answerer(name: str, *, embedder: Any = None, **options: Any) -> Answere
     """
     import inspect
 
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     _load_builtin_answerers()
     if name not in ANSWERERS:
@@ -69,7 +69,7 @@ def _load_builtin_answerers() -> None:
     """Import the modules whose `@register_answerer` fill the registry (optional ones may be absent)."""
     import importlib
 
-    from dobae.qa.retrieval import RetrievalAnswerer  # the shared retriever is also an answerer
+    from qa.retrieval import RetrievalAnswerer  # the shared retriever is also an answerer
 
     ANSWERERS.setdefault("retrieval", RetrievalAnswerer)
     for module in ("infer.baselines", "infer.compose", "infer.llm"):

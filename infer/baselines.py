@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from dobae.qa.pairs import Pair
 from infer.answerer import register_answerer
+from qa.pairs import Pair
 
 # Written for this project: what a generic 도배 하자 answer says, in the reference answers' style.
 GENERIC_ANSWER = (

@@ -14,8 +14,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from dobae.console import console, esc, out
-from dobae.errors import InputError
+from foundation.console import console, esc, out
+from foundation.errors import InputError
 
 EMBEDDER_HELP = (
     "auto | distiluse | muse3 | PATH to a sentence-transformers folder (default: settings.embedder)"
@@ -24,7 +24,7 @@ EMBEDDER_HELP = (
 
 def parse_options(pairs: list[str] | None, run: Path | None = None) -> dict[str, Any]:
     """`["k=5", "compose=top1"]` → `{"k": 5, "compose": "top1"}` (ints, floats and true/false converted)."""
-    from dobae.keyvalue import parse_key_values
+    from foundation.keyvalue import parse_key_values
 
     options = parse_key_values(pairs, "-o", "k=5", typed=True)
     if run is not None:
@@ -115,10 +115,10 @@ def evaluate_cmd(
     `dobae evaluate --add-origin crawl --add-origin augment --add-origin docs`
     """
     from db.session import require_database
-    from dobae.qa.embedders import load_embedder
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
     from infer.answerer import make_answerer
-    from infer.cv import cross_validate, load_items, store_evaluation
+    from infer.evaluation.cv import cross_validate, load_items, store_evaluation
+    from qa.embedders import load_embedder
 
     require_database()
     settings = get_settings()
@@ -137,7 +137,7 @@ def evaluate_cmd(
         _ablation(answerer, options, emb, items, add_origin, extra, folds, seed, double_ratio, store)
         return
     console.print(f"evaluating {answerer} on {len(items)} DACON rows, {folds} folds, seed {seed}")
-    from dobae.console import progress
+    from foundation.console import progress
 
     with progress() as bar:
         task = bar.add_task("folds", total=folds)
@@ -158,7 +158,7 @@ def evaluate_cmd(
 
 def _auto_answerer(items, emb, run, folds, seed) -> tuple[str, dict]:
     """The answerer `dobae submit` would choose on these rows (grouped CV, cached in `evaluations`)."""
-    from infer.auto import auto_choice
+    from infer.evaluation.auto import auto_choice
 
     choice = auto_choice(items, emb, run_dir=str(run) if run else None, folds=folds, seed=seed)
     console.print(f"auto chose {choice.reason()}")
@@ -167,9 +167,9 @@ def _auto_answerer(items, emb, run, folds, seed) -> tuple[str, dict]:
 
 def check_answerer_arguments(answerer: str, run: Path | None) -> None:
     """Refuse an unknown answerer, and a generative one without a training run, before any work."""
-    from dobae.errors import InputError
+    from foundation.errors import InputError
     from infer.answerer import ANSWERERS, _load_builtin_answerers
-    from infer.auto import GENERATIVE
+    from infer.evaluation.auto import GENERATIVE
 
     _load_builtin_answerers()
     if answerer != "auto" and answerer not in ANSWERERS:
@@ -185,8 +185,8 @@ def check_answerer_arguments(answerer: str, run: Path | None) -> None:
 def _extra_pairs(sources: list[str]):
     """The approved pairs of each `--add-origin` source; an unknown source or one without approved
     pairs is refused before the ablation runs (its row would only repeat the base)."""
-    from dobae.errors import InputError
-    from infer.ablation import load_extra_pairs
+    from foundation.errors import InputError
+    from infer.evaluation.ablation import load_extra_pairs
 
     extra = load_extra_pairs(sources)
     empty = [s for s in dict.fromkeys(sources) if not any(e.source == s for e in extra)]
@@ -199,10 +199,10 @@ def _extra_pairs(sources: list[str]):
 
 
 def _ablation(answerer, options, emb, items, sources, extra, folds, seed, double_ratio, store) -> None:
-    from dobae.console import progress
-    from infer.ablation import breakdown, run_ablation
+    from foundation.console import progress
     from infer.answerer import make_answerer
-    from infer.cv import store_evaluation
+    from infer.evaluation.ablation import breakdown, run_ablation
+    from infer.evaluation.cv import store_evaluation
 
     counts = {s: sum(1 for e in extra if e.source == s) for s in dict.fromkeys(sources)}
     console.print(
@@ -258,8 +258,8 @@ def score_cmd(
 
     Example: `dobae score --refs dev.csv --answers out/answers.csv`
     """
-    from dobae.qa.embedders import load_embedder
-    from dobae.qa.scoring import score_files
+    from qa.embedders import load_embedder
+    from qa.scoring import score_files
 
     emb = load_embedder(embedder)
     result = score_files(refs, answers, emb)
@@ -300,7 +300,7 @@ def submit_cmd(
     Example: `dobae submit --questions test.csv --out submissions/auto`
     """
     from db.session import require_database
-    from dobae.console import progress
+    from foundation.console import progress
     from infer.submission import make_submission
 
     require_database()

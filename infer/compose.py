@@ -12,7 +12,7 @@ joined in order):
 2. **target**: the weighted centroid of the embeddings of all their answers, plus `ridge` × the
    normalised prediction of a ridge regression (`ridge_alpha`) from question features (embedding ⊕
    char n-gram TF-IDF) to an item's mean answer vector, fitted on the training pairs only;
-3. **compose**: split the items' answers into sentences (Kiwi, `dobae.qa.sentences`); open with the
+3. **compose**: split the items' answers into sentences (Kiwi, `qa.sentences`); open with the
    nearest item's sentence closest to the target (not one that leans on a previous sentence,
    "이를 통해 …"), then add, one at a time, the sentence that brings the *real embedding of the
    joined text* closest to the target (the `shortlist` best by a vector-sum estimate are embedded
@@ -37,12 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from dobae.qa.embedders import WINDOW, approx_wordpieces
-from dobae.qa.pairs import Pair
-from dobae.qa.retrieval import RetrievalAnswerer
-from dobae.qa.sentences import ANAPHORIC_OPENING, join_sentences, split_sentences
-from dobae.qa.splitting import clean_question, split_question
 from infer.answerer import register_answerer
+from qa.embedders import WINDOW, approx_wordpieces
+from qa.pairs import Pair
+from qa.retrieval import RetrievalAnswerer
+from qa.sentences import ANAPHORIC_OPENING, join_sentences, split_sentences
+from qa.splitting import clean_question, split_question
 
 
 def _flag(value: Any) -> bool:

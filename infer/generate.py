@@ -1,8 +1,8 @@
 """Batched answer generation with a trained run (train/RUN_DIR.md): the engine behind `dobae infer`
 and the `llm` answerer.
 
-Pipeline per question: split a compound question (`dobae.qa.splitting`) → for each part, optionally
-retrieve the top-k training pairs into the shared prompt (`dobae.qa.prompt.build_prompt`) → generate
+Pipeline per question: split a compound question (`qa.splitting`) → for each part, optionally
+retrieve the top-k training pairs into the shared prompt (`qa.prompt.build_prompt`) → generate
 `n` candidates (greedy first, then samples) → post-process (`infer.postprocess`) → select one
 (`infer.select`) → join the parts' answers with a space.
 
@@ -32,13 +32,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dobae.errors import ConfigError, InputError
-from dobae.qa.pairs import read_export
-from dobae.qa.prompt import build_prompt
-from dobae.qa.retrieval import make_retriever
-from dobae.qa.splitting import clean_question, split_question
+from foundation.errors import ConfigError, InputError
 from infer.postprocess import postprocess
 from infer.select import needs_references, parse_weights, select
+from qa.pairs import read_export
+from qa.prompt import build_prompt
+from qa.retrieval import make_retriever
+from qa.splitting import clean_question, split_question
 
 
 class InferOptions(BaseModel):
@@ -243,7 +243,7 @@ def merged_model_dir(run_dir: Path, card: dict[str, Any]) -> Path:
         return run_dir / card["merged_dir"]
     target = run_dir / "merged-infer"
     if not (target / "config.json").exists():
-        from dobae.qa.runs import load_run
+        from qa.runs import load_run
 
         model, tokenizer, _ = load_run(run_dir, merge=True, device="cpu")
         tmp = run_dir / "merged-infer.tmp"
@@ -264,7 +264,7 @@ _LOADED: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
 
 def load_generator(run_dir: Path | str, backend: str = "auto"):
     """(generator, run card); loaded once per process and run folder."""
-    from dobae.qa.runs import read_card
+    from qa.runs import read_card
 
     run_dir = Path(run_dir)
     if backend == "auto":
@@ -279,7 +279,7 @@ def load_generator(run_dir: Path | str, backend: str = "auto"):
         if backend == "vllm":
             gen = VLLMGenerator(run_dir, card)
         else:
-            from dobae.qa.runs import load_run
+            from qa.runs import load_run
 
             model, tokenizer, card = load_run(run_dir)
             gen = TransformersGenerator(model, tokenizer)
@@ -501,7 +501,7 @@ def run_infer(
     context_k = run_context_k(card) if options.context_k is None else options.context_k
     retriever = embedder = composer = None
     if weights or context_k:
-        from dobae.qa.embedders import load_embedder
+        from qa.embedders import load_embedder
 
         embedder = load_embedder(embedder_spec or run_embedder_spec(card))
     if context_k or needs_references(weights) or options.pool:
@@ -556,7 +556,7 @@ def run_infer(
             fh.write(json.dumps(done[t.id], ensure_ascii=False) + "\n")
     ppath.unlink()
     if empty:
-        from dobae.console import console, esc
+        from foundation.console import console, esc
 
         console.print(
             f"[yellow]warning:[/yellow] {len(empty)} empty answers (e.g. id {esc(empty[0])})", markup=True
@@ -587,7 +587,7 @@ def record_inference_run(
     from db.migrate import ensure_schema
     from db.models import InferenceRun, RunStatus, TrainingRun
     from db.session import session_scope
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     url = get_settings().db_url
     ensure_schema(url)

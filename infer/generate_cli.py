@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dobae.console import console, out
+from foundation.console import console, out
 
 
 def infer_cmd(
@@ -52,8 +52,8 @@ def infer_cmd(
     """
     from pydantic import ValidationError
 
-    from dobae.console import progress
-    from dobae.errors import ConfigError
+    from foundation.console import progress
+    from foundation.errors import ConfigError
     from infer.generate import InferOptions, run_infer
 
     try:

@@ -18,11 +18,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from dobae.console import console, esc
-from dobae.errors import ConfigError
-from dobae.qa.pairs import Pair
-from dobae.qa.retrieval import make_retriever
-from dobae.qa.splitting import split_question
+from foundation.console import console, esc
+from foundation.errors import ConfigError
 from infer.answerer import register_answerer
 from infer.generate import (
     InferOptions,
@@ -33,6 +30,9 @@ from infer.generate import (
     run_embedder_spec,
 )
 from infer.select import needs_references, parse_weights
+from qa.pairs import Pair
+from qa.retrieval import make_retriever
+from qa.splitting import split_question
 
 
 @register_answerer("llm")
@@ -66,7 +66,7 @@ class LLMAnswerer:
         }
 
     def _card(self) -> dict[str, Any]:
-        from dobae.qa.runs import read_card
+        from qa.runs import read_card
 
         return read_card(self.run_dir)
 
@@ -77,7 +77,7 @@ class LLMAnswerer:
         k = run_context_k(card) if self.options.context_k is None else self.options.context_k
         embedder = self.embedder
         if embedder is None and (weights or k):
-            from dobae.qa.embedders import load_embedder
+            from qa.embedders import load_embedder
 
             embedder = load_embedder(run_embedder_spec(card))
         retriever = None
@@ -95,7 +95,7 @@ class LLMAnswerer:
             path = Path((self._pipe.card.get("data") or {}).get("path", ""))
             self._seen = set()
             if path.is_file():
-                from dobae.qa.pairs import read_export
+                from qa.pairs import read_export
 
                 # parts, so a held-out question inside a training compound counts too
                 self._seen = {q for p in read_export(path).pairs for q in split_question(p.question)}

@@ -16,9 +16,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from dobae.qa.embedders import WINDOW, approx_wordpiece_truncate, approx_wordpieces
-from dobae.qa.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX
-from dobae.qa.sentences import split_at_marks
+from qa.embedders import WINDOW, approx_wordpiece_truncate, approx_wordpieces
+from qa.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX
+from qa.sentences import split_at_marks
 
 _NEW_TURN = re.compile(
     rf"(?:^|\n|\s)(?:{re.escape(QUESTION_PREFIX.strip())}|{re.escape(CONTEXT_HEADER.strip())}|\[\d+\]\s*{re.escape(QUESTION_PREFIX.strip())})"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dobae.errors import DobaeError, InputError
+from foundation.errors import DobaeError, InputError
 
 DIM = 512
 ANSWERS_FILE = "answers.csv"
@@ -146,7 +146,7 @@ def _write_meta(out: Path, questions_path, answerer, embedder, rows: int, select
     import json
     from datetime import UTC, datetime
 
-    from infer.cv import git_commit
+    from infer.evaluation.cv import git_commit
 
     meta = {
         "answerer": answerer.name,
@@ -180,14 +180,14 @@ def make_submission(
     """Fit the answerer on the imported DACON rows, answer the test questions, embed, validate, write.
 
     `answerer_name="auto"` (and `llm`, for its warning) first measures the answerers by grouped CV
-    (`infer.auto`, cached in `evaluations`) and answers with the best one; with `auto`, `options`
+    (`infer.evaluation.auto`, cached in `evaluations`) and answers with the best one; with `auto`, `options`
     go to the LoRA run named by `options["run_dir"]`.
     """
     from db.dacon import read_test
-    from dobae.qa.embedders import load_embedder
     from infer.answerer import make_answerer
-    from infer.auto import GENERATIVE, auto_choice
-    from infer.cv import load_items, train_pairs
+    from infer.evaluation.auto import GENERATIVE, auto_choice
+    from infer.evaluation.cv import load_items, train_pairs
+    from qa.embedders import load_embedder
 
     out = Path(out_dir)
     for t in (out / ANSWERS_FILE, out / SUBMISSION_FILE):
@@ -209,7 +209,7 @@ def make_submission(
         if answerer_name == "auto" and options and "run_dir" not in options:
             raise InputError("--answerer auto: -o options configure the LoRA run; pass --run RUN_DIR")
         if seed is None:
-            from dobae.settings import get_settings
+            from foundation.settings import get_settings
 
             seed = get_settings().seed
         choice = auto_choice(

@@ -96,7 +96,7 @@ def _truncate_postgres(url: str) -> None:
 def db_url(request, tmp_path, monkeypatch) -> str:
     """A freshly migrated, empty database URL; also exported as DOBAE_DATABASE_URL for the CLI."""
     from db.session import dispose_engines
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     if request.param == "sqlite":
         path = tmp_path / "dobae.db"
@@ -117,7 +117,7 @@ def db_url(request, tmp_path, monkeypatch) -> str:
 def sqlite_url(tmp_path, monkeypatch, _sqlite_template) -> str:
     """A migrated SQLite database only (for tests that are not about the database backend)."""
     from db.session import dispose_engines
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     path = tmp_path / "dobae.db"
     shutil.copy(_sqlite_template, path)
@@ -177,7 +177,7 @@ DEBIAN_PACKAGES = (
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
-    """Every run says which Debian packages it saw (apt cannot pin what the mirror drops; docs/foundation.md
+    """Every run says which Debian packages it saw (apt cannot pin what the mirror drops; docs/database.md
     names the versions the suite was last checked with)."""
     for line in _debian_packages():
         terminalreporter.write_line(line)

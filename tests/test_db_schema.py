@@ -47,7 +47,7 @@ def test_a_revision_from_a_newer_checkout_is_a_clear_error(db_url):
     import pytest
 
     from db.migrate import ensure_schema
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     upgrade(db_url)
     with get_engine(db_url).begin() as conn:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from dobae.console import console, esc, out
+from foundation.console import console, esc, out
 
 models_app = typer.Typer(
     help="Base models available offline (prepared once into the cache).", no_args_is_help=True

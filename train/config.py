@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from dobae.errors import ConfigError
-from dobae.keyvalue import parse_key_values
+from foundation.errors import ConfigError
+from foundation.keyvalue import parse_key_values
 
 
 class _Section(BaseModel):
@@ -36,7 +36,7 @@ class DataConfig(_Section):
         le=16,
         strict=True,  # `true` is not a number of pairs
         description="retrieved training pairs in each prompt (0: none); retrieved from the training "
-        "split with the example's own group left out, by dobae/qa/retrieval.py; inference serves the "
+        "split with the example's own group left out, by qa/retrieval.py; inference serves the "
         "run with the same k by default. Raise train.max_length with it (each pair adds its tokens)",
     )
     context_embedder: str | None = Field(

@@ -1,7 +1,7 @@
 """Retrieved context for training prompts (`data.context_k > 0`).
 
-The retriever is the one inference uses (`dobae.qa.retrieval.make_retriever`: the shared
-retrieval answerer with its defaults) and the prompt is `dobae/qa/prompt.py`'s, so a model trained
+The retriever is the one inference uses (`qa.retrieval.make_retriever`: the shared
+retrieval answerer with its defaults) and the prompt is `qa/prompt.py`'s, so a model trained
 with context sees at training time the same kind of context block it is served with.
 
 No leakage: the retriever is fitted on the training split only, and no pair that shares a group
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from dobae.qa.pairs import Pair
+from qa.pairs import Pair
 
 CHUNK = 512  # questions per similarity pass (a chunk × corpus matrix of floats)
 
@@ -53,7 +53,7 @@ def retrieve_contexts(
 
 
 def embedder_spec(embedder) -> str | None:
-    """A spec `dobae.qa.embedders.load_embedder` loads the same embedder from (recorded in the run card)."""
+    """A spec `qa.embedders.load_embedder` loads the same embedder from (recorded in the run card)."""
     name = getattr(embedder, "name", "") or ""
     if name.startswith("muse3"):
         return "muse3"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from dobae.errors import InputError
-from dobae.qa.pairs import Pair, drop_groups
+from foundation.errors import InputError
+from qa.pairs import Pair, drop_groups
 
 IGNORE_INDEX = -100
 
@@ -90,7 +90,7 @@ def encode_with_context(
     first (whole pairs, never a cut one: the model sees the format inference uses); only a prompt
     without context cuts the answer.
     """
-    from dobae.qa.prompt import build_example
+    from qa.prompt import build_example
 
     eos = tokenizer.eos_token_id
     if eos is None:

@@ -8,7 +8,7 @@ load it through transformers' GGUF support (de-quantised to fp32), drop the quan
 The GGUF carries no chat template, so the folder gets Gemma 3's turn format as
 `chat_template.jinja` (what `transformers serve` needs to act as the augmentation server); a folder
 prepared before that is completed in place on the next `prepare`, without converting again.
-Training and batch inference do not use it: they use the plain template of `dobae/qa/prompt.py`.
+Training and batch inference do not use it: they use the plain template of `qa/prompt.py`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 # Gemma 3's turn format (system text goes before the first user turn, as Gemma has no system role).
 GEMMA_CHAT_TEMPLATE = (
@@ -49,7 +49,7 @@ class ResolvedModel:
 
 
 def models_dir() -> Path:
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     return get_settings().cache_path / "models"
 

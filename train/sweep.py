@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 from train.config import TrainConfig
 
 
@@ -78,7 +78,7 @@ def rank_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def print_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
-    from dobae.console import out
+    from foundation.console import out
 
     keys = sorted({k for r in rows for k in r["values"]})
     table = Table(title="sweep, best first")

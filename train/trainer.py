@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dobae.console import console
-from dobae.errors import ConfigError
-from dobae.qa.pairs import read_export
+from foundation.console import console
+from foundation.errors import ConfigError
+from qa.pairs import read_export
 from train.config import TrainConfig, dump_toml
 from train.data import encode_with_context, metric_items, split_by_group
 from train.models import resolve_base_model
@@ -68,7 +68,7 @@ def _register_start(cfg: TrainConfig, card: dict[str, Any], sweep_id: str | None
     from db.models import Export, RunStatus, TrainingRun
     from db.runs import hostname
     from db.session import session_scope
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     url = get_settings().db_url
     ensure_schema(url)
@@ -97,7 +97,7 @@ def _register_start(cfg: TrainConfig, card: dict[str, Any], sweep_id: str | None
 def _register_end(run_id: int, status: str, metrics: dict[str, Any]) -> None:
     from db.models import RunStatus, TrainingRun
     from db.session import session_scope
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     with session_scope(get_settings().db_url) as s:
         run = s.get(TrainingRun, run_id)
@@ -124,7 +124,7 @@ def generate_answers(
     are the retrieved pairs of question i when the run trains with context."""
     import torch
 
-    from dobae.qa.prompt import build_prompt
+    from qa.prompt import build_prompt
 
     was_training = model.training
     model.eval()
@@ -160,8 +160,8 @@ def generate_answers(
 def competition_metric(
     model, tokenizer, items, embedder, max_new_tokens: int, batch_size: int, contexts=None
 ) -> dict[str, Any]:
-    """generate → embed → score (dobae/qa/scoring.py): mean clipped cosine over validation questions."""
-    from dobae.qa.scoring import score_texts
+    """generate → embed → score (qa/scoring.py): mean clipped cosine over validation questions."""
+    from qa.scoring import score_texts
 
     questions = [q for q, _ in items]
     answers = generate_answers(model, tokenizer, questions, max_new_tokens, batch_size, contexts)
@@ -175,7 +175,7 @@ def competition_metric(
 def _callbacks(cfg, tokenizer, items, embedder_ref, extra, item_contexts=None):
     from transformers import TrainerCallback
 
-    from dobae.console import progress
+    from foundation.console import progress
 
     class RichProgress(TrainerCallback):
         def on_train_begin(self, args, state, control, **kw):
@@ -294,7 +294,7 @@ def run_training(
 ) -> RunResult:
     """Train one run; write RUN_DIR (adapter, tokenizer, card); register it. See train/RUN_DIR.md.
 
-    `embedder` (default: `dobae.qa.embedders.load_embedder(cfg.metric.embedder)`, loaded on first use)
+    `embedder` (default: `qa.embedders.load_embedder(cfg.metric.embedder)`, loaded on first use)
     scores generated answers; `callbacks` are extra transformers TrainerCallbacks (tests use one to
     interrupt a run).
     """
@@ -365,7 +365,7 @@ def run_training(
         if embedder is not None:
             return embedder
         if spec not in emb_cache:
-            from dobae.qa.embedders import load_embedder
+            from qa.embedders import load_embedder
 
             emb_cache[spec] = load_embedder(spec)
         return emb_cache[spec]
@@ -380,7 +380,7 @@ def run_training(
     if k:
         if not train_pairs:
             raise ConfigError("no training pairs left after the validation split: lower data.val_fraction")
-        from dobae.qa.retrieval import make_retriever
+        from qa.retrieval import make_retriever
         from train.context import embedder_spec, excluded_groups, retrieve_contexts
 
         ctx_emb = embedder_for(cfg.data.context_embedder or cfg.metric.embedder)
@@ -619,6 +619,6 @@ def run_training(
 
 
 def _template() -> dict[str, str]:
-    from dobae.qa import prompt
+    from qa import prompt
 
     return {"name": prompt.TEMPLATE_NAME, "version": prompt.TEMPLATE_VERSION}

@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from crawler.sandbox import boards
 from crawler.sandbox.site import HTTP_DATE, KST, LIST_PER, NOW, Comment, Question, Site, iso
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COMMENTS_PER_PAGE = 10

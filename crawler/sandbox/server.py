@@ -14,7 +14,7 @@ import uvicorn
 
 from crawler.sandbox.app import create_app
 from crawler.sandbox.site import Site
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 
 class _IntendedShortBody(logging.Filter):

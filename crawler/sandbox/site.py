@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 KST = timezone(timedelta(hours=9), "KST")
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=KST)  # the site's clock: every response's Date header

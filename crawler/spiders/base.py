@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import scrapy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 
 def _bool(value: object) -> bool:
@@ -107,7 +107,7 @@ class DobaeSpider(scrapy.Spider):
 
                 from crawler.monitor import FAILURE
                 from crawler.pipelines import DB_STOPPED, DatabaseUnavailable, load_known_retrying
-                from dobae.settings import get_settings
+                from foundation.settings import get_settings
 
                 url = self.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
                 try:

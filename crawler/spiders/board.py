@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from crawler.normalize import parse_korean_datetime
 from crawler.spiders.base import DobaeSpider, SpiderArgs
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 BOARDS_DIR = Path(__file__).resolve().parent.parent / "boards"
 

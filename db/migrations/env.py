@@ -15,7 +15,7 @@ def _url() -> str:
     url = config.attributes.get("url") or context.get_x_argument(as_dictionary=True).get("url")
     if url:
         return url
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     return get_settings().db_url
 

@@ -110,7 +110,7 @@ def create_app(url: str, reviewer: str, token: str | None = None, loopback_only:
         params = dict(f.as_params(), status=status)
         if the_card and the_card["chunk"]:
             from dobae.review_app.highlight import support
-            from dobae.settings import get_settings
+            from foundation.settings import get_settings
 
             chunk, answer = support(
                 the_card["answer"], the_card["chunk"]["text"], get_settings().augment.gates.ground_lexical_min
@@ -153,7 +153,7 @@ def create_app(url: str, reviewer: str, token: str | None = None, loopback_only:
         from db.models import QAPair, Review
         from db.review import ConflictError, apply_change, set_review
         from db.review_queue import last_event_id
-        from dobae.errors import InputError
+        from foundation.errors import InputError
 
         who = _actor(body.reviewer, reviewer)
         if body.action not in (*ACTIONS, "edit"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from dobae.console import console, out
+from foundation.console import console, out
 
 
 def serve_cmd(

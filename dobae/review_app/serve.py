@@ -19,7 +19,7 @@ def is_loopback(host: str) -> bool:
 def token_for(host: str, token: str | None) -> str | None:
     """The token the app requires: the one given, a fresh one for a non-loopback host, else none."""
     if token is not None and not token.strip():
-        from dobae.errors import InputError
+        from foundation.errors import InputError
 
         raise InputError("--token is empty: give a token, or leave --token out on 127.0.0.1")
     if token is None and not is_loopback(host):

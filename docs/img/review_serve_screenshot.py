@@ -19,7 +19,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DOBAE_DATA_DIR"] = tmp
         os.environ.pop("DOBAE_DATABASE_URL", None)
-        from dobae.settings import get_settings, reset_settings
+        from foundation.settings import get_settings, reset_settings
 
         reset_settings()
         from dobae.demo import run_demo

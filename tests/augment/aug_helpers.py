@@ -85,7 +85,7 @@ def insert_pairs(url: str, rows=PAIRS, origin: str = "dacon", test_questions: li
 
 def llm_env(monkeypatch, base_url: str, model: str = "", **extra: str) -> None:
     """Point the settings at a server (fast retries for tests)."""
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_LLM__BASE_URL", base_url)
     monkeypatch.setenv("DOBAE_LLM__MODEL", model)

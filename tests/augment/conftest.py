@@ -16,7 +16,7 @@ def _vector_cache_dir(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _muse3_embedder(monkeypatch, _vector_cache_dir):
     """The gates' embedder: mUSE v3 (packaged, offline), loaded once; its vector cache in a temp folder."""
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_EMBEDDER", "muse3")
     monkeypatch.setenv("DOBAE_CACHE_DIR", str(_vector_cache_dir))

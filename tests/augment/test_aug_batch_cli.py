@@ -16,8 +16,8 @@ from augment.operations import Selection, join_compound, run_operation
 from db.models import Generation, LLMCache, Origin, QAPair, ReviewStatus
 from db.session import session_scope
 from dobae.cli import app, main
-from dobae.console import out
-from dobae.errors import InputError
+from foundation.console import out
+from foundation.errors import InputError
 
 
 def _results(requests: list[dict]) -> list[dict]:

@@ -16,13 +16,13 @@ from augment.operations import Selection, run_operation
 from augment.schemas import Keywords
 from db.models import Generation, LLMCache, Origin, QAPair, ReviewStatus
 from db.session import session_scope
-from dobae.settings import get_settings
+from foundation.settings import get_settings
 
 
 @pytest.fixture(autouse=True, params=["aiohttp", "sdk"])
 def transport(request, monkeypatch):
     """Every fault test runs through both transports: aiohttp directly and the openai SDK."""
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_LLM__TRANSPORT", request.param)
     reset_settings()

@@ -11,7 +11,7 @@ from augment.operations import Selection, run_operation
 from db.models import Generation, LLMCache, QAPair, Review, ReviewStatus
 from db.review import add_initial_reviews
 from db.session import session_scope
-from dobae.settings import LLMSettings
+from foundation.settings import LLMSettings
 
 # two approved items of one category, each with two phrasings (질문_1 / 질문_2), and a third to paraphrase
 ROWS = [

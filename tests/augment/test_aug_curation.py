@@ -11,7 +11,7 @@ from aug_helpers import PAIRS, insert_pairs
 from augment.curation import CrawlPair, CurationContext, CurationPipeline, curate_crawl
 from db.contact import find_contacts, mask_contacts
 from db.models import ReviewStatus
-from dobae.settings import CurationSettings
+from foundation.settings import CurationSettings
 
 GOOD = (
     "실크벽지가 들뜬 것은 초배와 정배 사이에 풀이 충분히 먹지 않아서입니다. "

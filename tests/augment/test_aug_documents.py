@@ -20,7 +20,7 @@ from augment.documents import (
 )
 from db.models import DocChunk, Document
 from db.session import session_scope
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 TEXT = (
     "도배지 들뜸은 풀칠이 부족할 때 생깁니다. 들뜬 부분은 주사기로 풀을 넣어 붙입니다.\n\n"
@@ -82,7 +82,7 @@ def test_markdown_and_text_then_an_unchanged_re_add_adds_nothing(db_url, tmp_pat
 
 
 def test_pdf_with_pages(db_url, tmp_path, monkeypatch):
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_AUGMENT__DOCS__CHUNK_CHARS", "150")
     reset_settings()

@@ -19,7 +19,7 @@ from augment.client import ChatRequest, LLMClient
 from augment.schemas import Keywords
 from db.models import AugmentJob, RunStatus
 from db.session import session_scope
-from dobae.settings import get_settings
+from foundation.settings import get_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 MSG = [{"role": "user", "content": '질문: 벽지 곰팡이\nJSON으로만 답하세요: {"keywords": ["..."]}'}]

@@ -9,8 +9,8 @@ from augment.curation import CrawlPair, CurationContext, CurationFilter, Curatio
 from augment.filters import FilterPipeline
 from augment.gates import Candidate, Gate, GateContext, GatePipeline
 from db.models import ReviewStatus
-from dobae.errors import ConfigError
-from dobae.settings import CurationSettings, GateSettings
+from foundation.errors import ConfigError
+from foundation.settings import CurationSettings, GateSettings
 
 
 @pytest.fixture
@@ -102,9 +102,9 @@ def test_curation_near_duplicates_use_the_gates_lsh_index():
 
 def test_one_sentence_splitter_one_bigrams_one_compound_splitter():
     from augment import curation, dedup, gates, operations
-    from dobae.qa import sentences, splitting
     from dobae.report import count_sentences
     from infer import postprocess
+    from qa import sentences, splitting
 
     text = "벽지가 들떴어요. 왜 그런가요?\n풀이 부족합니다"
     assert sentences.split_at_marks(text) == ["벽지가 들떴어요.", "왜 그런가요?", "풀이 부족합니다"]
@@ -126,8 +126,8 @@ def test_one_sentence_splitter_one_bigrams_one_compound_splitter():
 
 
 def test_one_key_value_parser():
-    from dobae.errors import InputError
-    from dobae.keyvalue import parse_key_values
+    from foundation.errors import InputError
+    from foundation.keyvalue import parse_key_values
 
     assert parse_key_values(["a=1", " b =x=y"], "-s", "A=1") == {"a": "1", "b": "x=y"}
     typed = parse_key_values(["k=5", "w=0.5", "on=True", "xs=[1, 2]", "name=top1"], "-o", "k=5", typed=True)

@@ -14,7 +14,7 @@ from augment.gates import Candidate, GateContext, GatePipeline, groundedness
 from augment.operations import Selection, run_operation
 from db.models import DocChunk, Generation, QAPair, Review, ReviewStatus
 from db.session import session_scope
-from dobae.settings import GateSettings
+from foundation.settings import GateSettings
 
 CHUNK = (
     "곰팡이의 가장 흔한 원인은 결로입니다. 단열이 부족한 벽은 겨울에 표면 온도가 이슬점 아래로 떨어지고, "

@@ -8,8 +8,8 @@ from augment.gates import Candidate, GateContext, GatePipeline, hangul_ratio
 from augment.parsing import ParseError, parse_output
 from augment.schemas import QuestionParaphrases, SeededPairs
 from db.models import ReviewStatus
-from dobae.errors import ConfigError
-from dobae.settings import GateSettings
+from foundation.errors import ConfigError
+from foundation.settings import GateSettings
 
 CORPUS = [
     ("도배지에 곰팡이가 생기는 원인은 무엇인가요?", "결로와 환기 부족으로 습기가 차서 생깁니다.", "g1"),

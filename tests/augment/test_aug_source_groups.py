@@ -15,8 +15,8 @@ from db.export import export_pairs
 from db.models import Generation, Origin, QAPair
 from db.review import set_review
 from db.session import session_scope
-from dobae.qa.pairs import read_export
-from infer.cv import Item, fold_training_rows
+from infer.evaluation.cv import Item, fold_training_rows
+from qa.pairs import read_export
 from train.data import split_by_group
 
 # six DACON-like rows, two categories, so compounds join many different pairs of groups

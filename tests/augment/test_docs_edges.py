@@ -18,7 +18,7 @@ from augment import documents
 from augment.documents import WINDOW_CHARS, add_documents, make_chunks, windows
 from db.models import DocChunk, Document, Origin, QAPair
 from db.session import session_scope
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = (
@@ -189,7 +189,7 @@ def test_long_paragraphs_are_split_in_bounded_windows(monkeypatch):
 def test_the_chunk_cap_keeps_the_first_chunks_splits_no_further_and_warns(
     sqlite_url, tmp_path, cli, monkeypatch
 ):
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_AUGMENT__DOCS__MAX_CHUNKS", "3")
     monkeypatch.setenv("DOBAE_AUGMENT__DOCS__CHUNK_CHARS", "100")

@@ -99,7 +99,7 @@ def expected_rows(base_url: str, golden: list[dict], deleted: dict[str, str] | N
     does with the configured salt, URLs canonical, deleted questions as bare deleted rows)."""
     from crawler.normalize import canonical_url
     from crawler.pipelines import pseudonym
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     salt = get_settings().crawl.author_salt.get_secret_value()
     out: dict[str, dict] = {}

@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from crawler.items import QuestionItem, drop_reason
 from crawler.pipelines import normalize_question
 from crawler.probe import _response
-from dobae.fetch import Fetched
+from foundation.fetch import Fetched
 
 
 def parse_crawl(base_url: str, start: str = "/questions.json?page=1&per=20") -> tuple[dict, dict, list]:

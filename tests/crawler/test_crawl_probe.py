@@ -12,7 +12,7 @@ from crawl_helpers import ROOT, env_for
 
 from crawler.probe import probe as run_probe
 from crawler.sandbox import Site, serve_sandbox
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -204,7 +204,7 @@ def test_question_page_404_is_deletion_but_a_json_404_is_not(spider):
 
 def test_era_site_arguments_are_checked():
     from crawler.sandbox import Site
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     with pytest.raises(ConfigError, match="--era 2020: use one of 2019, 2021, 2024"):
         Site(era="2020")

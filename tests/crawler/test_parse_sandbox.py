@@ -19,7 +19,7 @@ from crawler.pipelines import normalize_question, pseudonym
 from crawler.sandbox import Site, serve_sandbox
 from crawler.sandbox.golden import golden_rows
 from crawler.spiders.ohouse import OhouseSpider
-from dobae.settings import get_settings
+from foundation.settings import get_settings
 
 PROPS = re.compile(r'\sdata-react-props="[^"]*"')
 

@@ -90,7 +90,7 @@ def hostile():
 
 @pytest.fixture
 def tight(monkeypatch):
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_FETCH__MAX_MB", "1")
     monkeypatch.setenv("DOBAE_FETCH__DEADLINE_S", "2")
@@ -201,9 +201,9 @@ def mini(tmp_path, monkeypatch):
 
 
 def test_probe_prints_a_title_with_brackets_as_text(mini, cli, monkeypatch):
-    import dobae.console
+    import foundation.console
 
-    monkeypatch.setattr(dobae.console.out, "width", 400)
+    monkeypatch.setattr(foundation.console.out, "width", 400)
     code, out, err = cli("crawl", "probe", f"{mini}/questions/11")
     assert code == 0, err
     assert "벽지 [/x] [bold]들뜸" in out

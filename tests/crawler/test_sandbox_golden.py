@@ -114,7 +114,7 @@ def test_scale_generation_is_deterministic_and_served():
 
 def test_bad_content_is_a_clear_error(tmp_path, monkeypatch):
     from crawler.sandbox import site as site_module
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     bad = tmp_path / "q.yaml"
     bad.write_text(

@@ -9,7 +9,7 @@ import pytest
 
 from crawler.spiders.board import load_board_config
 from crawler.spiders.ohouse import OhouseArgs, OhouseSpider
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 
 def test_ohouse_args_parse_keywords_and_pages():

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from db.models import Export, QAPair
 from db.session import dispose_engines, session_scope
-from dobae.settings import reset_settings
+from foundation.settings import reset_settings
 
 READ_ONLY = [
     ["status"],

@@ -20,7 +20,7 @@ from db.dacon import (
 )
 from db.models import QAPair, Question, Review, ReviewEvent, ReviewStatus, Source, Split
 from db.session import session_scope
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 
 def _counts(url: str) -> tuple[int, int, int, int, int]:

@@ -20,7 +20,7 @@ from db.review import import_review_file, set_review
 from db.session import session_scope
 from db.spreadsheet import TRIGGERS, neutralise, restore
 from db.tabular import MAX_CELL_CHARS
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 HOSTILE = [
     "=cmd|' /C calc'!A0",
@@ -178,8 +178,8 @@ def test_review_import_refuses_placeholder_texts(db_url, train_csv, tmp_path, fm
 
 
 def test_train_reader_and_scorer_know_placeholders(tmp_path):
-    from dobae.qa.pairs import read_export
-    from dobae.qa.scoring import read_references
+    from qa.pairs import read_export
+    from qa.scoring import read_references
 
     refs = write_csv(tmp_path / "dev.csv", ["id", "답변_1", "답변_2"], [["A", "벽지입니다", "NaN"]])
     assert read_references(refs) == {"A": ["벽지입니다"]}

@@ -15,7 +15,7 @@ from db.export import EXPORT_COLUMNS, export_pairs
 from db.models import Export, Origin, QAPair
 from db.review import set_review
 from db.session import session_scope
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from db.review import import_review_file, set_review
 from db.session import session_scope
 from db.spreadsheet import TRIGGERS, neutralise, restore
 from db.tabular import MAX_CELL_CHARS, clean, missing, read_csv
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 PROPS = settings(  # DOBAE_PROPERTY_EXAMPLES=500 for a deeper search than the suite's quick one
     max_examples=int(os.environ.get("DOBAE_PROPERTY_EXAMPLES", "40")),

@@ -14,7 +14,7 @@ from db.export import export_pairs
 from db.models import QAPair, Review, ReviewEvent, ReviewStatus
 from db.review import apply_change, import_review_file, set_review
 from db.session import session_scope
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Every SQL recipe in docs/foundation.md runs on its database and finds the rows it is about."""
+"""Every SQL recipe in docs/database.md runs on its database and finds the rows it is about."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from db.models import Generation, Origin, QAPair
 from db.review import set_review
 from db.session import get_engine, session_scope
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "foundation.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "database.md"
 RECIPES = re.findall(r"```sql\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
 
 

@@ -96,7 +96,7 @@ def answers_for(core: str) -> tuple[str, ...]:
 
 @pytest.fixture(scope="session")
 def items():
-    from infer.cv import Item
+    from infer.evaluation.cv import Item
 
     return [Item(rid, (q1, q2), answers_for(core), cat) for rid, cat, q1, q2, core in ROWS]
 
@@ -129,7 +129,7 @@ def test_csv(tmp_path):
 @pytest.fixture(scope="session")
 def muse():
     """The real mUSE v3 embedder (no cache)."""
-    from dobae.qa.embedders import Muse3Embedder
+    from qa.embedders import Muse3Embedder
 
     return Muse3Embedder(threads=1)
 
@@ -137,6 +137,6 @@ def muse():
 @pytest.fixture
 def embedder(muse, tmp_path):
     """mUSE v3 behind a fresh on-disk vector cache."""
-    from dobae.qa.embedders import CachedEmbedder
+    from qa.embedders import CachedEmbedder
 
     return CachedEmbedder(muse, tmp_path / "vectors.sqlite")

@@ -17,7 +17,7 @@ def rows_texts(items) -> list[tuple[str, str, str]]:
 
 
 def build_tiny_model(path: Path, rows) -> Path:
-    from dobae.qa.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX
+    from qa.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX
     from train.tiny import TinyShape, build_tiny_causal_lm
 
     lines = [f"{CONTEXT_HEADER}[1] {QUESTION_PREFIX}{q}\n{ANSWER_PREFIX}{a}" for _, q, a in rows_texts(rows)]

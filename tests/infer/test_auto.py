@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from infer.auto import Measured, choose
+from infer.evaluation.auto import Measured, choose
 
 
 def cands(llm: float | None = None) -> list[Measured]:
@@ -99,9 +99,9 @@ def test_auto_options_without_a_run_are_refused(db_url, train_csv, test_csv, tmp
 
 def test_an_unfinished_lora_run_competes_unmeasured(db_url, train_csv, tmp_path):
     from db.dacon import import_dacon
-    from dobae.qa.embedders import Muse3Embedder
-    from infer.auto import auto_choice
-    from infer.cv import load_items
+    from infer.evaluation.auto import auto_choice
+    from infer.evaluation.cv import load_items
+    from qa.embedders import Muse3Embedder
 
     import_dacon(train_csv, url=db_url)
     run = _run_card(tmp_path / "run", 0.9)

@@ -7,11 +7,11 @@ import re
 
 import pytest
 
-from dobae.errors import ConfigError
-from dobae.qa.embedders import approx_wordpieces
-from dobae.qa.sentences import clean_sentence, split_sentences
+from foundation.errors import ConfigError
 from infer.answerer import make_answerer
-from infer.cv import train_pairs
+from infer.evaluation.cv import train_pairs
+from qa.embedders import approx_wordpieces
+from qa.sentences import clean_sentence, split_sentences
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_compound_questions_are_composed_part_by_part(fitted, items):
 
 
 def test_composed_answer_scores_like_the_references(fitted, items, embedder):
-    from dobae.qa.scoring import score_texts
+    from qa.scoring import score_texts
 
     c = fitted()
     constant = make_answerer("constant")

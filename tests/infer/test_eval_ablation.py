@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dobae.qa.pairs import Pair
-from infer.ablation import paired_bootstrap, run_ablation
-from infer.cv import ExtraPair, cross_validate, fold_train_pairs, make_folds
+from infer.evaluation.ablation import paired_bootstrap, run_ablation
+from infer.evaluation.cv import ExtraPair, cross_validate, fold_train_pairs, make_folds
+from qa.pairs import Pair
 
 
 class Recorder:

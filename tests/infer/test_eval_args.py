@@ -19,14 +19,14 @@ def filled_db(db_url, train_csv):
 @pytest.fixture
 def no_slow_work(monkeypatch):
     """Loading the rows or the embedder fails the test: the refusal must come first."""
-    import dobae.qa.embedders
-    import infer.cv
+    import infer.evaluation.cv
+    import qa.embedders
 
     def slow(*args, **kwargs):
         raise AssertionError("slow work started before the arguments were checked")
 
-    monkeypatch.setattr(infer.cv, "load_items", slow)
-    monkeypatch.setattr(dobae.qa.embedders, "load_embedder", slow)
+    monkeypatch.setattr(infer.evaluation.cv, "load_items", slow)
+    monkeypatch.setattr(qa.embedders, "load_embedder", slow)
 
 
 def _line(err: str) -> str:

@@ -24,7 +24,7 @@ def test_answerer_options_are_typed_and_run_is_passed():
 
 
 def test_malformed_option_is_an_input_error():
-    from dobae.errors import InputError
+    from foundation.errors import InputError
     from infer.cli import parse_options
 
     with pytest.raises(InputError, match="KEY=VALUE"):

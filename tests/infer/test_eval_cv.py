@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dobae.errors import InputError
-from infer.cv import data_sha256, eval_questions, make_folds, train_pairs
+from foundation.errors import InputError
+from infer.evaluation.cv import data_sha256, eval_questions, make_folds, train_pairs
 
 
 def test_folds_partition_rows_and_never_straddle(items):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dobae.errors import ConfigError
-from dobae.qa.embedders import CachedEmbedder, approx_wordpiece_truncate, approx_wordpieces, load_embedder
+from foundation.errors import ConfigError
+from qa.embedders import CachedEmbedder, approx_wordpiece_truncate, approx_wordpieces, load_embedder
 
 
 def test_wordpiece_estimate_counts_syllables_punctuation_and_latin_runs():
@@ -63,7 +63,7 @@ def test_cache_returns_same_vectors_without_recomputing(muse, tmp_path):
 
 
 def test_load_embedder_muse3_and_auto_fallback(tmp_path, monkeypatch):
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no model hub here: auto must fall back, and say so

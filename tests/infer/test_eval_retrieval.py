@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 from infer.answerer import make_answerer
-from infer.cv import train_pairs
+from infer.evaluation.cv import train_pairs
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from dobae.qa.scoring import clipped_cosines, metric, question_scores, score_texts
+from qa.scoring import clipped_cosines, metric, question_scores, score_texts
 
 
 def test_single_reference_matches_hand_computation():
@@ -62,8 +62,8 @@ def _write(path, header, rows):
 
 def test_dobae_score_cli_answers_and_submission(tmp_path, capsys, monkeypatch):
     from dobae.cli import main
-    from dobae.qa.embedders import Muse3Embedder
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
+    from qa.embedders import Muse3Embedder
 
     monkeypatch.setenv("DOBAE_DATA_DIR", str(tmp_path / "data"))
     reset_settings()
@@ -89,7 +89,7 @@ def test_dobae_score_cli_answers_and_submission(tmp_path, capsys, monkeypatch):
 
 def test_dobae_score_unknown_id_is_one_line_error(tmp_path, capsys, monkeypatch):
     from dobae.cli import main
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_DATA_DIR", str(tmp_path / "data"))
     reset_settings()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dobae.qa.splitting import split_question
+from qa.splitting import split_question
 
 SPLIT = [
     (

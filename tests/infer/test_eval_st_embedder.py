@@ -51,8 +51,8 @@ def st_folder(tmp_path_factory):
 
 
 def test_folder_embedder_loads_and_applies_the_window(st_folder, tmp_path, monkeypatch):
-    from dobae.qa.embedders import CachedEmbedder, load_embedder
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
+    from qa.embedders import CachedEmbedder, load_embedder
 
     monkeypatch.setenv("DOBAE_DATA_DIR", str(tmp_path))
     reset_settings()

@@ -7,7 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from dobae.errors import DobaeError, InputError
+from foundation.errors import DobaeError, InputError
 from infer.submission import check_submission_file, validate, write_submission
 
 IDS = ["TEST_000", "TEST_001", "TEST_002"]
@@ -136,7 +136,7 @@ def test_dobae_evaluate_stores_a_row(db_url, train_csv, items, capsys):
     from db.models import Evaluation
     from db.session import session_scope
     from dobae.cli import main
-    from infer.cv import data_sha256
+    from infer.evaluation.cv import data_sha256
 
     import_dacon(train_csv, url=db_url)
     main(["evaluate", "--answerer", "retrieval", "--folds", "2", "-o", "k=2", "--embedder", "muse3"])
@@ -160,8 +160,8 @@ def test_answers_and_answered_by_csv_never_run_as_formulas(tmp_path):
     """Issue 21 item 12: ids and texts that a spreadsheet would run (`=HYPERLINK(…)`, `@SUM(1)`)
     get the export's formula guard in answers.csv and answered_by.csv; `dobae score` reads the
     texts back as they were. submission.csv (ids and numbers for DACON) is left as it is."""
-    from dobae.qa.scoring import read_answers
     from infer.submission import write_answered_by
+    from qa.scoring import read_answers
 
     ids = ['=HYPERLINK("http://x.example","click")', "@SUM(1)", "TEST_002"]
     questions = ["+1 벽지가 들떠요", "-곰팡이", "결로"]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from llm_helpers import tiny_base, trained_run  # noqa: F401 (fixtures)
 
-from dobae.qa.prompt import build_prompt
 from infer.generate import InferOptions, Pipeline, load_generator
+from qa.prompt import build_prompt
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +99,8 @@ def test_compound_questions_are_split_answered_and_joined(gen, q):
 
 
 def test_retrieved_context_goes_into_the_shared_prompt(gen, muse, items):
-    from dobae.qa.retrieval import make_retriever
-    from infer.cv import train_pairs
+    from infer.evaluation.cv import train_pairs
+    from qa.retrieval import make_retriever
 
     g, card = gen
     retriever = make_retriever(train_pairs(items), muse)
@@ -115,8 +115,8 @@ def test_retrieved_context_goes_into_the_shared_prompt(gen, muse, items):
 
 
 def test_selection_picks_the_best_scored_candidate(gen, muse, items, q):
-    from dobae.qa.retrieval import make_retriever
-    from infer.cv import train_pairs
+    from infer.evaluation.cv import train_pairs
+    from qa.retrieval import make_retriever
 
     g, card = gen
     retriever = make_retriever(train_pairs(items), muse)
@@ -134,9 +134,9 @@ def test_selection_picks_the_best_scored_candidate(gen, muse, items, q):
 
 
 def test_pool_adds_the_composer_candidates_and_selection_picks_from_all(gen, muse, items, q):
-    from dobae.qa.retrieval import make_retriever
-    from infer.cv import train_pairs
+    from infer.evaluation.cv import train_pairs
     from infer.generate import make_composer
+    from qa.retrieval import make_retriever
 
     g, card = gen
     pairs = train_pairs(items)
@@ -216,7 +216,7 @@ def test_llm_answerer_through_submit_and_evaluate(db_url, train_csv, test_csv, t
 
 
 def test_llm_answerer_option_errors(trained_run):  # noqa: F811
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
     from infer.answerer import make_answerer
 
     with pytest.raises(ConfigError, match="--run"):

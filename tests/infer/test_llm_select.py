@@ -74,7 +74,7 @@ def test_drop_repeats_and_unfinished():
 
 
 def test_fit_window_keeps_whole_sentences_in_the_128_piece_window():
-    from dobae.qa.embedders import approx_wordpieces
+    from qa.embedders import approx_wordpieces
 
     first = "도배지 곰팡이는 결로와 환기 부족으로 생깁니다."  # about 20 pieces
     text = " ".join(

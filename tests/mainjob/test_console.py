@@ -1,4 +1,4 @@
-"""`dobae.console.progress()`: a live bar on a terminal; one final line (or nothing) elsewhere."""
+"""`foundation.console.progress()`: a live bar on a terminal; one final line (or nothing) elsewhere."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from rich.console import Console
 
 
 def _run_bar(monkeypatch, *, terminal: bool, transient: bool = False) -> str:
-    import dobae.console
+    import foundation.console
 
     buf = io.StringIO()
     monkeypatch.setattr(
-        dobae.console, "console", Console(file=buf, force_terminal=terminal, width=80, color_system=None)
+        foundation.console, "console", Console(file=buf, force_terminal=terminal, width=80, color_system=None)
     )
-    with dobae.console.progress(transient=transient) as bar:
+    with foundation.console.progress(transient=transient) as bar:
         task = bar.add_task("answering", total=3)
         for _ in range(3):
             bar.advance(task)
@@ -42,27 +42,29 @@ def test_terminal_redraws_in_place(monkeypatch, transient):
 
 
 def test_nested_bars_do_not_crash(monkeypatch):
-    import dobae.console
+    import foundation.console
 
     for terminal in (False, True):
         buf = io.StringIO()
-        monkeypatch.setattr(dobae.console, "console", Console(file=buf, force_terminal=terminal, width=80))
-        with dobae.console.progress() as outer:
+        monkeypatch.setattr(
+            foundation.console, "console", Console(file=buf, force_terminal=terminal, width=80)
+        )
+        with foundation.console.progress() as outer:
             t = outer.add_task("demo", total=1)
-            with dobae.console.progress(transient=True) as inner:
+            with foundation.console.progress(transient=True) as inner:
                 inner.add_task("inner", total=None)
             outer.advance(t)
         assert "demo" in buf.getvalue()
 
 
 def test_library_bars_are_off_in_a_log_only(monkeypatch):
-    import dobae.console
+    import foundation.console
 
     for var in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS", "HF_DATASETS_DISABLE_PROGRESS_BARS"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(dobae.console, "console", Console(file=io.StringIO(), force_terminal=True))
-    dobae.console.quiet_library_bars()
+    monkeypatch.setattr(foundation.console, "console", Console(file=io.StringIO(), force_terminal=True))
+    foundation.console.quiet_library_bars()
     assert "TQDM_DISABLE" not in os.environ
-    monkeypatch.setattr(dobae.console, "console", Console(file=io.StringIO(), force_terminal=False))
-    dobae.console.quiet_library_bars()
+    monkeypatch.setattr(foundation.console, "console", Console(file=io.StringIO(), force_terminal=False))
+    foundation.console.quiet_library_bars()
     assert os.environ["TQDM_DISABLE"] == "1" and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"

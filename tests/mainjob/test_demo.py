@@ -17,7 +17,7 @@ def _counts(url):
 
 def test_import_and_export_twice_adds_nothing(db_url, dacon_files):
     from dobae.demo import run_demo
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     settings = get_settings()
     first = run_demo(*dacon_files, settings=settings, only=["import", "export"])
@@ -45,7 +45,7 @@ def test_a_failed_step_blocks_its_dependants(db_url, dacon_files):
     """A step that fails (here the export: a folder stands where its file goes) is `failed` with its
     one-line reason, and the steps that need it are `blocked`, not run."""
     from dobae.demo import DemoContext, run_demo
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     settings = get_settings()
     ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo")
@@ -59,7 +59,7 @@ def test_a_failed_step_blocks_its_dependants(db_url, dacon_files):
 def test_steps_say_whether_they_skipped_as_data(db_url, dacon_files):
     """A step's outcome carries `skipped` as a field: the demo never reads it from the message."""
     from dobae.demo import DemoContext, step_import
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     settings = get_settings()
     ctx = DemoContext(settings, *dacon_files, settings.data_dir / "demo")
@@ -98,7 +98,7 @@ def test_crawl_step_runs_scrapy_once(db_url, tmp_path):
     from db.models import CrawlRun, Question
     from db.session import session_scope
     from dobae.demo import DemoContext, step_crawl
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -133,7 +133,7 @@ def test_unknown_step_is_a_clear_error(db_url):
     import pytest
 
     from dobae.demo import run_demo
-    from dobae.errors import InputError
+    from foundation.errors import InputError
 
     with pytest.raises(InputError, match="--step 'trian': use one of crawl, import"):
         run_demo(only=["trian"])
@@ -167,7 +167,7 @@ def _read(path):
 def test_submit_uses_the_best_measured_answerer_not_a_worse_lora_run(db_url, dacon_files):
     from db.dacon import import_dacon
     from dobae.demo import DemoContext, step_submit
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     import_dacon(*dacon_files, url=db_url)
     settings = get_settings()
@@ -190,7 +190,7 @@ def test_submit_uses_the_best_measured_answerer_not_a_worse_lora_run(db_url, dac
 def test_submit_uses_the_lora_run_when_it_measures_best(db_url, dacon_files):
     from db.dacon import import_dacon
     from dobae.demo import DemoContext, step_submit
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     import_dacon(*dacon_files, url=db_url)
     settings = get_settings()
@@ -212,7 +212,7 @@ def test_augment_state_belongs_to_its_input(db_url, dacon_files):
     from db.models import RunStatus
     from db.session import session_scope
     from dobae.demo import DemoContext, _augment_done, _augment_selection
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     import_sample(url=db_url)
     import_dacon(*dacon_files, url=db_url)
@@ -254,7 +254,7 @@ def test_ablate_step_stores_each_source_for_the_chosen_answerer(db_url, dacon_fi
     from db.review import add_initial_reviews
     from db.session import session_scope
     from dobae.demo import DemoContext, step_ablate
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     import_dacon(*dacon_files, url=db_url)
     settings = get_settings()

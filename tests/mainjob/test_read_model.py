@@ -42,8 +42,8 @@ def _killed_runs(url: str) -> None:
 
 def test_a_sigkilled_run_reads_interrupted_in_every_view(filled_db, cli, monkeypatch):
     from db.summary import summarise
-    from dobae.console import out as stdout
     from dobae.report import build_report
+    from foundation.console import out as stdout
 
     monkeypatch.setattr(stdout, "width", 200)  # whole table rows, as on a wide terminal
 
@@ -76,11 +76,11 @@ def test_a_pair_without_a_review_is_pending_in_every_view(filled_db, cli, dacon_
     from db.models import Origin, QAPair
     from db.session import session_scope
     from db.summary import PairCount, summarise
-    from dobae.console import console
-    from dobae.console import out as stdout
     from dobae.demo import DemoContext, step_review
     from dobae.report import build_report
-    from dobae.settings import get_settings
+    from foundation.console import console
+    from foundation.console import out as stdout
+    from foundation.settings import get_settings
 
     monkeypatch.setattr(stdout, "width", 200)
     monkeypatch.setattr(console, "width", 200)

@@ -47,7 +47,7 @@ def _dobae(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPr
 )
 @pytest.mark.parametrize("command", [("config",), ("status",), ("docs", "list")])
 def test_an_invalid_setting_is_one_line(var, value, says, command, cli, tmp_path, monkeypatch):
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.chdir(tmp_path)
     for name in [k for k in os.environ if k.startswith("DOBAE_")]:
@@ -75,7 +75,7 @@ def test_a_bad_value_in_dot_env_is_named_too(tmp_path):
 
 def test_secrets_are_not_echoed():
     """A value that fails for a secret-looking setting is named, its value is not printed."""
-    from dobae.settings import _setting_problem
+    from foundation.settings import _setting_problem
 
     err = {"loc": ("llm", "api_key"), "input": "sk-very-secret", "msg": "Input should be a valid string"}
     assert _setting_problem(err) == "DOBAE_LLM__API_KEY: Input should be a valid string"

@@ -91,7 +91,7 @@ def test_every_styled_line_escapes_its_values_and_no_plain_line_holds_tags():
 def test_the_consoles_read_no_markup_and_no_emoji():
     from rich.table import Table
 
-    from dobae.console import console, esc, out, progress
+    from foundation.console import console, esc, out, progress
 
     for con in (console, out):
         with con.capture() as cap:
@@ -107,9 +107,9 @@ def test_the_consoles_read_no_markup_and_no_emoji():
 
 
 def test_status_shows_hostile_names_reasons_and_categories(filled_db, cli, monkeypatch):
-    import dobae.console
+    import foundation.console
 
-    monkeypatch.setattr(dobae.console.out, "width", 400)  # no folding inside the names
+    monkeypatch.setattr(foundation.console.out, "width", 400)  # no folding inside the names
     from db.models import CrawlRun, Origin, QAPair, Review, ReviewStatus, RunStatus, TrainingRun
     from db.session import session_scope
 
@@ -148,9 +148,9 @@ def test_export_records_and_prints_the_exact_file_name(filled_db, cli, tmp_path)
 
 
 def test_docs_list_and_add_show_a_hostile_file_name_and_title(db_url, cli, tmp_path, monkeypatch):
-    import dobae.console
+    import foundation.console
 
-    monkeypatch.setattr(dobae.console.out, "width", 400)  # no folding inside the names
+    monkeypatch.setattr(foundation.console.out, "width", 400)  # no folding inside the names
     doc = tmp_path / "[bold]안내 [italic].md"  # a file name cannot hold `/`
     doc.write_text(
         f"# 벽지 {HOSTILE}\n\n도배지 들뜸은 풀칠이 부족할 때 생깁니다. 곰팡이는 결로가 원인입니다.", "utf-8"

@@ -100,7 +100,7 @@ def _export(cli, tmp_path, n) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def muse_ready():
     """Load the scorer's embedder once (evaluate's CV uses it)."""
-    from dobae.qa.embedders import load_embedder
+    from qa.embedders import load_embedder
 
     load_embedder("muse3")
 
@@ -160,11 +160,11 @@ def _store(text: str, n: int, db_url, tmp_path, cli) -> dict:
 def test_any_text_is_stored_whole_and_every_read_command_shows_it(
     texts, db_url, tmp_path, cli, muse_ready, monkeypatch
 ):
-    import dobae.console
+    import foundation.console
     from augment.documents import clean_text
     from db.dacon import pair_key
 
-    monkeypatch.setattr(dobae.console.out, "width", 160)
+    monkeypatch.setattr(foundation.console.out, "width", 160)
     if not _seeded.get(str(tmp_path)):  # a few plain rows, so evaluate has folds to make
         base = tmp_path / "base.csv"
         with base.open("w", encoding="utf-8", newline="") as f:

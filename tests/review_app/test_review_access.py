@@ -214,7 +214,7 @@ def test_the_command_serves_and_its_printed_token_opens_the_page(db_url, queue_d
 
 
 def test_serve_on_a_mistyped_database_is_one_line_and_creates_nothing(cli, tmp_path, monkeypatch):
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_DATABASE_URL", f"sqlite:///{tmp_path}/dat/dobea.db")
     reset_settings()

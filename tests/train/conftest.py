@@ -94,7 +94,7 @@ def export_file(tmp_path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
     """A 2-layer Qwen2 (hidden 64) with a byte-level BPE tokenizer trained on the test items."""
-    from dobae.qa.prompt import ANSWER_PREFIX, QUESTION_PREFIX
+    from qa.prompt import ANSWER_PREFIX, QUESTION_PREFIX
     from train.tiny import TinyShape, build_tiny_causal_lm
 
     lines = []
@@ -108,7 +108,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture
 def isolated_settings(tmp_path, monkeypatch):
     """Settings pointing at a private data dir (database, cache) for this test."""
-    from dobae.settings import reset_settings
+    from foundation.settings import reset_settings
 
     monkeypatch.setenv("DOBAE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("DOBAE_DATABASE_URL", raising=False)

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from dobae.qa.pairs import read_export
-from dobae.qa.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX, build_prompt
+from qa.pairs import read_export
+from qa.prompt import ANSWER_PREFIX, CONTEXT_HEADER, QUESTION_PREFIX, build_prompt
 from tests.train.conftest import ITEMS, write_config
 from train.data import IGNORE_INDEX, encode_with_context
 
@@ -25,7 +25,7 @@ CONTEXT_PAIR = re.compile(
 
 @pytest.fixture(scope="module")
 def muse():
-    from dobae.qa.embedders import Muse3Embedder
+    from qa.embedders import Muse3Embedder
 
     return Muse3Embedder(threads=1)
 
@@ -41,7 +41,7 @@ def parse_prompt(prompt: str) -> tuple[list[tuple[str, str]], str]:
 
 
 def test_retrieved_context_has_k_pairs_never_from_the_own_group(export_file, muse):
-    from dobae.qa.retrieval import make_retriever
+    from qa.retrieval import make_retriever
     from train.context import excluded_groups, retrieve_contexts
 
     pairs = read_export(export_file).pairs
@@ -81,7 +81,7 @@ class MultiGroupPair:
 def test_pairs_built_from_several_groups_are_never_retrieved_for_those_groups(muse):
     """A compound made of g1 and g2 holds g1's answer: g1's examples must not see it, and the
     compound's own example must see neither g1 nor g2."""
-    from dobae.qa.retrieval import make_retriever
+    from qa.retrieval import make_retriever
     from train.context import excluded_groups, retrieve_contexts
 
     single = [
@@ -135,9 +135,9 @@ def test_run_with_context_trains_generates_and_is_served_with_its_k(
 ):
     from transformers import TrainerCallback
 
-    from dobae.qa.runs import load_run
     from infer.generate import InferOptions, run_infer
     from infer.llm import LLMAnswerer
+    from qa.runs import load_run
     from train.config import load_config
     from train.trainer import run_training
 
@@ -201,7 +201,7 @@ def test_run_with_context_trains_generates_and_is_served_with_its_k(
     assert len(rec["parts"][0]["context"]) == 2
     # … and so does the llm answerer
     llm = LLMAnswerer(run_dir=str(res.run_dir), embedder=muse, max_new_tokens=6)
-    from dobae.qa.pairs import Pair
+    from qa.pairs import Pair
 
     llm.fit([Pair(question=q, answer=a[0], group_id=g) for g, q, a in ITEMS])
     assert llm._pipe.context_k == 2

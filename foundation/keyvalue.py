@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Iterable
 from typing import Any
 
-from dobae.errors import DobaeError, InputError
+from foundation.errors import DobaeError, InputError
 
 
 def typed_value(raw: str) -> Any:

@@ -5,5 +5,5 @@ stage imports the other: the pair type and the export reader (`pairs`), the one 
 `sentences`) and the retriever (`retrieval`).
 
 Layering: this package sits below the stages that use it and imports only the foundation
-(`dobae.settings`, `dobae.errors`, `dobae.console`) and `db`.
+(`foundation.settings`, `foundation.errors`, `foundation.console`) and `db`.
 """

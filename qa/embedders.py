@@ -42,7 +42,7 @@ from typing import Protocol
 
 import numpy as np
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 DISTILUSE = "sentence-transformers/distiluse-base-multilingual-cased-v1"
 WINDOW = 128  # word-pieces the scorer reads, [CLS] and [SEP] included
@@ -211,12 +211,12 @@ def load_embedder(spec: str | None = None, *, threads: int = 1, cache: bool = Tr
 
     `log(message)` (default: the stderr console) is told which backend was chosen and why.
     """
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     settings = get_settings()
     spec = (spec or settings.embedder or "auto").strip()
     if log is None:
-        from dobae.console import console
+        from foundation.console import console
 
         def log(msg: str) -> None:
             console.print(msg, markup=False)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 
 @dataclass
@@ -68,7 +68,7 @@ def split_url(url: str, what: str):
 
 
 def _limits():
-    from dobae.settings import get_settings
+    from foundation.settings import get_settings
 
     return get_settings().fetch
 

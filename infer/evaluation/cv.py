@@ -6,12 +6,12 @@
   was cut with `fold_training_rows` (a derived pair is dropped when ANY of its source groups is
   a held-out row, so a compound never straddles folds).
 - Evaluation questions are test-like: a seeded share (`double_ratio`, default 0.47 = 61 of the 130
-  test.csv questions, counted with `dobae.qa.splitting`) are two held-out rows' questions joined with
+  test.csv questions, counted with `qa.splitting`) are two held-out rows' questions joined with
   " 또한, " or " 그리고 ", whose references are the two rows' answers joined pairwise (answer j of
   the first + " " + answer j of the second); the rest are single questions with their five answers.
   Each held-out row appears in exactly one evaluation question; the phrasing (질문_1/질문_2) is
   drawn at random.
-- Scores: the DACON metric (`dobae.qa.scoring`) per question; the fold's mean; mean and standard
+- Scores: the DACON metric (`qa.scoring`) per question; the fold's mean; mean and standard
   deviation over folds; means of single and double questions; means per category (a double
   question counts for both of its rows' categories).
 """
@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from dobae.errors import DobaeError, InputError
-from dobae.qa.pairs import Pair
-from dobae.qa.scoring import score_texts
+from foundation.errors import DobaeError, InputError
 from infer.answerer import Answerer
+from qa.pairs import Pair
+from qa.scoring import score_texts
 
 DOUBLE_RATIO = 0.47
 JOINERS = (" 또한, ", " 그리고 ")

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 
 def read_card(run_dir: Path | str) -> dict[str, Any]:
@@ -39,14 +39,14 @@ def load_run(run_dir: Path | str, *, merge: bool = False, dtype=None, device: st
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from dobae.qa import prompt
+    from qa import prompt
 
     run_dir = Path(run_dir)
     card = read_card(run_dir)
     tmpl = card.get("template", {})
     if (tmpl.get("name"), tmpl.get("version")) != (prompt.TEMPLATE_NAME, prompt.TEMPLATE_VERSION):
         raise ConfigError(
-            f"{run_dir} was trained with prompt template {tmpl} but dobae/qa/prompt.py is "
+            f"{run_dir} was trained with prompt template {tmpl} but qa/prompt.py is "
             f"{prompt.TEMPLATE_NAME} v{prompt.TEMPLATE_VERSION}: serve it with the matching code version"
         )
     if device is None:

@@ -8,7 +8,7 @@ folds and the same test-like questions (same seed) several times:
 - `+ all`, when more than one source is named: base plus all of them.
 
 Extra pairs only ever go to a fold's training side, and never one built from a held-out row (any
-of its `source_groups`; `infer.cv.fold_train_pairs`). Sources: `crawl`, `manual` (origins),
+of its `source_groups`; `infer.evaluation.cv.fold_train_pairs`). Sources: `crawl`, `manual` (origins),
 `augment` (generated pairs not grounded on a document) and `docs` (generated pairs grounded on a
 document chunk, `qa_pairs.chunk_id`). Each configuration's score is compared with the base by a
 paired bootstrap over the evaluation questions (the same questions in every configuration): the
@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from dobae.errors import InputError
-from dobae.qa.pairs import Pair
+from foundation.errors import InputError
 from infer.answerer import Answerer
-from infer.cv import CVResult, ExtraPair, Item, cross_validate
+from infer.evaluation.cv import CVResult, ExtraPair, Item, cross_validate
+from qa.pairs import Pair
 
 SOURCES = ("crawl", "augment", "docs", "manual")
 

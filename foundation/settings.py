@@ -47,7 +47,7 @@ class CrawlSettings(BaseModel):
 
 
 class FetchSettings(BaseModel):
-    """Limits of one fetch of a URL the user names (`docs add URL`, `crawl probe URL`; dobae/fetch.py)."""
+    """Limits of one fetch of a URL the user names (`docs add URL`, `crawl probe URL`; foundation/fetch.py)."""
 
     max_mb: float = Field(50.0, gt=0, description="largest body read, in MiB (decompressed)")
     deadline_s: float = Field(60.0, gt=0, description="longest time one fetch may take in all")
@@ -266,7 +266,7 @@ def get_settings() -> Settings:
     from pydantic import ValidationError
     from pydantic_settings import SettingsError
 
-    from dobae.errors import ConfigError
+    from foundation.errors import ConfigError
 
     try:
         return Settings()

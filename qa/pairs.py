@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 REQUIRED = ("id", "group_id", "question", "answer")
 

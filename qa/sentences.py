@@ -19,7 +19,7 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 
 _SPACES = re.compile(r"\s+")
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,!?;:)])")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 
 def clipped_cosines(answer_vecs: np.ndarray, ref_vecs: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 Also the retriever of the LLM answerer's RAG context: `retrieve(question, k)` returns the k nearest
 training items as (question, answer, score).
 
-- Compound questions are split at 또한 / 그리고 (`dobae.qa.splitting`); each part is answered alone and
+- Compound questions are split at 또한 / 그리고 (`qa.splitting`); each part is answered alone and
   the parts' answers are joined with a space (as the joined references of a double question are).
 - Similarity of a question to a training item = `weight` × embedding cosine + (1 − `weight`) ×
   character n-gram TF-IDF cosine (2–3-grams inside word boundaries, which suits Korean's
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from dobae.qa.pairs import Pair
-from dobae.qa.splitting import clean_question, split_question
+from qa.pairs import Pair
+from qa.splitting import clean_question, split_question
 
 COMPOSE = ("top1", "centroid")
 
@@ -51,7 +51,7 @@ class RetrievalAnswerer:
         if not 1 <= int(ngram_min) <= int(ngram_max):
             raise ValueError(f"ngram_min={ngram_min}, ngram_max={ngram_max}: need 1 <= min <= max")
         if embedder is None:
-            from dobae.qa.embedders import load_embedder
+            from qa.embedders import load_embedder
 
             embedder = load_embedder()
         self.embedder = embedder

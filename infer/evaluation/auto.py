@@ -2,7 +2,7 @@
 
 - Candidates: `constant`, `retrieval`, `compose` with their default options, and `llm` when a
   training run is given.
-- Each extractive candidate is scored by grouped k-fold CV (`infer.cv`) on the imported DACON rows.
+- Each extractive candidate is scored by grouped k-fold CV (`infer.evaluation.cv`) on the imported DACON rows.
   A result is cached in the `evaluations` table and reused when the answerer, its config, the
   embedder, the data sha256, the number of folds and the seed all match.
 - A LoRA run is scored by a stored CV of the same run and options on the same data when there is
@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dobae.errors import ConfigError
+from foundation.errors import ConfigError
 from infer.answerer import make_answerer
-from infer.cv import Item, cross_validate, data_sha256, store_evaluation
+from infer.evaluation.cv import Item, cross_validate, data_sha256, store_evaluation
 
 EXTRACTIVE = ("constant", "retrieval", "compose")
 GENERATIVE = ("llm",)
@@ -122,7 +122,7 @@ def measure_llm(
     hit = _stored("llm", config, embedder.name, data_sha256(items), folds, seed, url)
     if hit is not None:
         return Measured("llm", options, hit[1], f"{folds}-fold CV, evaluation #{hit[0]}", cached=True)
-    from dobae.qa.runs import read_card
+    from qa.runs import read_card
 
     metrics = read_card(options["run_dir"]).get("metrics") or {}
     value = metrics.get("metric")

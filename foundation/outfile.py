@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from dobae.errors import InputError
+from foundation.errors import InputError
 
 
 def check_out_file(path: Path | str, force: bool = False, flag: str = "--out", example: str = "") -> Path:
