@@ -162,7 +162,7 @@ def review_import_cmd(
     Example: `dobae review import data/exports/review.csv --reviewer kim`
     """
     from db.migrate import ensure_schema
-    from db.review import import_review_file
+    from db.review_import import import_review_file
     from db.session import require_database
 
     ensure_schema(require_database())
