@@ -58,7 +58,7 @@ def test_a_failed_step_blocks_its_dependants(db_url, dacon_files):
 
 def test_steps_say_whether_they_skipped_as_data(db_url, dacon_files):
     """A step's outcome carries `skipped` as a field: the demo never reads it from the message."""
-    from dobae.demo import DemoContext, step_import
+    from dobae.demo.steps import DemoContext, step_import
     from foundation.settings import get_settings
 
     settings = get_settings()
@@ -97,7 +97,7 @@ def test_crawl_step_runs_scrapy_once(db_url, tmp_path):
 
     from db.models import CrawlRun, Question
     from db.session import session_scope
-    from dobae.demo import DemoContext, step_crawl
+    from dobae.demo.steps import DemoContext, step_crawl
     from foundation.settings import get_settings
 
     with socket.socket() as s:
@@ -166,7 +166,7 @@ def _read(path):
 
 def test_submit_uses_the_best_measured_answerer_not_a_worse_lora_run(db_url, dacon_files):
     from db.dacon import import_dacon
-    from dobae.demo import DemoContext, step_submit
+    from dobae.demo.steps import DemoContext, step_submit
     from foundation.settings import get_settings
 
     import_dacon(*dacon_files, url=db_url)
@@ -189,7 +189,7 @@ def test_submit_uses_the_best_measured_answerer_not_a_worse_lora_run(db_url, dac
 
 def test_submit_uses_the_lora_run_when_it_measures_best(db_url, dacon_files):
     from db.dacon import import_dacon
-    from dobae.demo import DemoContext, step_submit
+    from dobae.demo.steps import DemoContext, step_submit
     from foundation.settings import get_settings
 
     import_dacon(*dacon_files, url=db_url)
@@ -211,7 +211,7 @@ def test_augment_state_belongs_to_its_input(db_url, dacon_files):
     from db.dacon import import_dacon, import_sample
     from db.models import RunStatus
     from db.session import session_scope
-    from dobae.demo import DemoContext, _augment_done, _augment_selection
+    from dobae.demo.steps import DemoContext, _augment_done, _augment_selection
     from foundation.settings import get_settings
 
     import_sample(url=db_url)
@@ -253,7 +253,7 @@ def test_ablate_step_stores_each_source_for_the_chosen_answerer(db_url, dacon_fi
     from db.models import Evaluation, Origin, QAPair, ReviewStatus
     from db.review import add_initial_reviews
     from db.session import session_scope
-    from dobae.demo import DemoContext, step_ablate
+    from dobae.demo.steps import DemoContext, step_ablate
     from foundation.settings import get_settings
 
     import_dacon(*dacon_files, url=db_url)

@@ -76,7 +76,7 @@ def test_a_pair_without_a_review_is_pending_in_every_view(filled_db, cli, dacon_
     from db.models import Origin, QAPair
     from db.session import session_scope
     from db.summary import PairCount, summarise
-    from dobae.demo import DemoContext, step_review
+    from dobae.demo.steps import DemoContext, step_review
     from dobae.report import build_report
     from foundation.console import console
     from foundation.console import out as stdout

@@ -1,34 +1,25 @@
-"""`dobae demo`: the main job end to end, each step through its stage's Python API or CLI.
+"""The demo's steps: one function per step, each through its stage's Python API, returning its
+`Outcome` as data (what happened, and whether it skipped work already done).
 
-sandbox site → `scrapy crawl ohouse` → DACON import → augmentation through a local
-OpenAI-compatible server → review flags → export of approved pairs → a short CPU LoRA run →
-batch inference → submission with the best measured answerer (`infer.evaluation.auto`) + proxy scores.
 Every step first checks the database (the read model, `db.summary`) and the run folders and skips
-work that is already done for this input, so a second run reuses the first. Each step returns its
-outcome as data (`Outcome`: what happened, and whether it was skipped); a step that fails blocks
-the steps that depend on it.
+work that is already done for this input, so a second run reuses the first. The processes a step
+needs (sandbox site, crawl, local model server) are started and stopped by `dobae.demo.processes`;
+`STEPS` is the order and the dependencies, which `dobae.demo.run` follows.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import re
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from foundation.console import console, esc
-from foundation.errors import ConfigError, DobaeError, InputError
-from foundation.settings import Settings, get_settings
-
-ROOT = Path(__file__).resolve().parents[1]
+from dobae.demo import processes
+from dobae.demo.processes import ROOT
+from foundation.console import console
+from foundation.errors import DobaeError
+from foundation.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -40,20 +31,12 @@ class Outcome:
 
 
 @dataclass
-class StepResult:
-    name: str
-    status: str = "pending"  # done | skipped | failed | blocked
-    detail: str = ""
-    seconds: float = 0.0
-
-
-@dataclass
 class DemoContext:
     settings: Settings
     train_csv: Path | None
     test_csv: Path | None
     work: Path
-    base_url: str | None = None
+    base_url: str | None = None  # a site to crawl; None: the crawl step starts the sandbox site
     state: dict = field(default_factory=dict)
 
     @property
@@ -80,17 +63,6 @@ class DemoContext:
         return SOURCE if self.train_csv else SAMPLE_SOURCE
 
 
-# --------------------------------------------------------------------------- steps
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _crawl_done(ctx: DemoContext) -> int | None:
     from db.session import session_scope
     from db.summary import finished_crawl
@@ -99,73 +71,28 @@ def _crawl_done(ctx: DemoContext) -> int | None:
         return finished_crawl(s, "ohouse")
 
 
-@contextmanager
-def sandbox_site(ctx: DemoContext):
-    """Start `dobae sandbox serve` on 127.0.0.1 (a free port) for the crawl step, stop it after."""
-    if _crawl_done(ctx):
-        yield None
-        return
-    port = _free_port()
-    log = ctx.work / "sandbox.log"
-    with open(log, "wb") as fh:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "dobae.cli", "sandbox", "serve", "--port", str(port)],
-            cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise ConfigError(f"`dobae sandbox serve` exited with {proc.returncode}; see {log}")
-            try:
-                urllib.request.urlopen(base + "/robots.txt", timeout=1).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise ConfigError(f"the sandbox site did not answer within 60 s; see {log}") from None
-                time.sleep(0.3)
-        ctx.base_url = base
-        yield base
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-LOGSTATS = re.compile(r"Crawled (\d+) pages .*?scraped (\d+) items")
-
-
 def step_crawl(ctx: DemoContext) -> Outcome:
+    """Crawl `ctx.base_url`, or the sandbox site started for this step (stopped after it)."""
     done = _crawl_done(ctx)
     if done:
         return Outcome(f"skip: crawl run #{done} (ohouse) already finished", skipped=True)
-    if not ctx.base_url:
-        raise ConfigError("the crawl step needs the sandbox site: none was started")
-    cmd = ["scrapy", "crawl", "ohouse", "-a", f"base_url={ctx.base_url}", "-s", f"DOBAE_DATABASE_URL={ctx.url}",
-           "-s", "LOG_LEVEL=INFO", "-s", "LOGSTATS_INTERVAL=1", "-s", "AUTOTHROTTLE_ENABLED=False",
-           "-s", "DOWNLOAD_DELAY=0"]  # fmt: skip
-    scrapy = Path(sys.executable).with_name("scrapy")
-    cmd[0] = str(scrapy) if scrapy.exists() else "scrapy"
+    if ctx.base_url:
+        return _crawl(ctx, ctx.base_url)
+    with processes.sandbox_site(ctx.work / "sandbox.log") as base:
+        console.print(f"  sandbox site at {base}")
+        return _crawl(ctx, base)
+
+
+def _crawl(ctx: DemoContext, base_url: str) -> Outcome:
+    cmd = [processes.scrapy_command(), "crawl", "ohouse", "-a", f"base_url={base_url}",
+           "-s", f"DOBAE_DATABASE_URL={ctx.url}", "-s", "LOG_LEVEL=INFO", "-s", "LOGSTATS_INTERVAL=1",
+           "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0"]  # fmt: skip
     log = ctx.work / "crawl.log"
     console.print("  $ " + " ".join(cmd[:4]) + f" …  (log: {log})", markup=False)
-    from foundation.console import progress
-
-    with open(log, "wb") as fh, progress(transient=True) as bar:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
-        task = bar.add_task("crawl: items scraped", total=None)
-        while proc.poll() is None:
-            time.sleep(0.5)
-            found = LOGSTATS.findall(log.read_text(encoding="utf-8", errors="replace")[-4000:])
-            if found:  # Scrapy's LogStats line, every second
-                pages, items = found[-1]
-                bar.update(task, completed=int(items), description=f"crawl: {pages} pages, items scraped")
-    if proc.returncode != 0:
+    returncode = processes.run_crawl(cmd, log)
+    if returncode != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").strip()[-800:]
-        raise DobaeError(f"scrapy crawl ohouse exited with {proc.returncode}; log {log} ends: {tail}")
+        raise DobaeError(f"scrapy crawl ohouse exited with {returncode}; log {log} ends: {tail}")
     from db.session import session_scope
     from db.summary import crawl_runs, pair_counts, question_counts
 
@@ -238,7 +165,6 @@ def _augment_done(ctx: DemoContext, selection) -> set[str]:
 
 def step_augment(ctx: DemoContext) -> Outcome:
     from augment import operations as ops
-    from augment import server
 
     limit = ctx.state.get("augment_limit", 2)
     selection = _augment_selection(ctx, limit)
@@ -259,10 +185,10 @@ def step_augment(ctx: DemoContext) -> Outcome:
         return Outcome(("" if ran else "skip: ") + "; ".join(parts), skipped=not ran)
     model = _llm_model_dir(ctx)
     console.print(f"  starting a local OpenAI-compatible server (transformers serve {model.name}) …")
-    with server.local_server(model, log_path=ctx.work / "llm-server.log", startup_timeout_s=300) as srv:
-        llm = ctx.settings.llm.model_copy(update={"base_url": srv.base_url, "model": srv.model, "max_tokens": 256,
-                                                   "concurrency": 2, "timeout_s": 300})  # fmt: skip
-        settings = ctx.settings.model_copy(update={"llm": llm})
+    log = ctx.work / "llm-server.log"
+    with processes.local_llm(
+        ctx.settings, model, log, max_tokens=256, concurrency=2, timeout_s=300
+    ) as settings:
         for name in todo_llm:
             summ = ops.run_operation(
                 name,
@@ -303,7 +229,7 @@ DOCS_CHUNKS = 8  # chunks of the reference set the demo generates from (≈10-15
 
 def step_docs(ctx: DemoContext) -> Outcome:
     """Add the shipped reference set and generate Q&A grounded on its chunks with the local model."""
-    from augment import documents, server
+    from augment import documents
     from augment import operations as ops
     from db.session import session_scope
     from db.summary import generations, grounded_reviews
@@ -318,10 +244,8 @@ def step_docs(ctx: DemoContext) -> Outcome:
         parts.append(f"from-docs: skip (done, {done} chunks)")
     else:
         model = _llm_model_dir(ctx)
-        with server.local_server(model, log_path=ctx.work / "llm-server.log", startup_timeout_s=300) as srv:
-            llm = ctx.settings.llm.model_copy(update={"base_url": srv.base_url, "model": srv.model,
-                                                       "concurrency": 2, "timeout_s": 300})  # fmt: skip
-            settings = ctx.settings.model_copy(update={"llm": llm})
+        log = ctx.work / "llm-server.log"
+        with processes.local_llm(ctx.settings, model, log, concurrency=2, timeout_s=300) as settings:
             summ = ops.run_operation(
                 "from-docs", ops.Selection(limit=DOCS_CHUNKS), url=ctx.url, settings=settings, progress=True
             )
@@ -630,87 +554,3 @@ STEPS: list[tuple[str, Callable[[DemoContext], Outcome], tuple[str, ...]]] = [
     ("submit", step_submit, ("train",)),
     ("ablate", step_ablate, ("import",)),
 ]
-
-
-def run_demo(
-    train_csv: Path | None = None,
-    test_csv: Path | None = None,
-    *,
-    settings: Settings | None = None,
-    only: list[str] | None = None,
-    infer_limit: int | None = None,
-) -> list[StepResult]:
-    """Run the demo steps (all, or `only` these); returns one result per step. The LoRA run answers
-    the first `infer_limit` test questions (0: all); the submit step submits the best measured
-    answerer (the LoRA run only when its validation metric beats the others)."""
-    from db.migrate import ensure_schema
-
-    known = [n for n, _f, _d in STEPS]
-    for name in only or []:
-        if name not in known:
-            raise InputError(f"--step {name!r}: use one of {', '.join(known)}")
-    settings = settings or get_settings()
-    work = settings.data_dir / "demo"
-    work.mkdir(parents=True, exist_ok=True)
-    ensure_schema(settings.db_url)
-    os.environ.setdefault("DOBAE_DATABASE_URL", settings.db_url)  # the crawl subprocess uses the same DB
-    if infer_limit is None:
-        infer_limit = INFER_LIMIT
-    if infer_limit < 0:
-        raise InputError(f"--infer-limit {infer_limit}: use 0 (all test questions) or a positive number")
-    ctx = DemoContext(settings, train_csv, test_csv, work, state={"infer_limit": infer_limit})
-    ctx.out.mkdir(parents=True, exist_ok=True)
-    inputs = (
-        f"train {train_csv or '-'}, test {test_csv or '-'}"
-        if train_csv or test_csv
-        else "the DACON-format sample shipped in db/sample/"
-    )
-    console.print(
-        f"dobae demo: database {settings.db_url}; data: {inputs}; outputs in {ctx.out}", markup=False
-    )
-    results: dict[str, StepResult] = {}
-    names = [n for n, _f, _d in STEPS if not only or n in only]
-    for i, (name, fn, deps) in enumerate(STEPS, 1):
-        if name not in names:
-            continue
-        r = results[name] = StepResult(name)
-        console.rule(f"step {i}/{len(STEPS)}: {name}", style="bold")
-        bad = [d for d in deps if d in results and results[d].status in ("failed", "blocked")]
-        if bad:
-            r.status, r.detail = "blocked", f"needs {', '.join(bad)}"
-            console.print(f"[yellow]blocked[/yellow]: {esc(r.detail)}", markup=True)
-            continue
-        t0 = time.perf_counter()
-        try:
-            if name == "crawl":
-                with sandbox_site(ctx) as base:
-                    if base:
-                        console.print(f"  sandbox site at {base}")
-                    outcome = fn(ctx)
-            else:
-                outcome = fn(ctx)
-            r.status = "skipped" if outcome.skipped else "done"
-            r.detail = outcome.detail
-            console.print(
-                f"[green]{esc(r.status)}[/green] {esc(outcome.detail)}", markup=True, soft_wrap=True
-            )
-        except DobaeError as exc:
-            r.status, r.detail = "failed", str(exc)
-            console.print(f"[red]FAILED[/red] {esc(name)}: {esc(exc)}", markup=True, soft_wrap=True)
-        r.seconds = time.perf_counter() - t0
-    return list(results.values())
-
-
-def print_summary(results: list[StepResult], total_s: float) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    t = Table(title=f"dobae demo — {total_s:.0f} s")
-    t.add_column("step")
-    t.add_column("status")
-    t.add_column("seconds", justify="right")
-    t.add_column("what happened", overflow="fold")
-    colour = {"done": "green", "skipped": "cyan", "failed": "red", "blocked": "yellow"}
-    for r in results:
-        t.add_row(r.name, Text(r.status, style=colour.get(r.status, "white")), f"{r.seconds:.1f}", r.detail)
-    console.print(t)
