@@ -313,6 +313,39 @@ def generations(s: Session, operation: str) -> int:
     )
 
 
+@dataclass(frozen=True)
+class PairText:
+    """A pair with its texts and its review (`dobae report`'s analysis and review sections)."""
+
+    id: int
+    question: str
+    answer: str
+    category: str | None
+    origin: str
+    group_id: str
+    status: str  # review_word
+    reasons: list[str]
+
+
+def pair_texts(s: Session) -> list[PairText]:
+    """Every pair with its texts, review status (review_word) and reasons, by id."""
+    rows = s.execute(
+        select(QAPair, Review.status, Review.reasons)
+        .outerjoin(Review, Review.pair_id == QAPair.id)
+        .order_by(QAPair.id)
+    )
+    return [
+        PairText(p.id, p.question_text, p.answer_text, p.category, p.origin.value, p.group_id,
+                 review_word(st), list(reasons or []))
+        for p, st, reasons in rows
+    ]  # fmt: skip
+
+
+def crawled_posted_dates(s: Session) -> list[datetime | None]:
+    """When each crawled question was posted, as its site says (None: no date on its page)."""
+    return list(s.scalars(select(Question.posted_at).where(Question.split.is_(None))))
+
+
 # --------------------------------------------------------------------------- `dobae status`
 
 

@@ -1,17 +1,8 @@
-"""`dobae report`: one self-contained HTML file (plots as embedded PNG, and the tables behind them).
-
-Sections: the seed team's data analysis of the DACON-format pairs (per field: bytes, Hangul
-syllables, sentences; length distributions; question–answer and question–question similarity via
-the project's embedder; categories), crawl runs over time, review status and reasons, pairs by
-origin and category, training loss (run folders' log.jsonl), scores by category and single/double
-(evaluations.breakdown). No CDN, no script: it opens offline.
-"""
+"""The report's sections: for each, the tables and the plots (matplotlib figures as PNG data URIs)
+drawn from the data `dobae.report.data.load` gathered; `dobae.report.render` puts them on the page."""
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import re
 from collections import Counter
@@ -19,12 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
-from foundation.console import console, esc
+from dobae.report.plots import png
+from foundation.console import console
 
 HANGUL = re.compile(r"[가-힣]")
-FONT_CANDIDATES = ("NanumGothic", "NanumBarunGothic", "Noto Sans CJK KR", "Noto Sans KR", "Noto Sans CJK JP")
 
 
 def count_sentences(text: str) -> int:
@@ -40,99 +29,12 @@ def text_stats(text: str) -> tuple[int, int, int]:
     return len(text.encode("utf-8")), len(HANGUL.findall(text)), count_sentences(text)
 
 
-def _hangul_font(font_manager) -> str | None:
-    """The first Hangul font matplotlib knows. Its font cache is not rebuilt when fonts are
-    installed later (fonts-nanum after a first plot): then the system's Hangul font files are
-    added to this process's font list."""
-
-    def known() -> str | None:
-        names = {f.name for f in font_manager.fontManager.ttflist}
-        return next((n for n in FONT_CANDIDATES if n in names), None)
-
-    font = known()
-    if font is None:
-        for path in font_manager.findSystemFonts():
-            if Path(path).name.startswith(("NanumGothic", "NanumBarunGothic", "NotoSansCJK", "NotoSansKR")):
-                font_manager.fontManager.addfont(path)
-        font = known()
-    return font
-
-
-def _setup_matplotlib():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import font_manager
-
-    font = _hangul_font(font_manager)
-    if font is None:
-        console.print(
-            "[yellow]no Hangul font found (install fonts-nanum or fonts-noto-cjk): Korean labels may show as boxes",
-            markup=True,
-        )
-    else:
-        plt.rcParams["font.family"] = [font, "DejaVu Sans"]
-    plt.rcParams["axes.unicode_minus"] = False
-    plt.rcParams["figure.constrained_layout.use"] = True  # long Korean tick labels never overlap
-    plt.rcParams["figure.dpi"] = 90
-    return plt
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 @dataclass
 class Section:
     title: str
     note: str = ""
     images: list[str] = field(default_factory=list)
     tables: list[tuple[str, list[str], list[list[Any]]]] = field(default_factory=list)
-
-
-def _load(url: str) -> dict[str, Any]:
-    """The report's data: the pairs with their texts, and the runs and scores from the one read model
-    (`db.summary`: a SIGKILLed crawl reads `interrupted`, a pair without a review `pending`)."""
-    from db import summary
-    from db.models import QAPair, Question, Review
-    from db.session import session_scope
-
-    with session_scope(url) as s:
-        pairs = [
-            {"id": p.id, "q": p.question_text, "a": p.answer_text, "category": p.category or "(none)",
-             "origin": p.origin.value, "group": p.group_id,
-             "status": summary.review_word(st), "reasons": list(reasons or [])}
-            for p, st, reasons in s.execute(
-                select(QAPair, Review.status, Review.reasons).outerjoin(Review, Review.pair_id == QAPair.id)
-                .order_by(QAPair.id)
-            )
-        ]  # fmt: skip
-        crawls = [
-            {"id": r.id, "spider": r.spider, "status": r.status, "started": r.started_at,
-             "finished": r.finished_at, "stats": r.stats}
-            for r in summary.crawl_runs(s, oldest_first=True)
-        ]  # fmt: skip
-        posted = list(s.scalars(select(Question.posted_at).where(Question.split.is_(None))))
-        runs = [
-            {"id": r.id, "name": r.name, "status": r.status, "dir": r.output_dir, "metrics": r.metrics}
-            for r in summary.training_runs(s, oldest_first=True)
-        ]
-        evals = [
-            {"id": e.id, "answerer": e.answerer, "embedder": e.embedder, "mean": e.mean, "std": e.std,
-             "folds": e.folds, "breakdown": e.breakdown, "at": e.created_at, "data": e.data_sha256}
-            for e in summary.evaluations(s, oldest_first=True)
-        ]  # fmt: skip
-        from db.review_queue import progress
-
-        review_progress = progress(s)
-    return {"pairs": pairs, "crawls": crawls, "posted": posted, "runs": runs, "evals": evals,
-            "progress": review_progress}  # fmt: skip
 
 
 def _describe(values: list[int]) -> list[Any]:
@@ -201,7 +103,7 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
                 )
                 ax.set_xlabel("Hangul syllables")
                 ax.set_ylabel("texts")
-        sec.images.append(_png(fig))
+        sec.images.append(png(fig))
 
         cats = {label: Counter(p["category"] for p in rows) for label, rows in sets}
         names = sorted(
@@ -214,7 +116,7 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
             ax.barh(order, [cnt[c] for c in order], color=SET_COLOURS[label])
             ax.set_title(f"{label} 카테고리별 쌍 수")
             ax.set_xlabel("pairs")
-        sec.images.append(_png(fig))
+        sec.images.append(png(fig))
         sec.tables.append(
             ("Categories", ["category", *[f"{label} pairs" for label in cats]],
              [[c, *[cats[label].get(c, 0) for label in cats]] for c in names[::-1]])
@@ -261,7 +163,7 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
         axes[1].set_ylabel("question pairs")
         for ax in axes:
             ax.set_xlabel("cosine")
-        sim.images.append(_png(fig))
+        sim.images.append(png(fig))
         rows_ = [(f"question–answer ({label})", v) for label, v in qa.items()]
         rows_.append(("question–question (DACON, same row)", qq))
         sim.tables.append(
@@ -338,7 +240,7 @@ def crawl_section(plt, crawls: list[dict], posted: list[Any]) -> Section:
         axes[1].set_xlabel("crawl run")
         if codes:
             axes[1].legend(fontsize=7)
-        sec.images.append(_png(fig))
+        sec.images.append(png(fig))
     days = Counter(d.date().isoformat() for d in posted if d is not None)
     undated = sum(1 for d in posted if d is None)
     if days:
@@ -349,7 +251,7 @@ def crawl_section(plt, crawls: list[dict], posted: list[Any]) -> Section:
         ax.set_ylabel("questions")
         step = max(1, len(xs) // 15)
         ax.set_xticks(range(0, len(xs), step), xs[::step], rotation=30, fontsize=7)
-        sec.images.append(_png(fig))
+        sec.images.append(png(fig))
     sec.tables.append(
         ("Crawled questions by posting date", ["posted (date)", "questions"],
          [[d, n] for d, n in sorted(days.items())] + ([["(no date)", undated]] if undated else []))
@@ -375,7 +277,7 @@ def review_section(plt, pairs: list[dict], progress: Any = None) -> list[Section
     if reasons:
         axes[1].barh(list(reasons), list(reasons.values()), color="#ccb974")
     axes[1].set_title("사유")
-    sec.images.append(_png(fig))
+    sec.images.append(png(fig))
 
     origin_cat = Counter((p["origin"], p["category"]) for p in pairs)
     origins = sorted({o for o, _ in origin_cat})
@@ -396,7 +298,7 @@ def review_section(plt, pairs: list[dict], progress: Any = None) -> list[Section
             ax.set_title(f"{o} 쌍 수")
             ax.set_xlabel("pairs")
             ax.set_xlim(0, max(vals) * 1.25 + 1)
-        sec2.images.append(_png(fig))
+        sec2.images.append(png(fig))
     return [sec, sec2]
 
 
@@ -437,7 +339,7 @@ def training_section(plt, runs: list[dict]) -> Section:
         ax.set_ylabel("loss")
         ax.legend(fontsize=7)
         ax.set_title("학습 손실")
-        sec.images.append(_png(fig))
+        sec.images.append(png(fig))
     else:
         plt.close(fig)
     return sec
@@ -481,7 +383,7 @@ def score_section(plt, evals: list[dict]) -> Section:
     axes[1].set_yticks(range(len(cats)), cats)
     axes[1].set_title("카테고리별 점수")
     axes[0].legend(fontsize=7)
-    sec.images.append(_png(fig))
+    sec.images.append(png(fig))
     return sec
 
 
@@ -524,68 +426,5 @@ def ablation_section(plt, evals: list[dict]) -> Section | None:
         ax.set_yticks(range(len(others)), names)
         ax.set_xlabel("Δ score vs base (95% CI)")
         ax.set_title("데이터 출처별 효과")
-        sec.images.append(_png(fig))
+        sec.images.append(png(fig))
     return sec
-
-
-def _render(sections: list[Section], title: str) -> str:
-    from datetime import UTC, datetime
-
-    from jinja2 import Environment, PackageLoader, select_autoescape
-
-    env = Environment(
-        loader=PackageLoader("dobae", "templates"), autoescape=select_autoescape(["html", "j2"])
-    )
-    return env.get_template("report.html.j2").render(
-        title=title,
-        sections=sections,
-        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        esc=html.escape,
-    )
-
-
-def build_report(url: str | None = None, embedder: str | None = None) -> str:
-    """The report as an HTML string. `embedder`: a spec for qa.embedders (None: settings), or "none"."""
-    from db.migrate import ensure_schema
-    from foundation.settings import get_settings
-
-    settings = get_settings()
-    url = url or settings.db_url
-    ensure_schema(url)
-    data = _load(url)
-    plt = _setup_matplotlib()
-    emb = None
-    if embedder != "none" and data["pairs"]:
-        try:
-            from qa.embedders import load_embedder
-        except ImportError as exc:
-            console.print(
-                f"[yellow]similarity plots skipped: stage infer not available ({esc(exc)})", markup=True
-            )
-        else:
-            emb = load_embedder(embedder or settings.embedder)
-    sections = [
-        *analysis_section(plt, data["pairs"], emb),
-        crawl_section(plt, data["crawls"], data["posted"]),
-        *review_section(plt, data["pairs"], data["progress"]),
-        training_section(plt, data["runs"]),
-        score_section(plt, data["evals"]),
-    ]
-    ablation = ablation_section(plt, data["evals"])
-    if ablation is not None:
-        sections.append(ablation)
-    return _render(sections, "dobae report")
-
-
-def write_report(
-    out: Path | str, url: str | None = None, embedder: str | None = None, force: bool = False
-) -> Path:
-    """Write the report to `out` atomically; an existing file only with `force` (checked first)."""
-    from foundation.outfile import atomic_path, check_out_file
-
-    out = check_out_file(out, force, example="report.html")
-    text = build_report(url, embedder)
-    with atomic_path(out) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    console.print(f"report written: {out} ({len(text) / 1024:.0f} KiB)")
-    return out
