@@ -106,20 +106,20 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
         sec.images.append(png(fig))
 
         cats = {label: Counter(p["category"] for p in rows) for label, rows in sets}
-        names = sorted(
-            {c for cnt in cats.values() for c in cnt}, key=lambda c: sum(n[c] for n in cats.values())
+        names = sorted(  # most pairs first; ties by name, so every run writes the same table
+            {c for cnt in cats.values() for c in cnt}, key=lambda c: (-sum(n[c] for n in cats.values()), c)
         )
         longest = max(len(c) for c in cats.values())
         fig, axes = plt.subplots(1, len(cats), figsize=(11, 0.32 * max(3, longest) + 1.2), squeeze=False)
         for ax, (label, cnt) in zip(axes[0], cats.items(), strict=True):  # one scale per data set
-            order = [c for c, _ in cnt.most_common()][::-1]
+            order = sorted(cnt, key=lambda c: (-cnt[c], c))[::-1]  # ties by name: the same plot every run
             ax.barh(order, [cnt[c] for c in order], color=SET_COLOURS[label])
             ax.set_title(f"{label} 카테고리별 쌍 수")
             ax.set_xlabel("pairs")
         sec.images.append(png(fig))
         sec.tables.append(
             ("Categories", ["category", *[f"{label} pairs" for label in cats]],
-             [[c, *[cats[label].get(c, 0) for label in cats]] for c in names[::-1]])
+             [[c, *[cats[label].get(c, 0) for label in cats]] for c in names])
         )  # fmt: skip
     out = [sec]
 
