@@ -18,7 +18,8 @@ from pathlib import Path
 from augment.cache import LLMCallCache
 from augment.client import LLMClient, _read_completion
 from augment.jobs import require_schema
-from augment.operations import JobSummary, Runner, Selection, get_operation, run_operation
+from augment.operations import Selection, get_operation
+from augment.runner import JobSummary, Runner, run_operation
 from db.session import session_scope
 from foundation.errors import ConfigError, InputError
 from foundation.settings import Settings, get_settings

@@ -1,5 +1,5 @@
 """`dobae augment …`: LLM augmentation with review flags. Library first: each command parses its
-flags and calls one function of `augment.operations`, `augment.batch`, `augment.jobs` or
+flags and calls one function of `augment.operations`, `augment.runner`, `augment.batch`, `augment.jobs` or
 `augment.server`."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _selection(source, category, status, limit, keywords=None):
 
 
 def _run(name: str, sel) -> None:
-    from augment.operations import run_operation
+    from augment.runner import run_operation
 
     summary = run_operation(name, sel, progress=True)
     _print_summary(summary)

@@ -40,7 +40,8 @@ def server_cpu_s(pid: int) -> float:
 def run(op: str, mode: str, limit: int, srv, url: str, max_tokens: int) -> dict:
     from sqlalchemy import select
 
-    from augment.operations import Selection, run_operation
+    from augment.operations import Selection
+    from augment.runner import run_operation
     from db.models import Generation, Keyword, PairKeyword, QAPair, Review
     from db.session import session_scope
     from foundation.settings import reset_settings

@@ -164,7 +164,7 @@ def _augment_done(ctx: DemoContext, selection) -> set[str]:
 
 
 def step_augment(ctx: DemoContext) -> Outcome:
-    from augment import operations as ops
+    from augment import runner
 
     limit = ctx.state.get("augment_limit", 2)
     selection = _augment_selection(ctx, limit)
@@ -177,7 +177,7 @@ def step_augment(ctx: DemoContext) -> Outcome:
         if not llm and name in finished:
             parts.append(f"{name}: skip (done for {ctx.source})")
         elif not llm:
-            summ = ops.run_operation(name, selection, url=ctx.url, progress=True)
+            summ = runner.run_operation(name, selection, url=ctx.url, progress=True)
             parts.append(f"{name}: {dict(summ.statuses)}")
             ran = True
     if not todo_llm:
@@ -190,7 +190,7 @@ def step_augment(ctx: DemoContext) -> Outcome:
         ctx.settings, model, log, max_tokens=256, concurrency=2, timeout_s=300
     ) as settings:
         for name in todo_llm:
-            summ = ops.run_operation(
+            summ = runner.run_operation(
                 name,
                 selection,
                 url=ctx.url,
@@ -229,7 +229,7 @@ DOCS_CHUNKS = 8  # chunks of the reference set the demo generates from (≈10-15
 
 def step_docs(ctx: DemoContext) -> Outcome:
     """Add the shipped reference set and generate Q&A grounded on its chunks with the local model."""
-    from augment import documents
+    from augment import documents, runner
     from augment import operations as ops
     from db.session import session_scope
     from db.summary import generations, grounded_reviews
@@ -246,7 +246,7 @@ def step_docs(ctx: DemoContext) -> Outcome:
         model = _llm_model_dir(ctx)
         log = ctx.work / "llm-server.log"
         with processes.local_llm(ctx.settings, model, log, concurrency=2, timeout_s=300) as settings:
-            summ = ops.run_operation(
+            summ = runner.run_operation(
                 "from-docs", ops.Selection(limit=DOCS_CHUNKS), url=ctx.url, settings=settings, progress=True
             )
         parts.append(f"from-docs: {summ.calls} calls, {summ.cache_hits} cached, {dict(summ.statuses)}")

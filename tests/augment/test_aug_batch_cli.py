@@ -12,7 +12,8 @@ from aug_helpers import PAIRS, insert_pairs, llm_env
 from sqlalchemy import func, select
 
 from augment.batch import read_batch, write_batch
-from augment.operations import Selection, join_compound, run_operation
+from augment.operations import Selection, join_compound
+from augment.runner import run_operation
 from db.models import Generation, LLMCache, Origin, QAPair, ReviewStatus
 from db.session import session_scope
 from dobae.cli import app, main

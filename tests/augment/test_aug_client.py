@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from augment.cache import LLMCallCache
 from augment.client import ChatRequest, LLMClient, retry_after_seconds
-from augment.operations import Selection, run_operation
+from augment.operations import Selection
+from augment.runner import run_operation
 from augment.schemas import Keywords
 from db.models import Generation, LLMCache, Origin, QAPair, ReviewStatus
 from db.session import session_scope

@@ -7,7 +7,8 @@ from aug_helpers import insert_pairs, llm_env
 from sqlalchemy import select
 
 from augment.client import cut_at_stop, resolve_mode
-from augment.operations import Selection, run_operation
+from augment.operations import Selection
+from augment.runner import run_operation
 from db.models import Generation, LLMCache, QAPair, Review, ReviewStatus
 from db.review import add_initial_reviews
 from db.session import session_scope

@@ -101,7 +101,8 @@ def test_curation_near_duplicates_use_the_gates_lsh_index():
 
 
 def test_one_sentence_splitter_one_bigrams_one_compound_splitter():
-    from augment import curation, dedup, gates, operations
+    from augment import curation, dedup, gates
+    from augment.operations import grounded as operations
     from dobae.report import count_sentences
     from infer import postprocess
     from qa import sentences, splitting

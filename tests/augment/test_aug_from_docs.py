@@ -11,7 +11,8 @@ from sqlalchemy import select
 
 from augment.documents import add_documents
 from augment.gates import Candidate, GateContext, GatePipeline, groundedness
-from augment.operations import Selection, run_operation
+from augment.operations import Selection
+from augment.runner import run_operation
 from db.models import DocChunk, Generation, QAPair, Review, ReviewStatus
 from db.session import session_scope
 from foundation.settings import GateSettings

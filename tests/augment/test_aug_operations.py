@@ -6,7 +6,8 @@ from __future__ import annotations
 from aug_helpers import PAIRS, insert_pairs, llm_env
 from sqlalchemy import func, select
 
-from augment.operations import Selection, run_operation
+from augment.operations import Selection
+from augment.runner import run_operation
 from db.models import (
     AugmentJob,
     Generation,

@@ -14,7 +14,8 @@ from aug_fault_server import FaultServer
 from aug_helpers import PAIRS, insert_pairs, llm_env
 from sqlalchemy import func, select
 
-from augment.operations import Selection, run_operation
+from augment.operations import Selection
+from augment.runner import run_operation
 from db.models import AugmentJob, Generation, Origin, QAPair, Review, RunStatus
 from db.session import session_scope
 

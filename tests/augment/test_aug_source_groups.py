@@ -10,7 +10,8 @@ import pytest
 from aug_helpers import insert_pairs
 from sqlalchemy import select
 
-from augment.operations import Selection, run_operation
+from augment.operations import Selection
+from augment.runner import run_operation
 from db.export import export_pairs
 from db.models import Generation, Origin, QAPair
 from db.review import set_review
