@@ -12,7 +12,8 @@ def test_run_is_registered_and_linked_to_its_export(db_url):
     from db.runs import hostname
     from db.session import session_scope
     from train.config import TrainConfig
-    from train.trainer import _register_end, _register_start
+    from train.registry import register_end as _register_end
+    from train.registry import register_start as _register_start
 
     sha = "ab" * 32
     with session_scope(db_url) as s:
