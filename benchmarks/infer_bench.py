@@ -48,7 +48,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from infer.generate import load_generator
+    from infer.backends import load_generator
     from qa.prompt import build_prompt
 
     gen, card = load_generator(args.run, "transformers")

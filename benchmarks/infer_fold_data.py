@@ -68,7 +68,7 @@ def main() -> None:
         }
         for i, p in enumerate(pairs)
     ]
-    # the compound operation's pairing (augment/operations.py CompoundQuestions.items), on this pool
+    # the compound operation's pairing (augment/operations/compound.py CompoundQuestions.items), on this pool
     rng = random.Random(args.seed)
     by_cat: dict[str, list[dict]] = {}
     for b in base:

@@ -162,7 +162,7 @@ class CurationSettings(BaseModel):
 
 
 class DocsSettings(BaseModel):
-    """Reference documents (augment/documents.py) and the Q&A grounded on them (`from-docs`, augment/operations.py)."""
+    """Reference documents (augment/documents.py) and the Q&A grounded on them (`from-docs`, augment/operations/grounded.py)."""
 
     chunk_chars: int = Field(350, ge=50, description="longest chunk of whole sentences, in characters")
     overlap_chars: int = Field(

@@ -21,10 +21,10 @@ from pydantic import ValidationError
 from foundation.console import console, esc
 from foundation.errors import ConfigError
 from infer.answerer import register_answerer
+from infer.backends import load_generator
 from infer.generate import (
     InferOptions,
     Pipeline,
-    load_generator,
     make_composer,
     run_context_k,
     run_embedder_spec,

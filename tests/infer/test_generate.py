@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from llm_helpers import tiny_base, trained_run  # noqa: F401 (fixtures)
 
-from infer.generate import InferOptions, Pipeline, load_generator
+from infer.backends import load_generator
+from infer.generate import InferOptions, Pipeline
 from qa.prompt import build_prompt
 
 

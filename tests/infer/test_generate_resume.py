@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from llm_helpers import tiny_base, untrained_run  # noqa: F401 (fixtures)
 
-from infer.generate import partial_path, read_partial
+from infer.partial import partial_path, read_partial
 
 ROOT = Path(__file__).resolve().parents[2]
 
