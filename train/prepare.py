@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +94,11 @@ class Prepared:
     main: bool  # rank 0: the process that prints and writes
     tokenizer: Any
     embedders: Embedders
-    train_ds: Any
+    train_ds: Any  # datasets.Dataset
     val_ds: Any  # None without validation pairs
     collator: Callable
-    context_info: dict[str, Any] = field(default_factory=dict)
-    item_contexts: list | None = None  # retrieved pairs per metric question (context runs)
+    context_info: dict[str, Any]  # the run card's `context`
+    item_contexts: list | None  # retrieved pairs per metric question (context runs)
 
     @property
     def run_dir(self) -> Path:
@@ -129,46 +129,31 @@ def prepare(cfg: TrainConfig, folder: RunFolder, embedder=None) -> Prepared:
     tokenizer = AutoTokenizer.from_pretrained(base.path)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
-    prep = Prepared(
-        folder=folder,
-        base=base,
-        data=data,
-        train_pairs=train_pairs,
-        val_pairs=val_pairs,
-        items=items,
-        cuda=cuda,
-        precision=precision,
-        main=rank() == 0,
-        tokenizer=tokenizer,
-        embedders=Embedders(embedder, cfg.metric.embedder),
-        train_ds=None,
-        val_ds=None,
-        collator=None,
-        context_info={"k": cfg.data.context_k},
+    main = rank() == 0
+    embedders = Embedders(embedder, cfg.metric.embedder)
+    sets = _datasets(cfg, tokenizer, train_pairs, val_pairs, items, embedders, main)
+    return Prepared(
+        folder, base, data, train_pairs, val_pairs, items, cuda, precision, main, tokenizer, embedders, *sets
     )
-    _datasets(cfg, prep)
-    return prep
 
 
-def _datasets(cfg: TrainConfig, prep: Prepared) -> None:
-    """Retrieved context (when `data.context_k`), the encoded train/validation sets, the collator."""
+def _datasets(cfg: TrainConfig, tokenizer, train_pairs, val_pairs, items, embedders: Embedders, main: bool):
+    """(train set, validation set, collator, context info, the metric questions' contexts): the
+    retrieved context (when `data.context_k`), the encoded sets and their collator."""
     from datasets import Dataset
 
     k = cfg.data.context_k
-    train_pairs, items, tokenizer = prep.train_pairs, prep.items, prep.tokenizer
-    val_used = (
-        prep.val_pairs[: cfg.train.eval_max_examples] if cfg.train.eval_max_examples else prep.val_pairs
-    )
-    context_info = prep.context_info
-    train_ctx = val_ctx = None
+    val_used = val_pairs[: cfg.train.eval_max_examples] if cfg.train.eval_max_examples else val_pairs
+    context_info: dict[str, Any] = {"k": k}
+    train_ctx = val_ctx = item_contexts = None
     if k:
         if not train_pairs:
             raise ConfigError("no training pairs left after the validation split: lower data.val_fraction")
         from qa.retrieval import make_retriever
         from train.context import embedder_spec, excluded_groups, retrieve_contexts
 
-        ctx_emb = prep.embedders.get(cfg.data.context_embedder or cfg.metric.embedder)
-        if prep.main:
+        ctx_emb = embedders.get(cfg.data.context_embedder or cfg.metric.embedder)
+        if main:
             console.print(
                 f"retrieving {k} context pairs per example from {len(train_pairs)} training pairs …"
             )
@@ -179,9 +164,7 @@ def _datasets(cfg: TrainConfig, prep: Prepared) -> None:
         val_ctx = retrieve_contexts(
             retriever, [p.question for p in val_used], excluded_groups(train_pairs, val_used), k
         )
-        prep.item_contexts = (
-            retrieve_contexts(retriever, [q for q, _ in items], [None] * len(items), k) or None
-        )
+        item_contexts = retrieve_contexts(retriever, [q for q, _ in items], [None] * len(items), k) or None
         context_info.update(
             source="training split; pairs sharing a group with the example excluded",
             retriever=retriever.config(),
@@ -210,14 +193,14 @@ def _datasets(cfg: TrainConfig, prep: Prepared) -> None:
             pairs_per_example=round(sum(train_kept) / len(train_kept), 3),
             examples_with_fewer_pairs=short,
         )
-        if short and prep.main:
+        if short and main:
             console.print(
                 f"[yellow]note:[/yellow] {short:d} of {len(train_kept)} training examples lost context pairs "
                 f"to train.max_length = {cfg.train.max_length:d} (mean {context_info['pairs_per_example']:g} of "
                 f"{k:d} kept); raise train.max_length to keep them",
                 markup=True,
             )
-    prep.train_ds, prep.val_ds, prep.collator = _collate(cfg, tokenizer, train_ds, val_ds)
+    return (*_collate(cfg, tokenizer, train_ds, val_ds), context_info, item_contexts)
 
 
 def _collate(cfg: TrainConfig, tokenizer, train_ds, val_ds):
