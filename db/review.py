@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import QAPair, Review, ReviewEvent, ReviewStatus, utcnow
@@ -223,6 +223,7 @@ def apply_change(
             .values(version=pair.version + 1, updated_at=utcnow(), **texts)
             .execution_options(synchronize_session="fetch")
         )
+        assert isinstance(result, CursorResult)  # an UPDATE's result (typed as Result), with its rowcount
         if result.rowcount != 1:
             raise ConflictError(f"pair {pair_id} changed while it was being reviewed; read it again")
         session.refresh(pair)
@@ -389,7 +390,7 @@ def _read_edits(path: Path) -> tuple[list[_Edit], bool]:
                 reasons = [] if missing(v.get("reasons")) else parse_reasons(v.get("reasons"))
         except ValueError as exc:
             raise InputError(f"{table.where(rec, 'reasons')}: {exc}") from None
-        texts = {}
+        texts: dict[str, str | None] = {}
         for col in ("question", "answer"):
             if col not in table.columns:
                 texts[col] = None
@@ -571,7 +572,7 @@ def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) ->
     from db.tabular import clean, missing
 
     def _note(note: str | None) -> str | None:  # an invisible or placeholder note is no note
-        return None if missing(note) else clean(note)
+        return None if note is None or missing(note) else clean(note)
 
     names = []
     status = review.status if review else ReviewStatus.pending
