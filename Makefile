@@ -62,8 +62,10 @@ demo: setup system-deps
 	rc=0; $(BIN)/dobae demo $(DEMO_ARGS) || rc=$$?; \
 	  $(BIN)/dobae status && $(BIN)/dobae report --force --out data/report.html && exit $$rc
 
+# ruff, then the type checker on the lower layers (mypy: the database, the QA core, the foundation;
+# configured in pyproject.toml's [tool.mypy]; tests/test_lint.py runs it in the suite too).
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy foundation qa db
 
 bench: setup
 	for b in benchmarks/*_bench.py; do $(BIN)/python $$b || exit 1; done

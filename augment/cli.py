@@ -11,7 +11,8 @@ import typer
 from foundation.console import console, esc, out
 
 augment_app = typer.Typer(
-    help="Augment pairs through any OpenAI-compatible server (cached, resumable, gated into the review queue).",
+    help="Augment pairs through any OpenAI-compatible server (cached, resumable, gated into the review queue)."
+    "\n\nExample: `dobae augment paraphrase-questions --source dacon --limit 20`",
     no_args_is_help=True,
 )
 
@@ -304,7 +305,9 @@ def serve(
 
 
 docs_app = typer.Typer(
-    help="Reference documents (PDF, HTML, Markdown, text) for grounded Q&A generation.", no_args_is_help=True
+    help="Reference documents (PDF, HTML, Markdown, text) for grounded Q&A generation.\n\n"
+    "Example: `dobae docs add guide.pdf && dobae docs list`",
+    no_args_is_help=True,
 )
 
 

@@ -7,7 +7,8 @@ import re
 import typer
 
 crawl_app = typer.Typer(
-    help="Crawl 오늘의집-style Q&A into the database (Scrapy; `scrapy crawl NAME` works too).",
+    help="Crawl 오늘의집-style Q&A into the database (Scrapy; `scrapy crawl NAME` works too).\n\n"
+    "Example: `dobae crawl run ohouse --base-url http://127.0.0.1:8800 --max-pages 3`",
     no_args_is_help=True,
 )
 
@@ -195,7 +196,8 @@ def runs_cmd(limit: int = typer.Option(10, "--limit", min=1, help="how many rece
 # ----------------------------------------------------------------------------- dobae sandbox
 
 sandbox_app = typer.Typer(
-    help="The sandbox site: a local imitation of 오늘의집 질문과답변 for tests, benchmarks and the demo.",
+    help="The sandbox site: a local imitation of 오늘의집 질문과답변 for tests, benchmarks and the demo.\n\n"
+    "Example: `dobae sandbox serve --port 8800`",
     no_args_is_help=True,
 )
 

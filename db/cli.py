@@ -14,7 +14,8 @@ from rich.table import Table
 from foundation.console import console, esc, out
 
 db_app = typer.Typer(
-    help="Database schema: Alembic migrations (same as `alembic upgrade head`).", no_args_is_help=True
+    help="Database schema: Alembic migrations (same as `alembic upgrade head`).\n\nExample: `dobae db upgrade`",
+    no_args_is_help=True,
 )
 
 
@@ -68,9 +69,14 @@ def current_cmd() -> None:
     console.print(current_revision(require_database()) or "(empty database)")
 
 
-import_app = typer.Typer(help="Import data sets into the database.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import data sets into the database.\n\n"
+    "Example: `dobae import dacon ../shared/data/dacon/dev.csv --test ../shared/data/dacon/test.csv`",
+    no_args_is_help=True,
+)
 review_app = typer.Typer(
-    help="Review pairs: counts, a local review page (`serve`), and importing a reviewer's edited export.",
+    help="Review pairs: counts, a local review page (`serve`), and importing a reviewer's edited export.\n\n"
+    "Example: `dobae review status`",
     no_args_is_help=True,
 )
 
@@ -239,7 +245,7 @@ def review_status_cmd() -> None:
 
         with session_scope() as s:
             p = progress(s)
-        people = ", ".join(f"{name} {today} today / {total} in all" for name, today, total in p.per_reviewer)
+        people = ", ".join(f"{r.reviewer} {r.today} today / {r.total} in all" for r in p.per_reviewer)
         out.print(
             f"reviewed today ({p.day} UTC): {p.reviewed_today}; left in the queue: {p.left} "
             f"({p.needs_review} needs review, {p.pending} pending)" + (f"; {people}" if people else ""),

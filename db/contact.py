@@ -9,6 +9,7 @@ export is not a text edit: `db.review` compares against the masked database text
 from __future__ import annotations
 
 import re
+from typing import overload
 
 # Korean numbers: mobile 010-1234-5678, area 02-123-4567 / 031.123.4567, nationwide 1588-1234, +82 10 …
 PHONE = re.compile(
@@ -52,6 +53,10 @@ def find_contacts(text: str) -> list[str]:
     return found
 
 
+@overload
+def mask_contacts(text: str) -> str: ...
+@overload
+def mask_contacts(text: None) -> None: ...
 def mask_contacts(text: str | None) -> str | None:
     """`text` with every contact detail replaced by a placeholder such as [전화번호]."""
     if not text:

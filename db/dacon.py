@@ -144,7 +144,7 @@ def _source(session: Session, name: str) -> Source:
     from db.sources import ensure_source
 
     sid = ensure_source(session, name, "dataset", DACON_URL if name == SOURCE else None)
-    return session.get(Source, sid)
+    return session.get_one(Source, sid)
 
 
 def _sha(text: str) -> str:

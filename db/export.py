@@ -17,6 +17,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ class ExportResult:
     export_id: int
 
 
-def _choices(values: Sequence[str] | None, enum: type, flag: str) -> list[str] | None:
+def _choices(values: Sequence[str] | None, enum: type[Enum], flag: str) -> list[str] | None:
     if not values:
         return None
     valid = [e.value for e in enum]

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.models import QAPair, Review, ReviewEvent, ReviewStatus, utcnow
@@ -223,6 +223,7 @@ def apply_change(
             .values(version=pair.version + 1, updated_at=utcnow(), **texts)
             .execution_options(synchronize_session="fetch")
         )
+        assert isinstance(result, CursorResult)  # an UPDATE's result (typed as Result), with its rowcount
         if result.rowcount != 1:
             raise ConflictError(f"pair {pair_id} changed while it was being reviewed; read it again")
         session.refresh(pair)

@@ -103,7 +103,7 @@ def _read_edits(path: Path) -> tuple[list[_Edit], bool]:
                 reasons = [] if missing(v.get("reasons")) else parse_reasons(v.get("reasons"))
         except ValueError as exc:
             raise InputError(f"{table.where(rec, 'reasons')}: {exc}") from None
-        texts = {}
+        texts: dict[str, str | None] = {}
         for col in ("question", "answer"):
             if col not in table.columns:
                 texts[col] = None
@@ -178,6 +178,7 @@ def import_review_file(
                     )
                 todo.append((e, review.status.value if review else "pending", diff))
             for e, before, diff in todo:
+                keep_note: dict[str, Any] = {"note": e.note} if note_column else {}  # none: keep the note
                 try:
                     apply_change(
                         session,
@@ -188,7 +189,7 @@ def import_review_file(
                         question_text=e.question,
                         answer_text=e.answer,
                         expected_version=e.version,
-                        **({"note": e.note} if note_column else {}),  # no note column: keep the note
+                        **keep_note,
                     )
                 except ConflictError as exc:
                     raise InputError(
@@ -285,7 +286,7 @@ def _diff(e: _Edit, pair: _Current, review: Review | None, note_column: bool) ->
     from db.tabular import clean, missing
 
     def _note(note: str | None) -> str | None:  # an invisible or placeholder note is no note
-        return None if missing(note) else clean(note)
+        return None if note is None or missing(note) else clean(note)
 
     names = []
     status = review.status if review else ReviewStatus.pending

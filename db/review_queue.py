@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -281,13 +281,19 @@ def last_event_id(session: Session, pair_id: int) -> int:
 # --------------------------------------------------------------------------- progress
 
 
+class ReviewerCount(NamedTuple):
+    reviewer: str
+    today: int  # pairs this reviewer changed today
+    total: int  # pairs this reviewer changed in all
+
+
 @dataclass
 class ReviewProgress:
     day: str  # the UTC day "today" means, YYYY-MM-DD
     reviewed_today: int  # pairs a person changed today
     needs_review: int
     pending: int
-    per_reviewer: list[tuple[str, int, int]]  # (reviewer, pairs today, pairs in all), most today first
+    per_reviewer: list[ReviewerCount]  # most today first, then most in all
 
     @property
     def left(self) -> int:
@@ -329,7 +335,8 @@ def progress(session: Session, now: datetime | None = None) -> ReviewProgress:
         if _effective(ReviewStatus.approved, sha, q, a) == ReviewStatus.pending.value:
             waiting[ReviewStatus.pending.value] += 1  # approved on another text: pending again
     per = sorted(
-        ((a, len(today.get(a, ())), len(ids)) for a, ids in total.items()), key=lambda r: (-r[1], -r[2], r[0])
+        (ReviewerCount(a, len(today.get(a, ())), len(ids)) for a, ids in total.items()),
+        key=lambda r: (-r.today, -r.total, r.reviewer),
     )
     return ReviewProgress(
         day=start.date().isoformat(),

@@ -15,13 +15,12 @@ def ensure_source(session: Session, name: str, kind: str, base_url: str | None =
     sid = session.scalar(select(Source.id).where(Source.name == name))
     if sid is not None:
         return sid
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
         insert(Source)
         .values(name=name, kind=kind, base_url=base_url, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["name"])
     )
-    return session.scalar(select(Source.id).where(Source.name == name))
+    return session.scalars(select(Source.id).where(Source.name == name)).one()

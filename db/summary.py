@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.orm import Session
@@ -38,6 +38,9 @@ from db.models import (
     TrainingRun,
 )
 from db.runs import gone_reason, run_state
+
+if TYPE_CHECKING:
+    from db.review_queue import ReviewProgress
 
 NOT_REVIEWED = ReviewStatus.pending  # the one word for "no verdict yet", with or without a review row
 
@@ -131,6 +134,11 @@ class ExportRow:
     rows: int
     sha256: str
     created_at: datetime | None
+
+
+class GroundedReview(NamedTuple):
+    status: str  # review_word
+    reasons: list[str]
 
 
 @dataclass(frozen=True)
@@ -296,14 +304,14 @@ def latest_export(s: Session, path: str) -> ExportRow | None:
     return _export_row(e) if e else None
 
 
-def grounded_reviews(s: Session) -> list[tuple[str, list[str]]]:
-    """(review status, reasons) of every reviewed pair generated from a document chunk."""
+def grounded_reviews(s: Session) -> list[GroundedReview]:
+    """The review of every reviewed pair generated from a document chunk."""
     rows = s.execute(
         select(Review.status, Review.reasons)
         .join(QAPair, QAPair.id == Review.pair_id)
         .where(QAPair.chunk_id.is_not(None))
     )
-    return [(review_word(st), list(reasons or [])) for st, reasons in rows]
+    return [GroundedReview(review_word(st), list(reasons or [])) for st, reasons in rows]
 
 
 def generations(s: Session, operation: str) -> int:
@@ -362,10 +370,10 @@ class Summary:
     training_runs: list[TrainingRunRow] = field(default_factory=list)
     inference_runs: list[InferenceRunRow] = field(default_factory=list)
     evaluations: list[EvaluationRow] = field(default_factory=list)
-    review_progress: Any = None  # db.review_queue.Progress: what the review page and the report show
+    review_progress: ReviewProgress | None = None  # what the review page and the report show
 
 
-def review_progress(s: Session):
+def review_progress(s: Session) -> ReviewProgress:
     """Reviewed today, left in the queue, per reviewer (`db.review_queue.progress`)."""
     from db.review_queue import progress
 

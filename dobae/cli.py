@@ -18,7 +18,8 @@ from foundation.errors import DobaeError
 app = typer.Typer(
     name="dobae",
     help="Build a 도배 하자 question-answering model from the web: crawl → import → augment → review → "
-    "export → train → infer → submit. Run `dobae COMMAND --help` for each stage.",
+    "export → train → infer → submit. Run `dobae COMMAND --help` for each stage.\n\n"
+    "Example: `dobae demo` (the whole job on the shipped sample)",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode="markdown",

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rich.table import Table
 
 from foundation.console import out
+
+if TYPE_CHECKING:
+    from db.review_queue import ReviewProgress
 
 
 def _when(dt: datetime | None) -> str:
@@ -51,7 +54,7 @@ TABLES: dict[str, tuple[str, tuple[str, ...], Callable[[Any], tuple]]] = {
     "review_progress": (
         "Review progress (people, not machine verdicts)",
         ("what", "who", "pairs"),
-        lambda r: r,  # rows made by progress_rows
+        lambda r: (r.what, r.who, r.pairs),  # rows made by progress_rows
     ),
     "crawl_runs": (
         "Crawl runs (latest 5)",
@@ -109,14 +112,26 @@ TABLES: dict[str, tuple[str, tuple[str, ...], Callable[[Any], tuple]]] = {
 }
 
 
-def progress_rows(p) -> list[tuple]:
-    """`db.review_queue.progress` as (what, reviewer, pairs) rows: the same numbers the review page
-    (`dobae review serve`) and the report show."""
+class ProgressRow(NamedTuple):
+    what: str
+    who: str
+    pairs: int | str
+
+
+def progress_rows(p: ReviewProgress | None) -> list[ProgressRow]:
+    """`db.review_queue.progress` as rows: the same numbers the review page (`dobae review serve`) and
+    the report show."""
+    if p is None:
+        return []
     rows = [
-        (f"reviewed today ({p.day} UTC)", "all reviewers", p.reviewed_today),
-        ("left in the queue", "needs_review + pending", f"{p.left} ({p.needs_review} + {p.pending})"),
+        ProgressRow(f"reviewed today ({p.day} UTC)", "all reviewers", p.reviewed_today),
+        ProgressRow(
+            "left in the queue", "needs_review + pending", f"{p.left} ({p.needs_review} + {p.pending})"
+        ),
     ]
-    rows += [("reviewed by", name, f"{today} today, {total} in all") for name, today, total in p.per_reviewer]
+    rows += [
+        ProgressRow("reviewed by", r.reviewer, f"{r.today} today, {r.total} in all") for r in p.per_reviewer
+    ]
     return rows
 
 

@@ -6,9 +6,10 @@ e.g. `DOBAE_LLM__BASE_URL`). Secrets are `SecretStr` and never printed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -249,7 +250,7 @@ def mask_url(url: str) -> str:
 _SECRET_PARTS = ("key", "salt", "password", "secret", "token", "url")
 
 
-def _setting_problem(err: dict) -> str:
+def _setting_problem(err: Mapping[str, Any]) -> str:
     """One `ValidationError` entry as `DOBAE_LLM__TIMEOUT_S='abc': what it accepts`."""
     loc = [str(p) for p in err.get("loc", ()) if not isinstance(p, int)]
     name = "DOBAE_" + "__".join(p.upper() for p in loc)

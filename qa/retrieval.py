@@ -111,7 +111,7 @@ class RetrievalAnswerer:
         sim = np.zeros((len(queries), len(self._entries)))
         if self.weight < 1:
             sim += (1 - self.weight) * (self._tfidf.transform(queries) @ self._lex.T).toarray()
-        if self.weight > 0:
+        if self._qvecs is not None:  # encoded in fit() when weight > 0
             sim += self.weight * (self.embedder.encode(queries) @ self._qvecs.T)
         return sim
 

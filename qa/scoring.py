@@ -141,6 +141,8 @@ def score_files(refs_path: Path | str, answers_path: Path | str, embedder) -> Sc
     ref_lists = [refs[i] for i in ids]
     if texts is not None:
         return score_texts(texts, ref_lists, embedder)
+    if vecs is None:  # read_answers returns texts or vectors, never neither
+        raise InputError(f"{answers_path}: neither answers nor vectors")
     flat = embedder.encode([r for rs in ref_lists for r in rs])
     groups, pos = [], 0
     for rs in ref_lists:

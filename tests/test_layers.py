@@ -36,9 +36,7 @@ def _modules(package: str) -> list[Path]:
     """The package's modules; `__main__.py` (`python -m STAGE`, an entry point that runs the app's
     CLI) and Alembic's migration scripts are not part of the layer."""
     return sorted(
-        p
-        for p in (ROOT / package).rglob("*.py")
-        if "migrations" not in p.parts and p.name != "__main__.py"
+        p for p in (ROOT / package).rglob("*.py") if "migrations" not in p.parts and p.name != "__main__.py"
     )
 
 

@@ -9,7 +9,9 @@ import typer
 from foundation.console import console, esc, out
 
 models_app = typer.Typer(
-    help="Base models available offline (prepared once into the cache).", no_args_is_help=True
+    help="Base models available offline (prepared once into the cache).\n\n"
+    "Example: `dobae models prepare gemma3-270m`",
+    no_args_is_help=True,
 )
 
 

@@ -252,7 +252,7 @@ def step_docs(ctx: DemoContext) -> Outcome:
         parts.append(f"from-docs: {summ.calls} calls, {summ.cache_hits} cached, {dict(summ.statuses)}")
     with session_scope(ctx.url) as s:
         rows = grounded_reviews(s)
-    rejected = [r for st, r in rows if st == "rejected"]
+    rejected = [r.reasons for r in rows if r.status == "rejected"]
     unexplained = sum(1 for r in rejected if not r)
     reasons: dict[str, int] = {}
     for r in rejected:

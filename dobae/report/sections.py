@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dobae.report.plots import png
 from foundation.console import console
@@ -24,9 +24,15 @@ def count_sentences(text: str) -> int:
     return len(split_at_marks(text))
 
 
-def text_stats(text: str) -> tuple[int, int, int]:
-    """(UTF-8 bytes, Hangul syllables, sentences) of one text."""
-    return len(text.encode("utf-8")), len(HANGUL.findall(text)), count_sentences(text)
+class TextStats(NamedTuple):
+    bytes: int  # UTF-8
+    syllables: int  # Hangul syllables
+    sentences: int
+
+
+def text_stats(text: str) -> TextStats:
+    """UTF-8 bytes, Hangul syllables and sentences of one text."""
+    return TextStats(len(text.encode("utf-8")), len(HANGUL.findall(text)), count_sentences(text))
 
 
 @dataclass
@@ -78,11 +84,7 @@ def analysis_section(plt, pairs: list[dict], embedder: Any | None) -> list[Secti
     for label, rows in sets:
         for name, key in (("question", "q"), ("answer", "a")):
             st = [text_stats(t) for t in dict.fromkeys(p[key] for p in rows)]
-            stats[label, name] = {
-                "bytes": [x[0] for x in st],
-                "syllables": [x[1] for x in st],
-                "sentences": [x[2] for x in st],
-            }
+            stats[label, name] = {measure: [getattr(x, measure) for x in st] for measure in TextStats._fields}
             for measure, vals in stats[label, name].items():
                 table.append([label, name, measure, *_describe(vals)])
     sec.tables.append(

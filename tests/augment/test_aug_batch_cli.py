@@ -16,7 +16,7 @@ from augment.operations import Selection, join_compound
 from augment.runner import run_operation
 from db.models import Generation, LLMCache, Origin, QAPair, ReviewStatus
 from db.session import session_scope
-from dobae.cli import app, main
+from dobae.cli import main
 from foundation.console import out
 from foundation.errors import InputError
 
@@ -150,14 +150,6 @@ def test_cli_errors_are_one_line(db_url, capsys):
     assert exc.value.code == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "--source 'nowhere'" in err and "\n" not in err
-
-
-def test_every_augment_command_has_help_with_an_example():
-    from typer.main import get_command
-
-    group = get_command(app).commands["augment"]
-    for name, cmd in group.commands.items():
-        assert cmd.help and "Example:" in cmd.help, name
 
 
 def test_pairs_fixture_is_korean():

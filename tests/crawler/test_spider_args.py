@@ -61,13 +61,3 @@ def test_cli_bad_argument_is_one_line_exit_1(tmp_path):
         proc.stderr.strip()
         == "error: spider ohouse: argument base_url: Value error, must start with http:// or https:// (got 'ftp://x')"
     )
-
-
-def test_cli_help_has_examples():
-    from typer.testing import CliRunner
-
-    from dobae.cli import app
-
-    for cmd in (["crawl", "run"], ["crawl", "list"], ["crawl", "runs"]):
-        result = CliRunner().invoke(app, [*cmd, "--help"])
-        assert result.exit_code == 0 and "Example" in result.output

@@ -70,3 +70,19 @@ def filled_db(db_url: str, dacon_files) -> str:
                          std=0.01, breakdown={"by_kind": {"single": 0.6, "double": 0.55},
                                               "by_category": {"곰팡이": 0.62, "마감하자": 0.51}}))  # fmt: skip
     return db_url
+
+
+def command_tree() -> list[tuple[tuple[str, ...], object]]:
+    """(command path, click command) for `dobae` itself and every group and command below it, walked
+    from the typer app (the help walker and the usage-error walker cover a new command unedited)."""
+    import typer
+
+    from dobae.cli import app
+
+    def walk(cmd, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], object]]:
+        found = [(path, cmd)]
+        for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+            found.extend(walk(sub, (*path, name)))
+        return found
+
+    return walk(typer.main.get_command(app), ())

@@ -4,22 +4,12 @@ traceback; the commands are walked from the typer app itself, so a new command i
 from __future__ import annotations
 
 import pytest
-import typer
 
-from dobae.cli import app
+from tests.mainjob.conftest import command_tree
 
-
-def _walk(cmd, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], bool]]:
-    """(command path, is a group) for the root and every group and command below it."""
-    found = [(path, hasattr(cmd, "commands"))]
-    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
-        found.extend(_walk(sub, (*path, name)))
-    return found
-
-
-ALL = _walk(typer.main.get_command(app), ())
-COMMANDS = [p for p, _group in ALL]
-GROUPS = [p for p, group in ALL if group]
+ALL = command_tree()
+COMMANDS = [p for p, _cmd in ALL]
+GROUPS = [p for p, cmd in ALL if hasattr(cmd, "commands")]
 
 
 def _is_usage_error(code: int, err: str, needle: str) -> None:

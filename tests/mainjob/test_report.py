@@ -17,7 +17,8 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 
 
 def test_text_stats_counts_bytes_syllables_sentences():
-    assert text_stats("벽지가 들떠요. 왜 그런가요?") == (len("벽지가 들떠요. 왜 그런가요?".encode()), 11, 2)
+    st = text_stats("벽지가 들떠요. 왜 그런가요?")
+    assert (st.bytes, st.syllables, st.sentences) == (len("벽지가 들떠요. 왜 그런가요?".encode()), 11, 2)
     assert text_stats("") == (0, 0, 0)
     assert count_sentences("문장 끝 표시가 없는 글") == 1
 

@@ -41,3 +41,27 @@ def test_status_command_prints_tables(filled_db, capsys):
     ):
         assert title in text
     assert "smoke-run" in text and "0.5731" in text and "(none yet)" in text
+
+
+def test_grounded_reviews_are_named_rows(filled_db):
+    """The demo's docs step reads each grounded pair's review by name (`.status`, `.reasons`)."""
+    from db.models import DocChunk, Document, Origin, QAPair, Review, ReviewStatus
+    from db.session import session_scope
+    from db.summary import grounded_reviews
+
+    with session_scope(filled_db) as s:
+        doc = Document(sha256="0" * 64, source="guide.md", kind="markdown", text="벽지는 말린 뒤 붙입니다.")
+        doc.chunks.append(DocChunk(seq=0, start_char=0, end_char=13, text="벽지는 말린 뒤 붙입니다."))
+        s.add(doc)
+        s.flush()
+        for i, (status, reasons) in enumerate(
+            [(ReviewStatus.rejected, ["ungrounded"]), (ReviewStatus.pending, None)]
+        ):
+            pair = QAPair(key=f"docs:test:{i}", question_text="벽지는 언제 붙이나요?", answer_text="말린 뒤 붙입니다.",
+                          origin=Origin.augment, group_id=f"docs:{i}", chunk_id=doc.chunks[0].id)  # fmt: skip
+            s.add(pair)
+            s.flush()
+            s.add(Review(pair_id=pair.id, status=status, reasons=reasons, reviewer="machine"))
+    with session_scope(filled_db) as s:
+        rows = sorted(grounded_reviews(s))
+    assert [(r.status, r.reasons) for r in rows] == [("pending", []), ("rejected", ["ungrounded"])]

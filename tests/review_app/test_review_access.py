@@ -85,14 +85,14 @@ def test_progress_is_one_set_of_numbers_for_page_status_and_report(db_url, queue
         tomorrow = progress(s, now=datetime.now(UTC) + timedelta(days=1))
     # machine verdicts (the fixture's) are no one's review
     assert (p.reviewed_today, p.needs_review, p.pending, p.left) == (2, 4, 1, 5)
-    assert p.per_reviewer == [("kim", 2, 2), ("lee", 1, 1)]
-    assert tomorrow.reviewed_today == 0 and tomorrow.per_reviewer == [("kim", 0, 2), ("lee", 0, 1)]
+    assert [(r.reviewer, r.today, r.total) for r in p.per_reviewer] == [("kim", 2, 2), ("lee", 1, 1)]
+    assert tomorrow.reviewed_today == 0 and [(r.reviewer, r.today) for r in tomorrow.per_reviewer] == [
+        ("kim", 0),
+        ("lee", 0),
+    ]
     rows = progress_rows(collect(db_url).review_progress)
-    assert (
-        rows[0][2] == 2
-        and rows[1][2] == "5 (4 + 1)"
-        and rows[2] == ("reviewed by", "kim", "2 today, 2 in all")
-    )
+    assert [r.pairs for r in rows[:2]] == [2, "5 (4 + 1)"]
+    assert (rows[2].what, rows[2].who, rows[2].pairs) == ("reviewed by", "kim", "2 today, 2 in all")
     code, out, _ = cli("status")
     assert code == 0 and "Review progress" in out and "2 today, 2 in all" in out
     code, out, _ = cli("review", "status")

@@ -1,18 +1,9 @@
-"""Every command of the evaluation stage has help with an example."""
+"""The evaluation stage's `-o KEY=VALUE` answerer options (every command's help and example:
+tests/mainjob/test_cli_help.py)."""
 
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
-
-
-@pytest.mark.parametrize("command", ["evaluate", "score", "submit"])
-def test_help_has_an_example(command):
-    from dobae.cli import app
-
-    res = CliRunner().invoke(app, [command, "--help"])
-    assert res.exit_code == 0, res.output
-    assert "Example:" in res.output and f"dobae {command}" in res.output
 
 
 def test_answerer_options_are_typed_and_run_is_passed():
