@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 CHECKED = ("foundation", "qa", "db")
 
@@ -20,15 +22,23 @@ def _mypy(cache: Path, *args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
-def test_mypy_is_clean_on_the_lower_layers(request):
-    proc = _mypy(request.config.cache.mkdir("mypy"))
+@pytest.fixture(scope="module")
+def mypy_cache(request, tmp_path_factory) -> Path:
+    """pytest's cache folder when there is one (warm across runs), else a fresh folder
+    (`-p no:cacheprovider`)."""
+    cache = getattr(request.config, "cache", None)
+    return cache.mkdir("mypy") if cache is not None else tmp_path_factory.mktemp("mypy")
+
+
+def test_mypy_is_clean_on_the_lower_layers(mypy_cache):
+    proc = _mypy(mypy_cache)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     # every module of the three packages is checked (Alembic's migration scripts included)
     n_files = sum(1 for package in CHECKED for _ in (ROOT / package).rglob("*.py"))
     assert f"Success: no issues found in {n_files} source files" in proc.stdout, proc.stdout
 
 
-def test_mypy_fails_on_a_type_error(request, tmp_path):
+def test_mypy_fails_on_a_type_error(mypy_cache, tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text(
         "from db.sources import ensure_source\n\n"
@@ -36,6 +46,6 @@ def test_mypy_fails_on_a_type_error(request, tmp_path):
         "    return ensure_source(session, 'x', 'dataset')\n",
         encoding="utf-8",
     )
-    proc = _mypy(request.config.cache.mkdir("mypy"), str(bad))
+    proc = _mypy(mypy_cache, str(bad))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'Incompatible return value type (got "int", expected "str")' in proc.stdout, proc.stdout
