@@ -8,8 +8,8 @@ summed up at the end of the crawl). The spider holds the callbacks — what to r
 a missing or broken page means, the stats —; reading a page is `crawler/parsers/`
 (`ohouse_json.py`: the endpoints' payloads and the JSON embedded in pages; `ohouse_html.py`: the
 HTML pages; `ohouse_urls.py`: which page a URL is). A question's page carries the question and
-all its comments in one request; if its embedded JSON is missing or broken the HTML is parsed and the remaining
-comment pages come from `comments.json`. A page that states more comments than can be read is
+all its comments in one request; if its embedded JSON is missing or broken the HTML is parsed and
+the remaining comment pages come from `comments.json`. A page that states more comments than can be read is
 stored with what it has, `comments_incomplete` with the reason; a question is dropped only when
 neither a title nor a body is found (a missing title is taken from the body's first sentence).
 
