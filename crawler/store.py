@@ -104,6 +104,7 @@ class CrawlStore:
         self.retry_backoff_s = retry_backoff_s  # … after 1, 2, 4, … × this (capped at 30 s)
         self.source_ids: dict[str, int] = {}
         self.run_id: int | None = None
+        self.insert = None  # the dialect's `insert` (upserts), known once the run is opened
 
     # ------------------------------------------------------------------ the run's row
 
