@@ -366,7 +366,7 @@ class RedisWorkers:
         ids = {q for q in (question_id(r) for r in requests) if q is not None}
         if not ids or not getattr(self.spider, "stores_items", lambda: False)():
             return set()
-        from crawler.store import DatabaseUnavailable, load_known_retrying
+        from crawler.pipelines import DatabaseUnavailable, load_known_retrying
         from foundation.settings import get_settings
 
         url = self.crawler.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url

@@ -30,11 +30,13 @@ from scrapy.exceptions import DropItem
 
 from crawler.items import QuestionItem, drop_reason
 from crawler.normalize import canonical_url, content_hash
-from crawler.store import CrawlStore, DatabaseUnavailable, json_safe
+from crawler.store import CrawlStore, DatabaseUnavailable, json_safe, load_known, load_known_retrying
 
-__all__ = [  # the components `ITEM_PIPELINES` names, and what callers of this module use
+__all__ = [  # the components `ITEM_PIPELINES` names, and what callers import from here (the store's
+    # error and readers too: they were defined here before crawler/store.py)
     "DB_STOPPED", "STOPPED_BY_A_PART", "DatabasePipeline", "DatabaseUnavailable", "DiscardPipeline",
-    "NormalizePipeline", "ValidationPipeline", "normalize_question", "pseudonym", "raw_notes",
+    "NormalizePipeline", "ValidationPipeline", "load_known", "load_known_retrying", "normalize_question",
+    "pseudonym", "raw_notes",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)

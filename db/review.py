@@ -15,7 +15,7 @@ A verdict holds for the exact text judged: every verdict stores `text_hash(quest
 the text it was given on (`reviews.text_sha256`, also on its `review_events` row), and `holds`
 tells whether a pair's current text still has that hash. Bulk approval, the approved export and
 `dobae augment curate` use a verdict only while it holds; a recrawl that changes a pair's text puts
-it back to `pending` (`crawler.store_pairs`, logged as `machine:crawl`).
+it back to `pending` (`crawler.pipelines`, logged as `machine:crawl`).
 """
 
 from __future__ import annotations

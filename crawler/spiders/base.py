@@ -106,8 +106,7 @@ class DobaeSpider(scrapy.Spider):
                 from scrapy.exceptions import CloseSpider
 
                 from crawler.monitor import FAILURE
-                from crawler.pipelines import DB_STOPPED
-                from crawler.store import DatabaseUnavailable, load_known_retrying
+                from crawler.pipelines import DB_STOPPED, DatabaseUnavailable, load_known_retrying
                 from foundation.settings import get_settings
 
                 url = self.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
