@@ -4,16 +4,13 @@
   an invalid one is dropped with a reason counted as ``drop_item/<spider>/<reason>``.
 - :class:`NormalizePipeline` canonicalises URLs, pseudonymises authors (salted HMAC from
   ``settings.crawl``) and computes the content hash used for change detection.
-- :class:`DatabasePipeline` upserts in batches (``insert().on_conflict_do_update`` on SQLite and
-  PostgreSQL, one transaction per batch), keyed by (source, external id): unchanged questions are
-  not rewritten, changed ones are updated; answers become ``qa_pairs`` (origin crawl, review
-  pending) so augmentation and review see them; fetched pages are recorded; one ``crawl_runs``
-  row per crawl carries the final stats. A batch the database refuses for a passing reason (a
-  server restart, a dropped connection, SQLite's write lock held past its busy timeout) is written
-  again after the pool is thrown away and a backoff (``DOBAE_DB_RETRY_TIMES``,
-  ``DOBAE_DB_RETRY_BACKOFF_S``); one that still cannot be written stops the crawl: the run is
-  stored ``interrupted`` with the reason and ``dobae crawl run`` / ``scrapy crawl`` exit 1 (see
-  :class:`DatabaseUnavailable`). Running the same crawl again stores what was missed.
+- :class:`DatabasePipeline` buffers the items and the fetched pages and hands them in batches to
+  the crawl's store (`crawler/store.py`: upserts keyed by (source, external id), one transaction
+  per batch, retried on a passing database error) from a worker thread while crawling goes on; it
+  also beats the run's heartbeat and writes its end. A batch that still cannot be written stops
+  the crawl: the run is stored ``interrupted`` with the reason and ``dobae crawl run`` /
+  ``scrapy crawl`` exit 1 (see :class:`~crawler.store.DatabaseUnavailable`). Running the same
+  crawl again stores what was missed.
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -30,11 +26,18 @@ from typing import Any
 
 from pydantic import ValidationError
 from scrapy import signals
-from scrapy.exceptions import DropItem, NotConfigured
-from sqlalchemy import select, update
+from scrapy.exceptions import DropItem
 
 from crawler.items import QuestionItem, drop_reason
 from crawler.normalize import canonical_url, content_hash
+from crawler.store import CrawlStore, DatabaseUnavailable, json_safe, load_known, load_known_retrying
+
+__all__ = [  # the components `ITEM_PIPELINES` names, and what callers import from here (the store's
+    # error and readers too: they were defined here before crawler/store.py)
+    "DB_STOPPED", "STOPPED_BY_A_PART", "DatabasePipeline", "DatabaseUnavailable", "DiscardPipeline",
+    "NormalizePipeline", "ValidationPipeline", "load_known", "load_known_retrying", "normalize_question",
+    "pseudonym", "raw_notes",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -169,65 +172,9 @@ def raw_notes(item: QuestionItem) -> dict | None:
     return raw or None
 
 
-class DatabaseUnavailable(Exception):
-    """A batch that could not be written after its retries: the crawl stops (see the module)."""
-
-
-def transient(exc: BaseException) -> bool:
-    """A database error that may pass (worth a retry on a new connection): a refused or dropped
-    connection, a server shutting down, SQLite's `database is locked`. Constraint and data errors
-    are not: the same batch would fail the same way."""
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__
-
-
-class _Counts:
-    """The stats a batch adds, applied only once its transaction committed (a retried batch is
-    counted once)."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, int] = {}
-
-    def inc_value(self, key: str, count: int = 1) -> None:
-        self.values[key] = self.values.get(key, 0) + count
-
-    def apply(self, stats) -> None:
-        for key, value in self.values.items():
-            stats.inc_value(key, value)
-
-
-def _insert(dialect: str):
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the schema supports only these two
-        raise NotConfigured(f"unsupported database dialect {dialect!r}: use SQLite or PostgreSQL")
-    return insert
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
 class DatabasePipeline:
-    """Batched upserts into questions/answers/qa_pairs/reviews/pages + a crawl_runs row."""
+    """Items and fetched pages into the crawl's store (`crawler/store.py`) in batches, written by a
+    worker thread, with a crawl_runs row and its heartbeat."""
 
     def __init__(
         self, crawler, db_url: str, batch_size: int, record_pages: bool, flush_s: float = 2.0,
@@ -236,6 +183,7 @@ class DatabasePipeline:
         self.crawler = crawler
         self.retry_times = retry_times  # a failed batch is tried this many more times …
         self.retry_backoff_s = retry_backoff_s  # … after 1, 2, 4, … × this (capped at 30 s)
+        self.store: CrawlStore | None = None  # opened with the spider
         self.failure: str | None = None  # set once a batch could not be written: the crawl stops
         self.db_url = db_url
         self.batch_size = batch_size
@@ -243,8 +191,6 @@ class DatabasePipeline:
         self.flush_s = flush_s  # buffered items are written at least this often (and the heartbeat)
         self.buffer: list[dict] = []
         self.pages: dict[str, dict] = {}
-        self.source_ids: dict[str, int] = {}
-        self.run_id: int | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dobae-db")
         self.pending: Future | None = None
         self.last_flush = time.monotonic()
@@ -274,39 +220,25 @@ class DatabasePipeline:
     def open_spider(self, spider=None) -> None:
         from twisted.internet import task
 
-        from db.migrate import ensure_schema
-        from db.models import CrawlRun
-        from db.runs import hostname, mark_interrupted
-        from db.session import get_engine, session_scope
-
         self.spider = spider or self.crawler.spider
-        ensure_schema(self.db_url)
-        self.engine = get_engine(self.db_url)
-        self.insert = _insert(self.engine.dialect.name)
-        source = getattr(self.spider, "source_name", self.spider.name)
-        args = {k: v for k, v in _json_safe(getattr(self.spider, "run_args", {})).items()}
-        with session_scope(self.db_url) as s:
-            gone = mark_interrupted(s)  # earlier runs killed without a word
-            if gone:
-                log.info("crawl run(s) %s were killed before they ended: marked interrupted", gone)
-            now = datetime.now(UTC)
-            run = CrawlRun(
-                source_id=self._source_id(s, source),
-                spider=self.spider.name,
-                args=args,
-                job_dir=self.crawler.settings.get("JOBDIR"),
-                pid=os.getpid(),
-                host=hostname(),
-                started_at=now,
-                heartbeat_at=now,
-            )
-            s.add(run)
-            s.flush()
-            self.run_id = run.id
+        base = getattr(self.spider, "base_url", None)
+        self.store = CrawlStore(
+            self.db_url, self.crawler.stats, source=getattr(self.spider, "source_name", self.spider.name),
+            base_url=str(base) if base else None, retry_times=self.retry_times,
+            retry_backoff_s=self.retry_backoff_s,
+        )  # fmt: skip
+        self.store.open_run(
+            self.spider.name, getattr(self.spider, "run_args", {}), self.crawler.settings.get("JOBDIR")
+        )
         # the heartbeat always beats (a silent run is shown interrupted after db.runs.STALE_AFTER_S);
         # DOBAE_DB_FLUSH_S=0 only turns off the time-based writing of items
         self.ticker = task.LoopingCall(self._tick)
         self.ticker.start(self.flush_s if self.flush_s > 0 else HEARTBEAT_S, now=False)
+
+    @property
+    def run_id(self) -> int | None:
+        """The crawl_runs row of this crawl (None before the spider opened)."""
+        return None if self.store is None else self.store.run_id
 
     def close_spider(self, spider=None) -> None:
         if self.ticker is not None and self.ticker.running:
@@ -322,8 +254,7 @@ class DatabasePipeline:
     def spider_closed(self, spider, reason: str) -> None:
         """The run's row gets its end (after close_spider: Scrapy sends this signal later)."""
         from crawler.monitor import FAILURE, failure_reason
-        from db.models import CrawlRun, RunStatus
-        from db.session import session_scope
+        from db.models import RunStatus
 
         if self.run_id is None:
             return
@@ -343,21 +274,11 @@ class DatabasePipeline:
             error = f"the crawl stopped: {reason}"
         elif status == RunStatus.interrupted and stats.get_value(FAILURE):
             error = str(stats.get_value(FAILURE))  # e.g. Redis lost (crawler/distributed.py)
-        saved = _json_safe(stats.get_stats())
+        saved = json_safe(stats.get_stats())
         saved["finish_reason"] = reason
-        now = datetime.now(UTC)
-
-        def write_end() -> None:
-            with session_scope(self.db_url) as s:
-                s.execute(
-                    update(CrawlRun)
-                    .where(CrawlRun.id == self.run_id)
-                    .values(status=status, finished_at=now, heartbeat_at=now, stats=saved, error=error)
-                )
-
         try:
             # once the database already failed this run, one more try: the outage is not waited out twice
-            self._retrying(write_end, "the end of the crawl run", 1 if self.failure else None)
+            self.store.end_run(status, saved, error, 1 if self.failure else None)
         except DatabaseUnavailable as exc:  # its pid is gone soon: shown `interrupted` (db/runs.py)
             log.error("crawl run %s: %s; it will show as interrupted", self.run_id, exc)
 
@@ -425,7 +346,7 @@ class DatabasePipeline:
     def _submit(self) -> None:
         items, pages = self._take()
         self.last_flush = time.monotonic()
-        self.pending = self.executor.submit(self._write, items, pages)
+        self.pending = self.executor.submit(self.store.write, items, pages)
         self.pending.add_done_callback(self._not_written)
 
     def _not_written(self, future: Future) -> None:
@@ -453,20 +374,10 @@ class DatabasePipeline:
         if self.flush_s > 0:
             self._submit()
         else:
-            self.pending = self.executor.submit(self._write, [], [])  # the heartbeat only
+            self.pending = self.executor.submit(self.store.write, [], [])  # the heartbeat only
             self.pending.add_done_callback(self._not_written)
 
     # ------------------------------------------------------------------ writing
-
-    def _source_id(self, session, name: str) -> int:
-        from db.sources import ensure_source
-
-        if name in self.source_ids:
-            return self.source_ids[name]
-        base = getattr(self.spider, "base_url", None)
-        sid = ensure_source(session, name, "site", str(base) if base else None)  # an upsert
-        self.source_ids[name] = sid
-        return sid
 
     def _take(self) -> tuple[list[dict], list[dict]]:
         items, self.buffer = self.buffer, []
@@ -479,380 +390,7 @@ class DatabasePipeline:
             pending, self.pending = self.pending, None
             pending.result()
         if (self.buffer or self.pages) and not self.failure:
-            self._write(*self._take())
-
-    def _retrying(self, write, what: str, times: int | None = None) -> None:
-        """`write()`, tried again on a passing database error (see `transient`) with a new pool
-        after 1, 2, 4, … × `retry_backoff_s`; `DatabaseUnavailable` once the tries are spent, or
-        at once for an error a retry cannot mend."""
-        from sqlalchemy.exc import DBAPIError
-
-        from db.session import database_error, get_engine
-
-        times = self.retry_times if times is None else times
-        for attempt in range(times + 1):
-            try:
-                write()
-                if attempt:
-                    self.crawler.stats.inc_value("db/retries_succeeded")
-                    log.info("database write succeeded on try %d (%s)", attempt + 1, what)
-                return
-            except Exception as exc:
-                if not transient(exc):
-                    if not isinstance(
-                        exc, DBAPIError
-                    ):  # not the database's answer: a bug, keep its traceback
-                        log.exception("writing %s failed", what)
-                    raise DatabaseUnavailable(
-                        f"{what} could not be written to the database: {type(exc).__name__}: {first_line(exc)}"
-                    ) from exc
-                why = str(database_error(self.db_url, exc))
-                if attempt == times:
-                    raise DatabaseUnavailable(
-                        f"{what} could not be written after {attempt + 1} tries: {why}"
-                    ) from exc
-                delay = min(self.retry_backoff_s * 2**attempt, 30.0)
-                self.crawler.stats.inc_value("db/retries")
-                log.warning("database write failed (%s), try %d of %d in %.1f s: %s",
-                            what, attempt + 2, times + 1, delay, why)  # fmt: skip
-                get_engine(self.db_url).dispose()  # a restarted server leaves dead pooled connections
-                time.sleep(delay)
-
-    def _write(self, items: list[dict], pages: list[dict]) -> None:
-        """Write items and pages in one transaction (all or nothing), retried (`_retrying`)."""
-        counts = _Counts()
-
-        def write() -> None:
-            counts.values.clear()
-            self._write_once(items, pages, counts)
-
-        what = f"a batch of {len(items)} item(s)" if items or pages else "the heartbeat"
-        try:
-            self._retrying(write, what)
-        except DatabaseUnavailable:
-            self.crawler.stats.inc_value("db/items_not_written", len(items))
-            raise
-        counts.apply(self.crawler.stats)
-
-    def _write_once(self, items: list[dict], pages: list[dict], stats) -> None:
-        """One transaction. Rows go out sorted by their key, table after table in one order, so two
-        crawls writing the same rows at once on PostgreSQL lock them in the same order (no
-        deadlock)."""
-        from db.models import CrawlRun
-        from db.session import session_scope
-
-        with session_scope(self.db_url) as s:
-            if self.run_id is not None:
-                s.execute(
-                    update(CrawlRun).where(CrawlRun.id == self.run_id).values(heartbeat_at=datetime.now(UTC))
-                )
-            by_source: dict[str, list[dict]] = {}
-            for it in items:
-                by_source.setdefault(it["source"], []).append(it)
-            for source, group in by_source.items():
-                self._write_questions(s, source, group, stats)
-            if pages:
-                self._write_pages(s, pages, stats)
-        if items or pages:
-            stats.inc_value("db/batches")
-
-    def _write_pages(self, s, pages: list[dict], stats) -> None:
-        from db.models import Page
-
-        sid = self._source_id(s, getattr(self.spider, "source_name", self.spider.name))
-        rows = [{**p, "source_id": sid, "crawl_run_id": self.run_id} for p in pages]
-        rows.sort(key=lambda r: r["canonical_url"])  # one lock order for concurrent crawls (see _write)
-        stmt = self.insert(Page.__table__)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source_id", "canonical_url"],
-            set_={
-                c: stmt.excluded[c] for c in ("url", "status", "content_hash", "fetched_at", "crawl_run_id")
-            },
-        )
-        s.execute(stmt, rows)
-        stats.inc_value("db/pages", len(rows))
-
-    def _write_questions(self, s, source: str, group: list[dict], stats) -> None:
-        from db.models import Question
-
-        sid = self._source_id(s, source)
-        latest: dict[str, dict] = {}
-        for it in group:  # the last version of a question within the batch wins
-            latest[it["question"]["external_id"]] = it
-        qt = Question.__table__
-        existing = {
-            row.external_id: (row.id, row.content_hash, row.is_deleted)
-            for row in s.execute(
-                select(qt.c.id, qt.c.external_id, qt.c.content_hash, qt.c.is_deleted).where(
-                    qt.c.source_id == sid, qt.c.external_id.in_(list(latest))
-                )
-            )
-        }
-        now = datetime.now(UTC)
-        live, deleted = [], []
-        for ext, it in sorted(latest.items()):
-            q = it["question"]
-            old = existing.get(ext)
-            if q["is_deleted"]:
-                if old is None or not old[2]:
-                    deleted.append(ext)
-                else:
-                    stats.inc_value("db/questions_unchanged")
-            elif old is not None and old[1] == q["content_hash"] and not old[2]:
-                stats.inc_value("db/questions_unchanged")
-            else:
-                stats.inc_value("db/questions_updated" if old else "db/questions_inserted")
-                live.append(it)
-        if live:
-            rows = [
-                {
-                    **it["question"],
-                    "source_id": sid,
-                    "crawl_run_id": self.run_id,
-                    "last_seen_at": now,
-                    "updated_at": now,
-                }
-                for it in live
-            ]
-            stmt = self.insert(qt)
-            cols = [c for c in rows[0] if c not in ("source_id", "external_id")]
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["source_id", "external_id"],
-                set_={c: stmt.excluded[c] for c in cols},
-                where=qt.c.content_hash.is_distinct_from(stmt.excluded.content_hash) | qt.c.is_deleted,
-            )
-            s.execute(stmt, rows)
-        if deleted:
-            stmt = self.insert(qt)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["source_id", "external_id"],
-                set_={
-                    "is_deleted": True,
-                    "last_seen_at": now,
-                    "updated_at": now,
-                    "crawl_run_id": self.run_id,
-                },
-            )
-            s.execute(
-                stmt,
-                [
-                    {
-                        **latest[ext]["question"],
-                        "source_id": sid,
-                        "crawl_run_id": self.run_id,
-                        "last_seen_at": now,
-                        "updated_at": now,
-                    }
-                    for ext in deleted
-                ],
-            )
-            stats.inc_value("db/questions_deleted", len(deleted))
-        if live:
-            ids = dict(
-                s.execute(
-                    select(qt.c.external_id, qt.c.id).where(
-                        qt.c.source_id == sid,
-                        qt.c.external_id.in_([it["question"]["external_id"] for it in live]),
-                    )
-                ).all()
-            )
-            self._write_answers(s, source, sid, live, ids, now, stats)
-
-    def _write_answers(
-        self, s, source: str, sid: int, live: list[dict], qids: dict[str, int], now, stats
-    ) -> None:
-        from db.models import Answer
-
-        at = Answer.__table__
-        rows = []
-        for it in live:
-            qid = qids[it["question"]["external_id"]]
-            for a in it["answers"]:
-                rows.append({**a, "source_id": sid, "question_id": qid, "updated_at": now})
-        if not rows:
-            return
-        rows.sort(key=lambda r: r["external_id"])
-        stmt = self.insert(at)
-        cols = [c for c in rows[0] if c not in ("source_id", "external_id")]
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["source_id", "external_id"],
-            set_={c: stmt.excluded[c] for c in cols},
-            where=at.c.content_hash.is_distinct_from(stmt.excluded.content_hash)
-            | at.c.like_count.is_distinct_from(stmt.excluded.like_count),
-        )
-        s.execute(stmt, rows)
-        stats.inc_value("db/answers_written", len(rows))
-        self._write_pairs(s, source, live, qids, now, stats)
-
-    def _write_pairs(self, s, source: str, live: list[dict], qids: dict[str, int], now, stats) -> None:
-        """Each live, non-empty answer by someone other than the asker becomes a pending qa_pair."""
-        from db.export import too_long_to_export
-        from db.models import Answer, Origin, QAPair, Review, ReviewStatus
-
-        pt = QAPair.__table__
-        aids = {}
-        ext_ids = [a["external_id"] for it in live for a in it["answers"]]
-        for chunk in range(0, len(ext_ids), 500):
-            part = ext_ids[chunk : chunk + 500]
-            aids.update(
-                s.execute(
-                    select(Answer.external_id, Answer.id).where(
-                        Answer.source_id == self.source_ids[source], Answer.external_id.in_(part)
-                    )
-                ).all()
-            )
-        rows = []
-        for it in live:
-            q = it["question"]
-            question_text = q["title"] if not q["body"] else f"{q['title']}\n{q['body']}"
-            for a in it["answers"]:
-                if (
-                    a["is_deleted"]
-                    or not a["body"]
-                    or (a["author_pseudonym"] and a["author_pseudonym"] == q["author_pseudonym"])
-                ):
-                    continue
-                why = too_long_to_export(question_text) or too_long_to_export(a["body"])
-                if why:  # kept in `answers`; a pair's export could not be imported back
-                    stats.inc_value("db/qa_pairs_too_long")
-                    log.warning(
-                        "answer %s of question %s: %s: no pair", a["external_id"], q["external_id"], why
-                    )
-                    continue
-                rows.append(
-                    {
-                        "key": f"crawl:{source}:{a['external_id']}",
-                        "question_text": question_text,
-                        "answer_text": a["body"],
-                        "category": q["category"],
-                        "origin": Origin.crawl.value,
-                        "group_id": f"crawl:{source}:q{q['external_id']}",
-                        "question_id": qids[q["external_id"]],
-                        "answer_id": aids.get(a["external_id"]),
-                        "updated_at": now,
-                    }
-                )
-        if not rows:
-            return
-        rows.sort(key=lambda r: r["key"])
-        before = self._stored_texts(s, [r["key"] for r in rows])
-        stmt = self.insert(pt)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                "question_text": stmt.excluded.question_text,
-                "answer_text": stmt.excluded.answer_text,
-                "category": stmt.excluded.category,
-                "question_id": stmt.excluded.question_id,
-                "answer_id": stmt.excluded.answer_id,
-                "updated_at": stmt.excluded.updated_at,
-                "version": pt.c.version + 1,
-            },
-            where=(pt.c.question_text != stmt.excluded.question_text)
-            | (pt.c.answer_text != stmt.excluded.answer_text),
-        )
-        s.execute(stmt, rows)
-        keys = [r["key"] for r in rows]
-        pair_ids = []
-        for chunk in range(0, len(keys), 500):
-            pair_ids += s.scalars(select(pt.c.id).where(pt.c.key.in_(keys[chunk : chunk + 500]))).all()
-        rt = Review.__table__
-        rstmt = self.insert(rt).on_conflict_do_nothing(index_elements=["pair_id"])
-        s.execute(
-            rstmt,
-            [
-                {"pair_id": pid, "status": ReviewStatus.pending.value, "reasons": []}
-                for pid in sorted(pair_ids)
-            ],
-        )
-        self._reopen_changed(s, rows, before, now, stats)
-        stats.inc_value("db/qa_pairs_written", len(rows))
-
-    def _stored_texts(self, s, keys: list[str]) -> dict[str, tuple]:
-        """key → (pair id, question, answer, version, review status, reasons, note) of the stored
-        pairs, locked (in key order, as the upsert after it would) until the batch commits."""
-        from db.models import QAPair, Review
-
-        out: dict[str, tuple] = {}
-        for chunk in range(0, len(keys), 500):
-            out.update(
-                (row[0], row[1:])
-                for row in s.execute(
-                    select(
-                        QAPair.key,
-                        QAPair.id,
-                        QAPair.question_text,
-                        QAPair.answer_text,
-                        QAPair.version,
-                        Review.status,
-                        Review.reasons,
-                        Review.note,
-                    )
-                    .outerjoin(Review, Review.pair_id == QAPair.id)
-                    .where(QAPair.key.in_(keys[chunk : chunk + 500]))
-                    .order_by(QAPair.key)
-                    # PostgreSQL: a concurrent crawl's change of these pairs commits first (and is seen)
-                    .with_for_update(of=QAPair)
-                )
-            )
-        return out
-
-    def _reopen_changed(self, s, rows: list[dict], before: dict[str, tuple], now, stats) -> None:
-        """A pair whose text this crawl changed goes back to `pending`: no verdict (the machine's
-        curation or a person's approval) covers the new text. Each is one `review_events` row by
-        `machine:crawl` with the old and new texts."""
-        from db.models import Review, ReviewEvent, ReviewStatus
-
-        events = []
-        for r in rows:  # sorted by key: one lock order for concurrent crawls (see _write)
-            old = before.get(r["key"])
-            if old is None:
-                continue
-            pid, question, answer, version, status, reasons, old_note = old
-            changes: dict[str, list] = {}
-            if question != r["question_text"]:
-                changes["question_text"] = [question, r["question_text"]]
-            if answer != r["answer_text"]:
-                changes["answer_text"] = [answer, r["answer_text"]]
-            if not changes:
-                continue
-            old_status = status.value if status is not None else None
-            if old_status != ReviewStatus.pending.value:
-                changes["status"] = [old_status, ReviewStatus.pending.value]
-            if reasons:
-                changes["reasons"] = [list(reasons), []]
-            note = f"text changed by crawl run {self.run_id} (version {version} -> {version + 1}); judge it again"
-            changes["note"] = [old_note, note]
-            events.append(
-                {
-                    "pair_id": pid,
-                    "from_status": old_status,
-                    "to_status": ReviewStatus.pending.value,
-                    "reasons": [],
-                    "actor": "machine:crawl",
-                    "changes": changes,
-                    "note": note,
-                    "at": now,
-                }
-            )
-        for e in events:  # a note per pair (its version); few pairs change per batch
-            s.execute(
-                update(Review)
-                .where(Review.pair_id == e["pair_id"])
-                .values(
-                    status=ReviewStatus.pending,
-                    reasons=[],
-                    reviewer="machine:crawl",
-                    note=e["note"],
-                    text_sha256=None,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        if not events:
-            return
-        s.execute(ReviewEvent.__table__.insert(), events)
-        stats.inc_value("db/qa_pairs_reopened", len(events))
+            self.store.write(*self._take())
 
 
 class DiscardPipeline:
@@ -867,51 +405,3 @@ class DiscardPipeline:
         pipe = cls()
         pipe.crawler = crawler
         return pipe
-
-
-def load_known(db_url: str, source: str) -> dict[str, tuple[int | None, bool, str | None, bool]]:
-    """external id → (comment_count, is_deleted, sitemap lastmod, comments_incomplete) stored for
-    `source` (incremental/resume)."""
-    from db.migrate import ensure_schema
-    from db.models import Question, Source
-    from db.session import session_scope
-
-    ensure_schema(db_url)
-    with session_scope(db_url) as s:
-        rows = s.execute(
-            select(
-                Question.external_id,
-                Question.comment_count,
-                Question.is_deleted,
-                Question.raw,
-                Question.comments_incomplete,
-            )
-            .join(Source, Source.id == Question.source_id)
-            .where(Source.name == source)
-        ).all()
-    return {r[0]: (r[1], bool(r[2]), (r[3] or {}).get("lastmod"), bool(r[4])) for r in rows}
-
-
-def load_known_retrying(crawler, db_url: str, source: str) -> dict[str, tuple]:
-    """`load_known`, tried again on a passing database error like a batch (DOBAE_DB_RETRY_TIMES,
-    DOBAE_DB_RETRY_BACKOFF_S, a new pool each time); `DatabaseUnavailable` when it cannot be read."""
-    from sqlalchemy.exc import DBAPIError
-
-    from db.session import database_error, get_engine
-
-    times = crawler.settings.getint("DOBAE_DB_RETRY_TIMES", 5)
-    backoff = crawler.settings.getfloat("DOBAE_DB_RETRY_BACKOFF_S", 1.0)
-    for attempt in range(times + 1):
-        try:
-            return load_known(db_url, source)
-        except DBAPIError as exc:
-            if not transient(exc) or attempt == times:
-                raise DatabaseUnavailable(
-                    f"the stored questions could not be read: {database_error(db_url, exc)}"
-                ) from exc
-            crawler.stats.inc_value("db/retries")
-            log.warning("reading the stored questions failed, try %d of %d: %s", attempt + 2, times + 1,
-                        first_line(exc))  # fmt: skip
-            get_engine(db_url).dispose()
-            time.sleep(min(backoff * 2**attempt, 30.0))
-    raise AssertionError("unreachable")

@@ -51,7 +51,8 @@ def probe(url: str, *, base_url: str | None = None, obey_robots: bool = True) ->
     from scrapy.utils.test import get_crawler
 
     from crawler.items import QuestionItem, drop_reason
-    from crawler.spiders.ohouse import OhouseSpider, classify_url
+    from crawler.parsers.ohouse_urls import classify_url
+    from crawler.spiders.ohouse import OhouseSpider
     from foundation.settings import get_settings
 
     parts = split_url(url, "crawl probe")

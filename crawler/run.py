@@ -114,7 +114,7 @@ def run_crawl(
     # a failed crawl is reported once, by the caller (`dobae crawl run`: one line, exit 1), from
     # stats["dobae/failure"]; without this Python's last-resort handler would print it a second time
     # (and the database pipeline's retries, counted in the summary as db/retries)
-    for name in ("crawler.monitor", "crawler.pipelines"):
+    for name in ("crawler.monitor", "crawler.pipelines", "crawler.store", "crawler.store_pairs"):
         logging.getLogger(name).addHandler(logging.NullHandler())
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)

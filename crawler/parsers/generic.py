@@ -1,6 +1,6 @@
 """The structural fallback (`generic` parse path): a question page or a list page read from the
 document's structure and semantics alone — no class, id or `data-*` name — for when the site was
-redesigned and no selector of `crawler/spiders/ohouse.py` matches.
+redesigned and no selector of `crawler/parsers/selectors.py` matches.
 
 - **title**: the first `<h1>` outside navigation, asides, footers and lists (a comment feed's
   "댓글 3" header is none), else `og:title`, else `<title>` without the site suffix (" | …");

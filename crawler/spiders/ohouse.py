@@ -4,9 +4,12 @@ Order of preference, per page kind: the JSON endpoint (`/questions.json`), the J
 the page (`data-react-props`, `__NEXT_DATA__`), then the HTML through the era selectors
 (`crawler/parsers/selectors.py`: stable parts only, e.g. `[class*="QuestionTitle"]`), and when none
 of them matches, the structural fallback (`crawler/parsers/generic.py`, parse path `generic`,
-summed up at the end of the crawl). A question's page carries the question and all its comments
-in one request; if its embedded JSON is missing or broken the HTML is parsed and the remaining
-comment pages come from `comments.json`. A page that states more comments than can be read is
+summed up at the end of the crawl). The spider holds the callbacks — what to request next, what
+a missing or broken page means, the stats —; reading a page is `crawler/parsers/`
+(`ohouse_json.py`: the endpoints' payloads and the JSON embedded in pages; `ohouse_html.py`: the
+HTML pages; `ohouse_urls.py`: which page a URL is). A question's page carries the question and
+all its comments in one request; if its embedded JSON is missing or broken the HTML is parsed and
+the remaining comment pages come from `comments.json`. A page that states more comments than can be read is
 stored with what it has, `comments_incomplete` with the reason; a question is dropped only when
 neither a title nor a body is found (a missing title is taken from the body's first sentence).
 
@@ -15,26 +18,23 @@ Example: `scrapy crawl ohouse -a base_url=http://127.0.0.1:8800 -a query=도배,
 
 from __future__ import annotations
 
-import html
-import json
 import math
-import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import scrapy
 from pydantic import Field, field_validator
 from w3lib.url import add_or_replace_parameter
 
-from crawler.normalize import html_to_text, parse_count, parse_korean_datetime
-from crawler.parsers import generic, selectors
+from crawler.normalize import parse_count
+from crawler.parsers import ohouse_html, ohouse_json, selectors
+from crawler.parsers.ohouse_html import HTML_LIST_PER
+from crawler.parsers.ohouse_json import question_from_json
+from crawler.parsers.ohouse_urls import classify_url
 from crawler.parsers.selectors import QUESTION_HREF
 from crawler.spiders.base import DobaeSpider, SpiderArgs
 
-QUESTION_PATH = re.compile(r"/questions/(\d+)(?:[/?#]|$)")
 TRACKED_FIELDS = ("title", "body", "author_name", "posted_at", "view_count", "keywords", "category")
-DELETED_TEXTS = ("삭제된 질문", "삭제된 게시글", "삭제되었거나 존재하지 않")
-HTML_LIST_PER = 20  # cards per HTML list page (fixed by the site; the JSON endpoint takes `per`)
 MAX_LIST_REREADS = 20  # per keyword: re-reads of the list head after the list grew mid-crawl
 
 
@@ -52,71 +52,6 @@ class OhouseArgs(SpiderArgs):
         if isinstance(value, str):
             value = value.split(",")
         return [str(v).strip() for v in value if str(v).strip()]  # type: ignore[union-attr]
-
-
-def _first(d: dict, *keys: str, default: Any = None) -> Any:
-    for key in keys:
-        if key in d and d[key] is not None:
-            return d[key]
-    return default
-
-
-def question_from_json(q: dict, comments: list[dict], source: str, url: str, now) -> dict:
-    """The sandbox/ohouse JSON shapes (snake_case Rails, camelCase Next.js) → a spider item dict."""
-    writer = _first(q, "writer", "user", "author", default={}) or {}
-    if "profile" in writer:  # Next.js: writer.profile.nickname
-        writer = {**writer, **(writer.get("profile") or {})}
-    return {
-        "kind": "question",
-        "source": source,
-        "external_id": str(q["id"]),
-        "url": url,
-        "title": _first(q, "title", "name"),
-        "body": _first(q, "body_html", "body", "description", "content", default=_components(q)),
-        "category": _first(q, "category"),
-        "keywords": _first(q, "keywords", "tags", default=[]),
-        "author_id": None if writer.get("id") is None else str(writer["id"]),
-        "author_name": _first(writer, "nickname", "name"),
-        "posted_at": parse_korean_datetime(_first(q, "created_at", "createdAt"), now),
-        "view_count": _first(q, "view_count", "viewCount"),
-        "comment_count": _first(q, "comment_count", "commentCount", default=len(comments)),
-        "scrap_count": _first(q, "scrap_count", "scrapCount"),
-        "like_count": _first(q, "like_count", "likeCount"),
-        "is_deleted": bool(_first(q, "is_deleted", "isDeleted", "deleted", default=False)),
-        "comments": [comment_from_json(c, now) for c in comments],
-    }
-
-
-def _components(q: dict) -> str | None:
-    """Next.js `components`: plain-text TEXT paragraphs (line breaks inside) → paragraph HTML."""
-    parts = q.get("components")
-    if parts is None:
-        return None  # not the Next.js shape
-    return "".join(
-        "<p>"
-        + html.escape(p.get("text") or p.get("content") or "", quote=False).replace("\n", "<br>")
-        + "</p>"
-        for p in parts
-        if p.get("componentType", "TEXT") == "TEXT"
-    )
-
-
-def comment_from_json(c: dict, now) -> dict:
-    """A comment in the Rails shape (`parent_id`, `is_adopted`) or the Next.js one (`parentId`, …)."""
-    writer = _first(c, "writer", "user", "author", default={}) or {}
-    parent = _first(c, "parent_id", "parentId")
-    return {
-        "external_id": str(c["id"]),
-        "parent_external_id": None if parent is None else str(parent),
-        "body": _first(c, "body_html", "body", "content"),
-        "author_id": None if writer.get("id") is None else str(writer["id"]),
-        "author_name": _first(writer, "nickname", "name"),
-        "author_badge": writer.get("badge"),
-        "is_adopted": bool(_first(c, "is_adopted", "isAdopted", default=False)),
-        "like_count": _first(c, "like_count", "likeCount"),
-        "posted_at": parse_korean_datetime(_first(c, "created_at", "createdAt"), now),
-        "is_deleted": bool(_first(c, "is_deleted", "isDeleted", default=False)),
-    }
 
 
 class OhouseSpider(DobaeSpider):
@@ -253,9 +188,7 @@ class OhouseSpider(DobaeSpider):
             yield from self.html_fallback(query, page)
             return
         try:
-            data = json.loads(response.text)
-            questions = data["questions"]
-            total = int(data.get("total_count") or 0)
+            questions, total = ohouse_json.list_payload(response.text)
         except (ValueError, KeyError, TypeError):
             self.crawler.stats.inc_value("ohouse/list_json_broken")
             self.logger.warning("broken list JSON at %s: falling back to the HTML list", response.url)
@@ -304,53 +237,22 @@ class OhouseSpider(DobaeSpider):
             return  # past the last page ("검색 결과가 없습니다"), or a page standing in for a JSON page
         if self.args.max_pages and page >= self.args.max_pages:
             return
-        last = self.last_list_page(response, found)
+        last = ohouse_html.last_list_page(response, found)
         if last is None or page + 1 <= last:
             yield self.list_html_request(query, page + 1, url=response.url)
 
     def list_links(self, response) -> list[tuple[str, str, int | None]]:
-        """(question id, href, comment count the card states) of each card, notices left out: by
-        the era selectors, else by the structural fallback (every question link in the main
-        content; parse path `generic`)."""
+        """The page's question links (`crawler/parsers/ohouse_html.py`), counted by parse path."""
         stats = self.crawler.stats
-        cards = selectors.list_cards(response)
-        if cards is not None:
+        read = ohouse_html.list_links(response)
+        if read.path == "html":
             stats.inc_value("ohouse/list_parsed/html")
-            stats.inc_value("ohouse/notice_skipped", cards.notices)
-            return cards.links
-        out = []
-        links = generic.question_links(response.selector.root)
-        for link in links:
-            if link["notice"]:
-                stats.inc_value("ohouse/notice_skipped")
-            else:
-                out.append((link["qid"], link["href"], link["comments"]))
-        if out:
-            stats.inc_value("ohouse/list_parsed/generic")
-        else:
-            stats.inc_value("ohouse/list_empty")
-        return out
-
-    @staticmethod
-    def last_list_page(response, cards: int) -> int | None:
-        """The last list page the page states: its paginator's links, or `data-total`
-        (questions; `data-per` per page, else this page's card count), or `data-total-pages`;
-        None when it does not say (walk on until an empty page)."""
-        hrefs = response.css('[class*="Paginator"] a::attr(href), [class*="paginator"] a::attr(href)').re(
-            r"[?&]page=(\d+)"
-        )
-        if hrefs:
-            return max(int(n) for n in hrefs)
-        nav = response.css("[data-total-pages], [data-total]")
-        if nav:
-            pages = parse_count(nav.attrib.get("data-total-pages"))
-            if pages is not None:
-                return pages
-            total = parse_count(nav.attrib.get("data-total"))
-            per = parse_count(nav.attrib.get("data-per")) or max(cards, HTML_LIST_PER)
-            if total is not None and per:
-                return max(1, math.ceil(total / per))
-        return None
+            stats.inc_value("ohouse/notice_skipped", read.notices)
+            return read.links
+        if read.notices:
+            stats.inc_value("ohouse/notice_skipped", read.notices)
+        stats.inc_value("ohouse/list_parsed/generic" if read.links else "ohouse/list_empty")
+        return read.links
 
     # ------------------------------------------------------------------ questions
 
@@ -415,28 +317,26 @@ class OhouseSpider(DobaeSpider):
             yield self.deleted(qid, url)
             return
         now = self.reference_time(response)
-        data = self.embedded_json(response)
+        data, broken = ohouse_json.embedded_json(response)
+        if broken:
+            self.crawler.stats.inc_value("ohouse/embedded_json_broken", broken)
         if data is not None:
-            q = data.get("question") or data
-            comments = data.get("comments")
-            if isinstance(comments, dict):
-                comments = comments.get("comments") or comments.get("items") or []
-            if q.get("is_deleted") or q.get("isDeleted") or self.is_deleted_page(response):
+            q, comments = ohouse_json.embedded_question(data)
+            if q.get("is_deleted") or q.get("isDeleted") or ohouse_html.is_deleted_page(response):
                 yield self.deleted(qid, url)
                 return
             if q.get("id") is not None and comments is not None:
                 item = question_from_json(q, comments, self.source_name, url, now)
-                total = parse_count(
-                    data.get("comment_total") or (data.get("comments_meta") or {}).get("total_count")
-                )
+                total = ohouse_json.embedded_total(data)
                 if total is None or len(comments) >= total:
                     self.parsed(item, "embedded")
                     yield item
                     return
-        if self.is_deleted_page(response):
+        if ohouse_html.is_deleted_page(response):
             yield self.deleted(qid, url)
             return
-        item, total = self.question_from_html(response, qid, url, now)
+        fields, total = ohouse_html.question_fields(response, now)
+        item = {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **fields}
         path = "html"
         if item.get("title") is None and item.get("body") is None:
             fallback = self.question_from_structure(response, qid, url, now)
@@ -449,7 +349,7 @@ class OhouseSpider(DobaeSpider):
         item["lastmod"] = lastmod
         if item.get("title") is None and item.get("body") is not None:
             # the header moved out of the selectors' reach: the page's main <h1>, else the body
-            item["title"] = generic.main_heading(response.selector.root)
+            item["title"] = ohouse_html.main_heading(response)
             if item["title"] is None:
                 self.title_from_body(item)
             else:
@@ -462,8 +362,8 @@ class OhouseSpider(DobaeSpider):
 
     def question_from_structure(self, response, qid: str, url: str, now) -> dict | None:
         """The structural fallback (`crawler/parsers/generic.py`) when no era selector found the
-        question; None when it finds neither a title nor a body either."""
-        got = generic.question(response.selector.root, now)
+        question, each field it found counted; None when it finds neither a title nor a body either."""
+        got = ohouse_html.question_from_structure(response, now)
         if got is None:
             return None
         stats = self.crawler.stats
@@ -471,17 +371,12 @@ class OhouseSpider(DobaeSpider):
             if got.get(field) not in (None, "", []):
                 stats.inc_value(f"ohouse/generic_found/{field}")
         stats.inc_value("ohouse/generic_found/comments", len(got["comments"]))
-        comments = selectors.in_written_order(got.pop("comments"))
-        return {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **got,
-                "comments": comments}  # fmt: skip
+        return {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **got}
 
     def title_from_body(self, item: dict) -> None:
         """No title found (the header is gone; `og:title`/`<title>` may well be the site's): the
         body's first sentence stands in, and the item says so."""
-        text = html_to_text(item["body"]) or ""
-        first_line = next((line.strip() for line in text.split("\n") if line.strip()), "")
-        m = re.match(r"(.+?[.?!。？！])(\s|$)", first_line)
-        sentence = (m.group(1) if m else first_line)[:100]
+        sentence = ohouse_html.first_sentence(item["body"])
         if sentence:
             item["title"] = sentence
             item["title_from_body"] = True
@@ -525,57 +420,6 @@ class OhouseSpider(DobaeSpider):
         if item.get("comments_incomplete"):
             stats.inc_value("ohouse/comments_incomplete")
 
-    @staticmethod
-    def is_deleted_page(response) -> bool:
-        text = " ".join(
-            response.css("h1 ::text, .deleted ::text, [class*='Deleted'] ::text, p ::text").getall()[:20]
-        )
-        return any(t in text for t in DELETED_TEXTS)
-
-    def embedded_json(self, response) -> dict | None:
-        """The page's own data: `data-react-props` of the App (or any props holding a `question`),
-        or Next.js' `__NEXT_DATA__` post. Other React mount points (2019's `CommentFeed`, whose props
-        carry only a count) are not the question."""
-        raws = response.css('[data-react-class="App"]::attr(data-react-props)').getall()
-        raws += [
-            r
-            for r in response.css("[data-react-props]::attr(data-react-props)").getall()
-            if '"question"' in r and r not in raws
-        ]
-        raws += response.css("script#__NEXT_DATA__::text").getall()
-        # a redesign renames attributes and ids, not the payloads: any attribute or JSON script
-        raws += [r for r in response.xpath("//@*[starts-with(normalize-space(.), '{')]").getall()
-                 if '"question"' in r and r not in raws]  # fmt: skip
-        raws += [r for r in response.css('script[type="application/json"]::text').getall() if r not in raws]
-        for raw in raws:
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                self.crawler.stats.inc_value("ohouse/embedded_json_broken")
-                continue
-            if not isinstance(data, dict):
-                continue
-            props = ((data.get("props") or {}).get("pageProps") or {}).get("dehydratedState") or {}
-            queries = props.get("queries")
-            if queries:  # Next.js: props.pageProps.dehydratedState.queries[].state.data.post
-                for query in queries:
-                    post = ((query.get("state") or {}).get("data") or {}).get("post")
-                    if post:
-                        return {"question": post, "comments": post.get("comments", [])}
-                continue
-            if "question" in data or "title" in data:
-                return data
-        return None
-
-    def question_from_html(self, response, qid: str, url: str, now) -> tuple[dict, int | None]:
-        """A detail page of any era through the era selectors → (item, the number of comments the
-        page says there are; None when it does not say)."""
-        fields = selectors.question_fields(response, now)
-        total = selectors.stated_total(response)
-        fields["comment_count"] = len(fields["comments"]) if total is None else total
-        item = {"kind": "question", "source": self.source_name, "external_id": qid, "url": url, **fields}
-        return item, total
-
     def question_json_request(self, item: dict) -> scrapy.Request:
         return scrapy.Request(
             self.url(f"/questions/{item['external_id']}.json"),
@@ -588,11 +432,8 @@ class OhouseSpider(DobaeSpider):
     def parse_question_json(self, response, item: dict):
         """`/questions/{id}.json`; a 404 here means "no JSON", never "deleted"."""
         now = self.reference_time(response)
-        try:
-            q = json.loads(response.text) if response.status < 400 else None
-        except ValueError:
-            q = None
-        if not isinstance(q, dict) or q.get("id") is None:
+        q = ohouse_json.question_payload(response.text) if response.status < 400 else None
+        if q is None:
             self.crawler.stats.inc_value("ohouse/question_json_absent")
             yield from self.complete_comments(item, None, "html")  # dropped as missing_title, counted
             return
@@ -624,8 +465,7 @@ class OhouseSpider(DobaeSpider):
         comments it has, marked `comments_incomplete` — never dropped."""
         now = self.reference_time(response)
         try:
-            data = json.loads(response.text) if response.status < 400 else None
-            got = [comment_from_json(c, now) for c in data["comments"]] if isinstance(data, dict) else None
+            got = ohouse_json.comments_payload(response.text, now) if response.status < 400 else None
         except (ValueError, KeyError, TypeError):
             self.crawler.stats.inc_value("ohouse/comments_json_broken")
             got = None
@@ -638,8 +478,8 @@ class OhouseSpider(DobaeSpider):
             )
             yield self.incomplete(item, page, path, shown, why)
             return
-        item["comments"] = (item["comments"] if page > 1 else []) + got
-        next_page = data.get("next_page")
+        comments, next_page = got
+        item["comments"] = (item["comments"] if page > 1 else []) + comments
         if next_page:
             yield self.comments_request(item, int(next_page), path, shown)
         else:
@@ -683,24 +523,3 @@ class OhouseSpider(DobaeSpider):
 
 
 _OWN_START = OhouseSpider.start  # as defined here, before `scrapy parse` replaces it
-
-
-def classify_url(url: str) -> tuple[str, str | None, str, int]:
-    """(kind, question id, query, page) of a URL of the site: `list`, `list_json`, `question`,
-    `question_json`, `comments_json` or `unknown`."""
-    parts = urlsplit(url)
-    path = parts.path.rstrip("/")
-    params = dict(parse_qsl(parts.query))
-    query, page = params.get("query", ""), parse_count(params.get("page")) or 1
-    if path.endswith("/questions.json"):
-        return "list_json", None, query, page
-    if path.endswith(("/questions", "/community/posts")):
-        return "list", None, query, page
-    m = re.search(r"/questions/(\d+)(\.json|/comments\.json)?$", path)
-    if m:
-        kind = {None: "question", ".json": "question_json", "/comments.json": "comments_json"}[m.group(2)]
-        return kind, m.group(1), query, page
-    m = re.search(r"/community/posts/(?:[^/]*-)?(\d+)$", path)
-    if m:
-        return "question", m.group(1), query, page
-    return "unknown", None, query, page

@@ -14,8 +14,9 @@ import scrapy
 from pydantic import Field
 from scrapy.utils.sitemap import Sitemap
 
+from crawler.parsers.ohouse_urls import QUESTION_PATH
 from crawler.spiders.base import SpiderArgs
-from crawler.spiders.ohouse import QUESTION_PATH, OhouseSpider
+from crawler.spiders.ohouse import OhouseSpider
 
 
 class SitemapArgs(SpiderArgs):
