@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from augment.cache import LLMCallCache
-from augment.client import LLMClient, _read_completion
+from augment.client import LLMClient
 from augment.jobs import require_schema
+from augment.llm_response import read_completion
 from augment.operations import Selection, get_operation
 from augment.runner import JobSummary, Runner, run_operation
 from db.session import session_scope
@@ -126,7 +127,7 @@ def read_batch(path: Path, *, url: str | None = None, settings: Settings | None 
             err = line.get("error") or {}
             out.failed[f"batch_{err.get('code') or status or 'error'}"] += 1
             continue
-        parsed = _read_completion(response.get("body"))
+        parsed = read_completion(response.get("body"))
         if parsed is None:
             out.failed["bad_response"] += 1
             continue

@@ -326,7 +326,8 @@ def docs_add(
 
     Example: `dobae docs add guide.pdf https://example.org/wallpaper.html notes.md`
     """
-    from augment.documents import add_documents, reference_sources
+    from augment.documents import add_documents
+    from augment.reference_set import reference_sources
 
     todo = [*(sources or [])]
     if reference:

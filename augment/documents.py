@@ -1,4 +1,5 @@
-"""Reference documents → sentence-aligned, overlapping chunks in `documents` / `doc_chunks`.
+"""Reference documents → sentence-aligned, overlapping chunks in `documents` / `doc_chunks`: adding,
+removing and listing them.
 
 `add_documents(["guide.pdf", "https://…/page.html", "notes.md"])` reads each source (PDF through
 pypdf, HTML through trafilatura, Markdown and plain text as UTF-8 with or without BOM), splits the
@@ -8,53 +9,51 @@ heading never joins the next sentence), and cuts runs of whole sentences of at m
 Each chunk keeps its character offsets into the stored text (`text[start:end] == chunk`) and, for
 a PDF, the page it starts on. A document is unique by the sha256 of its bytes: re-adding an
 unchanged file adds nothing; everything of one document is written in one transaction.
+
+Reading a source is `augment.doc_reading`, the chunking `augment.doc_chunking`, the shipped
+reference set `augment.reference_set`; their names are importable from here too.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
-import re
-import unicodedata
-import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
+from augment.doc_chunking import (
+    WINDOW_CHARS,
+    Chunk,
+    iter_sentence_spans,
+    make_chunks,
+    sentence_spans,
+    windows,
+)
+from augment.doc_reading import KINDS, Extracted, clean_text, extract, read_source
+from augment.reference_set import REFERENCE_DIR, find_hangul_font, reference_sources, write_reference_pdf
 from foundation.errors import InputError
-from qa.sentences import kiwi
 
-KINDS = {
-    ".pdf": "pdf",
-    ".html": "html",
-    ".htm": "html",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".txt": "text",
-}
-REFERENCE_DIR = Path(__file__).resolve().parent / "reference"
-_PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")  # runs of non-blank lines
-_MD_HEADING = re.compile(r"^#{1,6}\s+", re.M)
-_MD_MARKUP = re.compile(r"(\*\*|__|`)")
-_SPACES = re.compile(r"[ \t]{2,}")
-
-
-@dataclass
-class Extracted:
-    kind: str
-    title: str | None
-    text: str
-    page_starts: list[int] | None = None  # character offset where each page begins (PDF)
-
-
-@dataclass
-class Chunk:
-    seq: int
-    start: int
-    end: int
-    text: str
-    page: int | None = None
+__all__ = [
+    "KINDS",
+    "REFERENCE_DIR",
+    "WINDOW_CHARS",
+    "AddSummary",
+    "Chunk",
+    "Extracted",
+    "add_documents",
+    "clean_text",
+    "document_rows",
+    "extract",
+    "find_hangul_font",
+    "iter_sentence_spans",
+    "make_chunks",
+    "read_source",
+    "reference_sources",
+    "remove_document",
+    "sentence_spans",
+    "windows",
+    "write_reference_pdf",
+]
 
 
 @dataclass
@@ -71,218 +70,6 @@ class _Prepared:
     digest: str
     extracted: Extracted | None = None  # None: a document with these bytes exists
     chunks: list[Chunk] = field(default_factory=list)
-
-
-_SIGN_IN = re.compile(r"(?i)(log-?in|sign-?in|sign_in|signin|/auth\b|/sso\b|/session)")
-
-
-def read_source(source: str) -> tuple[bytes, str]:
-    """The bytes of a path or http(s) URL and its kind (pdf, html, markdown, text).
-
-    A URL is fetched within `fetch.*`'s size and time limits (foundation/fetch.py); an answer other than
-    200 and a redirect to a sign-in page are refused: a login page is not a reference document."""
-    if re.match(r"https?://", source, re.I):
-        from foundation.fetch import fetch, redact
-
-        shown = redact(source)
-        got = fetch(source, what="docs add")
-        if got.redirected_from and _SIGN_IN.search(urllib.parse.urlsplit(got.url).path):
-            raise InputError(
-                f"docs add: {shown} redirected to a sign-in page ({got.url}): a page behind a login cannot be "
-                "added; save it from a browser where you are signed in and add the file"
-            )
-        if got.status in (401, 403):
-            raise InputError(
-                f"docs add: {shown}: HTTP {got.status}, the page needs a login: save it from a browser "
-                "where you are signed in and add the file"
-            )
-        if got.status != 200:
-            raise InputError(f"docs add: cannot fetch {shown}: HTTP {got.status}")
-        ctype = got.content_type
-        suffix = Path(urllib.parse.urlsplit(source).path).suffix.lower()
-        if "pdf" in ctype or suffix == ".pdf":
-            return got.content, "pdf"
-        if "markdown" in ctype or suffix in (".md", ".markdown"):
-            return got.content, "markdown"
-        if ctype.startswith("text/plain") or suffix == ".txt":
-            return got.content, "text"
-        return got.content, "html"
-    path = Path(source)
-    if not path.is_file():
-        raise InputError(f"{source}: no such file")
-    kind = KINDS.get(path.suffix.lower())
-    if kind is None:
-        raise InputError(
-            f"{source}: unknown document type {path.suffix!r}; use one of {', '.join(sorted(KINDS))}"
-        )
-    return path.read_bytes(), kind
-
-
-def _decode(data: bytes, source: str) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: not UTF-8 at byte {exc.start} ({exc.reason})") from None
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # all but tab and line ends
-
-
-def clean_text(text: str) -> str:
-    """NFC, LF line ends, control characters (NUL included) removed: the same text on SQLite and
-    PostgreSQL (which refuses NUL in a text column)."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    return _CONTROL.sub("", text)
-
-
-def _nfc(text: str) -> str:
-    text = clean_text(text)
-    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
-
-
-def extract(data: bytes, kind: str, source: str) -> Extracted:
-    """The document's text (NFC, LF line ends), title and page offsets."""
-    if kind == "pdf":
-        from pypdf import PdfReader
-        from pypdf.errors import PdfReadError
-
-        try:
-            reader = PdfReader(io.BytesIO(data))
-            if reader.is_encrypted and not _decrypts_without_password(reader):
-                raise InputError(
-                    f"{source}: the PDF is encrypted and needs a password: save a copy without one "
-                    "(e.g. qpdf --decrypt --password=PASSWORD in.pdf out.pdf) and add that"
-                )
-            pages = [_nfc(_SPACES.sub(" ", p.extract_text() or "")) for p in reader.pages]
-            meta_title = (reader.metadata or {}).get("/Title") if reader.metadata else None
-        except (PdfReadError, ValueError, KeyError) as exc:
-            raise InputError(f"{source}: not a readable PDF ({exc})") from exc
-        starts, parts, pos = [], [], 0
-        for text in pages:
-            starts.append(pos)
-            parts.append(text)
-            pos += len(text) + 2
-        text = "\n\n".join(parts)
-        title = _nfc(str(meta_title)) if meta_title else _first_line(text)
-        return Extracted("pdf", title or None, text, starts)
-    if kind == "html":
-        import trafilatura
-
-        html = _decode(data, source)
-        body = trafilatura.extract(html, include_comments=False, include_tables=True, favor_precision=True)
-        meta = trafilatura.extract_metadata(html)
-        text = _nfc(body or "")
-        title = _nfc(meta.title) if meta is not None and meta.title else _first_line(text)
-        return Extracted("html", title or None, text)
-    raw = _nfc(_decode(data, source))
-    if kind == "markdown":
-        heading = re.search(r"^#\s+(.+)$", raw, re.M)
-        text = _MD_MARKUP.sub("", _MD_HEADING.sub("", raw))
-        return Extracted("markdown", heading.group(1).strip() if heading else _first_line(text), text)
-    return Extracted("text", _first_line(raw), raw)
-
-
-def _decrypts_without_password(reader) -> bool:
-    """An encrypted PDF may open with the empty user password (only its permissions are locked)."""
-    from pypdf.errors import DependencyError, PdfReadError
-
-    try:
-        return bool(reader.decrypt(""))
-    except (DependencyError, PdfReadError, NotImplementedError):
-        return False
-
-
-def _first_line(text: str) -> str | None:
-    line = text.strip().split("\n", 1)[0].strip() if text.strip() else ""
-    return line[:200] or None
-
-
-WINDOW_CHARS = 2000  # Kiwi's sentence splitting grows faster than linearly with its input
-_WINDOW_CUT = re.compile(r"[.!?。]\s|다\s|\n")  # the last sentence end before the limit …
-_SPACE = re.compile(r"\s")  # … or the last space; else a hard cut
-
-
-def windows(text: str, limit: int = WINDOW_CHARS) -> list[tuple[int, str]]:
-    """(offset, piece) covering `text`, each piece at most `limit` characters, cut after a sentence
-    end or a space where there is one, so splitting stays linear in the paragraph's length."""
-    out: list[tuple[int, str]] = []
-    pos = 0
-    while len(text) - pos > limit:
-        window = text[pos : pos + limit]
-        cut = None
-        for pattern in (_WINDOW_CUT, _SPACE):
-            ends = [m.end() for m in pattern.finditer(window, limit // 2)]
-            if ends:
-                cut = ends[-1]
-                break
-        cut = cut or limit
-        out.append((pos, text[pos : pos + cut]))
-        pos += cut
-    out.append((pos, text[pos:]))
-    return out
-
-
-def iter_sentence_spans(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of every sentence, lazily: paragraphs (runs of non-blank lines) split by Kiwi,
-    a long paragraph in windows of at most `WINDOW_CHARS` (see `windows`)."""
-    for para in _PARAGRAPH.finditer(text):
-        for off, piece in windows(para.group()):
-            base = para.start() + off
-            for sent in kiwi().split_into_sents(piece):
-                start, end = base + sent.start, base + sent.end
-                while start < end and text[start].isspace():
-                    start += 1
-                while end > start and text[end - 1].isspace():
-                    end -= 1
-                if end > start:
-                    yield start, end
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of every sentence (see `iter_sentence_spans`)."""
-    return list(iter_sentence_spans(text))
-
-
-def make_chunks(
-    text: str,
-    chunk_chars: int = 500,
-    overlap_chars: int = 120,
-    page_starts: Sequence[int] | None = None,
-    max_chunks: int | None = None,
-) -> list[Chunk]:
-    """Runs of whole sentences, each at most `chunk_chars` long (a longer sentence stands alone),
-    each starting with the last sentences of the previous run that fit in `overlap_chars`.
-    With `max_chunks`, at most that many plus one (the extra one says there was more), and the
-    text is split into sentences only as far as those chunks need."""
-    found = iter_sentence_spans(text)
-    spans: list[tuple[int, int]] = []
-
-    def have(n: int) -> bool:  # is there a sentence number n (splitting on demand)?
-        while len(spans) <= n:
-            nxt = next(found, None)
-            if nxt is None:
-                return False
-            spans.append(nxt)
-        return True
-
-    chunks: list[Chunk] = []
-    i = 0
-    while have(i):
-        j = i
-        while have(j + 1) and spans[j + 1][1] - spans[i][0] <= chunk_chars:
-            j += 1
-        start, end = spans[i][0], spans[j][1]
-        page = None
-        if page_starts:
-            page = max(n for n, s in enumerate(page_starts, start=1) if s <= start)
-        chunks.append(Chunk(len(chunks), start, end, text[start:end], page))
-        if not have(j + 1) or (max_chunks is not None and len(chunks) > max_chunks):
-            break
-        k = j + 1
-        while k - 1 > i and end - spans[k - 1][0] <= overlap_chars:
-            k -= 1
-        i = k
-    return chunks
 
 
 def add_documents(
@@ -470,52 +257,6 @@ def remove_document(
         source = doc.source
         s.delete(doc)
     return source, n, grounded
-
-
-def reference_sources() -> list[Path]:
-    """The reference set shipped with the project (written for it): Markdown and its PDF."""
-    return sorted(p for p in REFERENCE_DIR.iterdir() if p.suffix in (".md", ".pdf"))
-
-
-def write_reference_pdf(markdown: Path, out: Path, font: Path | None = None) -> Path:
-    """A small PDF of a Markdown file (headings bold and larger), set in a Hangul font (fonts-nanum)."""
-    import logging
-
-    from fpdf import FPDF
-
-    logging.getLogger("fontTools.subset").setLevel(logging.ERROR)  # "TSI0 NOT subset" notes
-    font = font or find_hangul_font()
-    raw = _nfc(_decode(markdown.read_bytes(), str(markdown)))
-    title = re.search(r"^#\s+(.+)$", raw, re.M)
-    pdf = FPDF(format=(105, 148))  # A6 in mm: a few pages
-    pdf.set_creation_date(datetime(2026, 1, 1, tzinfo=UTC))  # the same bytes on every build
-    pdf.set_title(title.group(1).strip() if title else markdown.stem)
-    pdf.set_author("dobae")
-    pdf.add_font("hangul", "", str(font))
-    pdf.set_auto_page_break(True, margin=15)
-    pdf.add_page()
-    for block in re.split(r"\n\s*\n", raw):
-        block = block.strip()
-        level = len(block) - len(block.lstrip("#"))
-        body = block.lstrip("#").strip()
-        pdf.set_font("hangul", size={1: 15, 2: 12}.get(level, 10))
-        pdf.multi_cell(0, 6 if level else 5.5, body, align="L")
-        pdf.ln(2)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    pdf.output(str(out))
-    return out
-
-
-def find_hangul_font() -> Path:
-    for candidate in (
-        Path("/usr/share/fonts/truetype/nanum/NanumGothic.ttf"),
-        Path("/usr/share/fonts/truetype/nanum/NanumBarunGothic.ttf"),
-    ):
-        if candidate.exists():
-            return candidate
-    from foundation.errors import ConfigError
-
-    raise ConfigError("no Hangul font for the reference PDF: apt-get install fonts-nanum (make system-deps)")
 
 
 def document_rows(url: str | None = None) -> list[tuple]:

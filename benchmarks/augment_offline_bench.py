@@ -146,7 +146,8 @@ def main() -> None:
     upgrade(url)
     import_dacon(args.train, args.test, url=url)
     if "from-docs" in args.ops:
-        from augment.documents import add_documents, reference_sources
+        from augment.documents import add_documents
+        from augment.reference_set import reference_sources
 
         add_documents(reference_sources(), note="reference set", url=url)
     results = []

@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_S = 5.0  # heartbeat interval when DOBAE_DB_FLUSH_S=0 (no time-based writes)
 DB_STOPPED = "database_unavailable"  # the finish reason of a crawl stopped by the database
-# finish reasons of a crawl stopped by a part that failed (the database; Redis, crawler/distributed.py):
+# finish reasons of a crawl stopped by a part that failed (the database; Redis, crawler/distributed/):
 # `interrupted`, with the reason, and the same crawl run again resumes it
 STOPPED_BY_A_PART = {DB_STOPPED, "redis_unavailable"}
 WITHDRAWN_AUTHORS = {"탈퇴한 사용자", "탈퇴한 회원", "탈퇴회원", "알수없음", "(알 수 없음)"}
@@ -273,7 +273,7 @@ class DatabasePipeline:
         elif status == RunStatus.failed:
             error = f"the crawl stopped: {reason}"
         elif status == RunStatus.interrupted and stats.get_value(FAILURE):
-            error = str(stats.get_value(FAILURE))  # e.g. Redis lost (crawler/distributed.py)
+            error = str(stats.get_value(FAILURE))  # e.g. Redis lost (crawler/distributed/)
         saved = json_safe(stats.get_stats())
         saved["finish_reason"] = reason
         try:

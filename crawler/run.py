@@ -66,7 +66,7 @@ def check_database(settings) -> None:
 
 def check_redis(settings) -> None:
     """A distributed crawl's Redis answers, else a `ConfigError` of one line naming it."""
-    from crawler.distributed import is_distributed
+    from crawler.distributed.workers import is_distributed
 
     if not is_distributed(settings):
         return

@@ -47,7 +47,7 @@ EXTENSIONS = {
     "crawler.monitor.RunMonitor": 20,
 }
 
-# Distributed crawling (crawler/distributed.py): on only with `-s SCHEDULER=crawler.distributed.Scheduler
+# Distributed crawling (crawler/distributed/): on only with `-s SCHEDULER=crawler.distributed.Scheduler
 # -s REDIS_URL=redis://host:6379/0`; the queue persists so processes can come and go.
 SPIDER_MIDDLEWARES = {"crawler.distributed.InflightDone": 50}
 SCHEDULER_PERSIST = True

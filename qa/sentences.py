@@ -1,5 +1,5 @@
 """Korean sentence splitting (Kiwi, from the `kiwipiepy` package): one analyser for the process,
-shared by the `compose` answerer and reference-document chunking (`augment.documents`).
+shared by the `compose` answerer and reference-document chunking (`augment.doc_chunking`).
 
 `split_at_marks(text)` is the fast split (a regular expression, at sentence marks and line
 breaks, texts kept as written) for checks on every generated or crawled pair, the answer

@@ -72,14 +72,14 @@ class DobaeSpider(scrapy.Spider):
     def update_settings(cls, settings) -> None:
         super().update_settings(settings)
         # `-s SCHEDULER=scrapy_redis.scheduler.Scheduler` alone makes a distributed crawl: its shared
-        # dupefilter comes with it (crawler/distributed.py)
+        # dupefilter comes with it (crawler/distributed/)
         scheduler = str(settings.get("SCHEDULER") or "")
         if (
             "scrapy_redis" in scheduler or scheduler == "crawler.distributed.Scheduler"
         ) and "scrapy_redis" not in str(settings.get("DUPEFILTER_CLASS") or ""):
             settings.set("DUPEFILTER_CLASS", "scrapy_redis.dupefilter.RFPDupeFilter", priority="spider")
         if "scrapy_redis" in scheduler or scheduler == "crawler.distributed.Scheduler":
-            from crawler.distributed import redis_params
+            from crawler.distributed.outage import redis_params
 
             # Redis commands wait out a restart (DOBAE_REDIS_OUTAGE_S) instead of failing at once
             settings.set("REDIS_PARAMS", redis_params(settings), priority="spider")
@@ -106,7 +106,8 @@ class DobaeSpider(scrapy.Spider):
                 from scrapy.exceptions import CloseSpider
 
                 from crawler.monitor import FAILURE
-                from crawler.pipelines import DB_STOPPED, DatabaseUnavailable, load_known_retrying
+                from crawler.pipelines import DB_STOPPED
+                from crawler.store import DatabaseUnavailable, load_known_retrying
                 from foundation.settings import get_settings
 
                 url = self.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url

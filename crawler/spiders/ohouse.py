@@ -81,7 +81,7 @@ class OhouseSpider(DobaeSpider):
 
     @property
     def distributed(self):
-        """The `RedisWorkers` extension in a scrapy-redis crawl (see crawler/distributed.py), else None."""
+        """The `RedisWorkers` extension in a scrapy-redis crawl (see crawler/distributed/), else None."""
         return getattr(self.crawler, "distributed", None)
 
     def list_state(self, query: str) -> tuple[int | None, int]:

@@ -8,7 +8,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from dobae.demo.steps import INFER_LIMIT, STEPS, DemoContext
+from dobae.demo.steps import STEPS
+from dobae.demo.steps.answering import INFER_LIMIT
+from dobae.demo.steps.context import DemoContext
 from foundation.console import console, esc
 from foundation.errors import DobaeError, InputError
 from foundation.settings import Settings, get_settings

@@ -11,8 +11,9 @@ from aug_helpers import insert_pairs, llm_env
 from sqlalchemy import select
 
 from augment.cache import LLMCallCache
-from augment.client import ChatRequest, LLMClient, retry_after_seconds
+from augment.client import ChatRequest, LLMClient
 from augment.operations import Selection
+from augment.retry_policy import retry_after_seconds
 from augment.runner import run_operation
 from augment.schemas import Keywords
 from db.models import Generation, LLMCache, Origin, QAPair, ReviewStatus
@@ -186,7 +187,7 @@ def test_prompt_injection_in_crawled_text_never_reaches_approved(db_url, fault_s
 
 
 def test_direct_transport_takes_the_proxy_from_the_environment(monkeypatch):
-    from augment.client import env_proxy
+    from augment.transport import env_proxy
 
     for var in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
         monkeypatch.delenv(var, raising=False)

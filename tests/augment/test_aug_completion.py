@@ -6,7 +6,8 @@ from __future__ import annotations
 from aug_helpers import insert_pairs, llm_env
 from sqlalchemy import select
 
-from augment.client import cut_at_stop, resolve_mode
+from augment.llm_mode import resolve_mode
+from augment.llm_response import cut_at_stop
 from augment.operations import Selection
 from augment.runner import run_operation
 from db.models import Generation, LLMCache, QAPair, Review, ReviewStatus

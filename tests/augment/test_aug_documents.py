@@ -10,14 +10,9 @@ from functools import partial
 import pytest
 from sqlalchemy import func, select
 
-from augment.documents import (
-    REFERENCE_DIR,
-    add_documents,
-    make_chunks,
-    reference_sources,
-    sentence_spans,
-    write_reference_pdf,
-)
+from augment.doc_chunking import make_chunks, sentence_spans
+from augment.documents import add_documents
+from augment.reference_set import REFERENCE_DIR, reference_sources, write_reference_pdf
 from db.models import DocChunk, Document
 from db.session import session_scope
 from foundation.errors import InputError

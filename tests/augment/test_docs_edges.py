@@ -14,8 +14,9 @@ import pytest
 from backends import POSTGRES_ONLY
 from sqlalchemy import func, select
 
-from augment import documents
-from augment.documents import WINDOW_CHARS, add_documents, make_chunks, windows
+from augment import doc_chunking, documents
+from augment.doc_chunking import WINDOW_CHARS, make_chunks, windows
+from augment.documents import add_documents
 from db.models import DocChunk, Document, Origin, QAPair
 from db.session import session_scope
 from foundation.errors import InputError
@@ -247,12 +248,12 @@ def test_an_encrypted_pdf_says_it_needs_a_password(sqlite_url, tmp_path, cli):
 def spy_on_kiwi(monkeypatch) -> list[int]:
     """The lengths of the pieces handed to Kiwi's sentence splitter (which still splits them)."""
     seen: list[int] = []
-    real = documents.kiwi
+    real = doc_chunking.kiwi
 
     class Spy:
         def split_into_sents(self, piece):
             seen.append(len(piece))
             return real().split_into_sents(piece)
 
-    monkeypatch.setattr(documents, "kiwi", Spy)
+    monkeypatch.setattr(doc_chunking, "kiwi", Spy)
     return seen

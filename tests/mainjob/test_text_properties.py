@@ -161,7 +161,7 @@ def test_any_text_is_stored_whole_and_every_read_command_shows_it(
     texts, db_url, tmp_path, cli, muse_ready, monkeypatch
 ):
     import foundation.console
-    from augment.documents import clean_text
+    from augment.doc_reading import clean_text
     from db.dacon import pair_key
 
     monkeypatch.setattr(foundation.console.out, "width", 160)
