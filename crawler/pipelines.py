@@ -94,11 +94,10 @@ class NormalizePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        from foundation.settings import get_settings
+        from crawler.addon import required
 
-        crawl = get_settings().crawl
-        pseudo = crawler.settings.getbool("DOBAE_PSEUDONYMIZE_AUTHORS", crawl.pseudonymize_authors)
-        return cls(pseudo, crawl.author_salt.get_secret_value())
+        pseudo = crawler.settings.getbool("DOBAE_PSEUDONYMIZE_AUTHORS", True)
+        return cls(pseudo, required(crawler.settings, "DOBAE_AUTHOR_SALT") if pseudo else "")
 
     def author(self, source: str, author_id: str | None, name: str | None) -> str | None:
         if self.pseudonymize:
@@ -199,9 +198,9 @@ class DatabasePipeline:
 
     @classmethod
     def from_crawler(cls, crawler):
-        from foundation.settings import get_settings
+        from crawler.addon import required
 
-        url = crawler.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
+        url = required(crawler.settings, "DOBAE_DATABASE_URL")
         pipe = cls(
             crawler,
             url,

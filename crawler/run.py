@@ -21,7 +21,10 @@ def crawl_settings(
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "crawler.settings")
     from scrapy.utils.project import get_project_settings
 
+    from crawler.addon import apply
+
     settings = get_project_settings()
+    apply(settings)  # what the add-on sets, already here for the checks before the crawler exists
     if not throttle:
         settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")
         settings.set("DOWNLOAD_DELAY", 0, priority="cmdline")
@@ -50,14 +53,14 @@ def check_database(settings) -> None:
     `ConfigError` of one line naming it — before the first request, not as tracebacks after."""
     from sqlalchemy.exc import DBAPIError
 
+    from crawler.addon import required
     from db.migrate import ensure_schema
     from db.session import database_error
-    from foundation.settings import get_settings
 
     pipelines = settings.getdict("ITEM_PIPELINES") or {}
     if not any(k.endswith("DatabasePipeline") and v is not None for k, v in pipelines.items()):
         return
-    url = settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
+    url = required(settings, "DOBAE_DATABASE_URL")
     try:
         ensure_schema(url)
     except DBAPIError as exc:

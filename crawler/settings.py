@@ -1,17 +1,16 @@
 """Scrapy settings of the dobae crawler. Live defaults are polite; tests and benchmarks override.
 
 The database URL, User-Agent and author pseudonymisation come from `foundation.settings`
-(`DOBAE_DATABASE_URL`, `DOBAE_CRAWL__USER_AGENT`, `DOBAE_CRAWL__PSEUDONYMIZE_AUTHORS`).
+(`DOBAE_DATABASE_URL`, `DOBAE_CRAWL__USER_AGENT`, `DOBAE_CRAWL__PSEUDONYMIZE_AUTHORS`) through one
+Scrapy add-on, `crawler.addon.DobaeSettings`, at the add-on priority (`-s` overrides it).
 """
-
-from foundation.settings import get_settings
 
 BOT_NAME = "dobae"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 COMMANDS_MODULE = "crawler.commands"  # `scrapy crawl` exits 1 when the crawl failed (crawler/commands)
 
-USER_AGENT = get_settings().crawl.user_agent
+ADDONS = {"crawler.addon.DobaeSettings": 0}  # DOBAE_DATABASE_URL, DOBAE_*AUTHOR*, USER_AGENT
 ROBOTSTXT_OBEY = True
 
 # Politeness: one request at a time per site, AutoThrottle adapts the delay to the server's latency.

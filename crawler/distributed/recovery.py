@@ -82,10 +82,10 @@ class InflightRecords:
         ids = {q for q in (question_id(r) for r in requests) if q is not None}
         if not ids or not getattr(self.spider, "stores_items", lambda: False)():
             return set()
+        from crawler.addon import required
         from crawler.store import DatabaseUnavailable, load_known_retrying
-        from foundation.settings import get_settings
 
-        url = self.crawler.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
+        url = required(self.crawler.settings, "DOBAE_DATABASE_URL")
         try:
             known = load_known_retrying(
                 self.crawler, url, getattr(self.spider, "source_name", self.spider.name)

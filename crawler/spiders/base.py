@@ -105,12 +105,12 @@ class DobaeSpider(scrapy.Spider):
             if self.args.incremental and self.stores_items():
                 from scrapy.exceptions import CloseSpider
 
+                from crawler.addon import required
                 from crawler.monitor import FAILURE
                 from crawler.pipelines import DB_STOPPED
                 from crawler.store import DatabaseUnavailable, load_known_retrying
-                from foundation.settings import get_settings
 
-                url = self.settings.get("DOBAE_DATABASE_URL") or get_settings().db_url
+                url = required(self.settings, "DOBAE_DATABASE_URL")
                 try:
                     self._known = load_known_retrying(self.crawler, url, self.source_name)
                 except DatabaseUnavailable as exc:  # the list page stays unfinished: resumable

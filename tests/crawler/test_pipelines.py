@@ -58,11 +58,14 @@ def question(ext="101", **over):
     return item
 
 
+ADDONS = {"ADDONS": {"crawler.addon.DobaeSettings": 0}}  # as crawler/settings.py: author salt, …
+
+
 class Run:
     """One crawl's pipelines: validate → normalise → database, opened and closed like Scrapy does."""
 
     def __init__(self, db_url: str, **settings) -> None:
-        self.crawler = get_crawler(BoardSpider, {"DOBAE_DATABASE_URL": db_url, **settings})
+        self.crawler = get_crawler(BoardSpider, {"DOBAE_DATABASE_URL": db_url, **ADDONS, **settings})
         self.crawler.spider = self.crawler._create_spider()
         self.stages = [
             ValidationPipeline.from_crawler(self.crawler),

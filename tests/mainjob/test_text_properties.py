@@ -63,7 +63,9 @@ def _pipelines(db_url):
     class Spider(scrapy.Spider):
         name = source_name = "prop_board"
 
-    crawler = get_crawler(Spider, {"DOBAE_DATABASE_URL": db_url})
+    crawler = get_crawler(
+        Spider, {"DOBAE_DATABASE_URL": db_url, "ADDONS": {"crawler.addon.DobaeSettings": 0}}
+    )
     crawler.spider = crawler._create_spider()
     stages = [ValidationPipeline.from_crawler(crawler), NormalizePipeline.from_crawler(crawler)]
     stages.append(DatabasePipeline.from_crawler(crawler))
