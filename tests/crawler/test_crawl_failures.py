@@ -99,6 +99,16 @@ def test_scrapy_crawl_logs_the_reason_as_an_error_and_no_telnet_console(sqlite_u
     assert only_run(sqlite_url).status == RunStatus.failed
 
 
+def test_the_remote_control_is_not_even_loaded():
+    """Its module imports aiohttp (~0.4 s at every crawl's start) only to switch itself off."""
+    from scrapy.utils.conf import build_component_list
+    from scrapy.utils.project import get_project_settings
+
+    loaded = build_component_list(get_project_settings().getwithbase("EXTENSIONS"))
+    assert "scrapy.extensions.corestats.CoreStats" in loaded  # Scrapy's own ones are there …
+    assert not [c for c in loaded if "remote_control" in c]  # … but not this one
+
+
 def test_failure_reason_rules():
     ok = {"dobae/pages_ok": 3, "item_scraped_count": 0}
     assert failure_reason(ok) is None  # an incremental crawl with nothing new is fine
