@@ -53,6 +53,7 @@ ALIVE_S = 15  # a worker whose alive key is older than this is dead (long: a loa
 BUSY_S = ALIVE_S + 5  # outlives the alive key: a killed busy worker is seen dead before it is seen idle
 HEARTBEAT_S = 1.0
 START_GRACE_S = 10.0  # a new worker waits this long for the queue to fill before it may close
+# (DOBAE_REDIS_START_GRACE_S: a test's lone worker resuming a crawl has nobody to wait for)
 ITEM_CALLBACKS = {"parse_question", "parse_comments", "parse_question_json"}
 REDIS_STOPPED = "redis_unavailable"  # the finish reason of a process stopped by Redis
 
@@ -96,6 +97,7 @@ class RedisWorkers:
         self.redis = get_redis_from_settings(crawler.settings)
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.started = time.monotonic()
+        self.start_grace_s = crawler.settings.getfloat("DOBAE_REDIS_START_GRACE_S", START_GRACE_S)
         self.last_activity = 0.0
         self.busy_marked = False  # this worker's busy key set since it was last idle
         self.heartbeat: task.LoopingCall | None = None
@@ -281,7 +283,7 @@ class RedisWorkers:
         self.busy_marked = False
         recovered = self.recover()
         others_busy = self.workers("busy") - {self.worker}
-        young = time.monotonic() - self.started < START_GRACE_S
+        young = time.monotonic() - self.started < self.start_grace_s
         spider.logger.debug(
             "distributed crawl: idle; recovered %d, busy %s, young %s", recovered, others_busy, young
         )
