@@ -51,6 +51,7 @@ from twisted.internet import task
 
 ALIVE_S = 15  # a worker whose alive key is older than this is dead (long: a loaded machine stalls)
 BUSY_S = ALIVE_S + 5  # outlives the alive key: a killed busy worker is seen dead before it is seen idle
+# (DOBAE_REDIS_ALIVE_S sets ALIVE_S, BUSY_S follows: a test that kills a worker need not wait 15 s)
 HEARTBEAT_S = 1.0
 START_GRACE_S = 10.0  # a new worker waits this long for the queue to fill before it may close
 # (DOBAE_REDIS_START_GRACE_S: a test's lone worker resuming a crawl has nobody to wait for)
@@ -98,6 +99,8 @@ class RedisWorkers:
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.started = time.monotonic()
         self.start_grace_s = crawler.settings.getfloat("DOBAE_REDIS_START_GRACE_S", START_GRACE_S)
+        self.alive_s = crawler.settings.getint("DOBAE_REDIS_ALIVE_S", ALIVE_S)
+        self.busy_s = self.alive_s + (BUSY_S - ALIVE_S)
         self.last_activity = 0.0
         self.busy_marked = False  # this worker's busy key set since it was last idle
         self.heartbeat: task.LoopingCall | None = None
@@ -187,7 +190,7 @@ class RedisWorkers:
         self.crawler.stats.set_value("distributed/seeder", first)
         if first:  # busy from now on: the others wait for the requests it is about to queue
             self.last_activity = time.monotonic()
-            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=BUSY_S)
+            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=self.busy_s)
         return first
 
     def spider_closed(self, spider, reason) -> None:
@@ -208,7 +211,7 @@ class RedisWorkers:
             pipe.execute()
         except RedisError as exc:
             spider.logger.warning("distributed crawl: Redis unreachable at the end (%s): the others "
-                                  "see this worker gone in %d s", exc, ALIVE_S)  # fmt: skip
+                                  "see this worker gone in %d s", exc, self.alive_s)  # fmt: skip
             return
         if clean and not self.workers("alive") and not self.workers("inflight"):
             queue = self.crawler.settings.get("SCHEDULER_QUEUE_KEY", "%(spider)s:requests") % {
@@ -231,15 +234,15 @@ class RedisWorkers:
             return
         try:
             pipe = self.redis.pipeline()
-            pipe.set(self.key("alive", self.worker), "1", ex=ALIVE_S)
+            pipe.set(self.key("alive", self.worker), "1", ex=self.alive_s)
             if time.monotonic() - self.last_activity < 2 * HEARTBEAT_S:
-                pipe.set(self.key("busy", self.worker), "1", ex=BUSY_S)
+                pipe.set(self.key("busy", self.worker), "1", ex=self.busy_s)
             pipe.exists(self.key("seeded"))
             seeded = pipe.execute()[-1]
             now = time.monotonic()
             if seeded:
                 self.seen_seed = True
-            elif self.seen_seed and now - self.last_beat < ALIVE_S / 2:
+            elif self.seen_seed and now - self.last_beat < self.alive_s / 2:
                 # our alive key never lapsed, so no "last worker out" removed the seed: Redis lost
                 # its data (restarted without RDB/AOF), queue and dupefilter with it
                 self.lost("the crawl's keys are gone (Redis restarted without its data?)")
@@ -258,7 +261,7 @@ class RedisWorkers:
     def response_received(self, response, request, spider) -> None:
         now = time.monotonic()
         if now - self.last_activity > HEARTBEAT_S / 2:
-            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=BUSY_S)
+            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=self.busy_s)
         self.last_activity = now
 
     def spider_idle(self, spider) -> None:
@@ -275,7 +278,7 @@ class RedisWorkers:
         (BUSY_S > ALIVE_S) and the others wait to take its requests over instead of quitting."""
         self.last_activity = time.monotonic()
         if not self.busy_marked:
-            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=BUSY_S)
+            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=self.busy_s)
             self.busy_marked = True
 
     def _idle(self, spider) -> None:

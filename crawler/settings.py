@@ -66,6 +66,7 @@ DOBAE_DB_RETRY_TIMES = 5  # a batch the database refused is tried again after 1,
 DOBAE_DB_RETRY_BACKOFF_S = 1.0  # … (× this): an outage up to ~30 s costs nothing, a longer one stops
 DOBAE_REDIS_OUTAGE_S = 30.0  # distributed crawls: a Redis command waits this long for Redis to return
 DOBAE_REDIS_START_GRACE_S = 10.0  # … and a new worker this long for the shared queue to fill
+DOBAE_REDIS_ALIVE_S = 15  # a worker silent this long is dead: its unfinished requests are taken over
 DOBAE_RECORD_PAGES = True
 
 FEED_EXPORT_ENCODING = "utf-8"
