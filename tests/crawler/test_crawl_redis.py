@@ -24,10 +24,11 @@ from crawler.sandbox import Site, serve_sandbox
 from crawler.sandbox.golden import golden_rows
 
 SCALE = 400
-# the killed worker is seen dead once its alive key expires: 6 s here, not 15 (the whole crawl takes
-# about 8 s on 2 quiet cores, so the survivors sat idle waiting for the 15 s to pass); a live worker
-# beats every second, so 6 s is still a 6-fold margin for a stalled one
-ALIVE_S = 6
+# the killed worker is seen dead once its alive key expires: 10 s here, not 15 (the whole crawl takes
+# about 8 s on 2 quiet cores, so the survivors sat idle waiting for the rest of the 15 s); a live
+# worker beats every second: 10 s keeps a wide margin for one stalled by a loaded machine (a 5 s key
+# was outlived once, docs/crawler.md)
+ALIVE_S = 10
 # and the late joiner, which finds the queue filled long ago, waits 3 s (not 10) before it may close
 REDIS_URL = os.environ.get("DOBAE_TEST_REDIS_URL")
 
