@@ -23,6 +23,14 @@ from crawler.normalize import parse_count, parse_korean_datetime
 from crawler.spiders.base import DobaeSpider, SpiderArgs
 
 SPA_QUESTION = re.compile(r"/spa/questions/(\d+)")
+NOT_FETCHED = frozenset({"image", "media", "font"})  # what the browser need not download
+
+
+def skip_media(request) -> bool:
+    """PLAYWRIGHT_ABORT_REQUEST: images, video and fonts are not fetched. The spider reads text
+    from the DOM (an `<img>` is there with its `src` all the same); one question with hundreds of
+    pictures used to hold the browser for seconds, and the site was asked for every file."""
+    return request.resource_type in NOT_FETCHED
 
 
 class SpaArgs(SpiderArgs):
@@ -45,6 +53,7 @@ class OhouseSpaSpider(DobaeSpider):
         },
         "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
         "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": 4,
+        "PLAYWRIGHT_ABORT_REQUEST": skip_media,
         "CONCURRENT_REQUESTS": 4,
     }
 
