@@ -64,11 +64,11 @@ N = 12  # six chunks of two: the kill comes after the second, with four still to
 
 
 def test_killed_infer_resumes_without_losses_or_duplicates(
-    untrained_run,
+    untrained_run,  # noqa: F811
     items,
     tmp_path,
     cli,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     """The uninterrupted reference run is in-process (the same command, greedy, one thread: the
     same answers; one torch start less); the killed job and its resume are real processes."""
