@@ -40,7 +40,10 @@ DOWNLOADER_MIDDLEWARES = {
 
 # A crawl killed hard (SIGKILL) leaves JOBDIR's request queue torn: the next start drops it.
 # RunMonitor: a crawl that fetched no page, or had errors and no item, is failed (crawler/monitor.py).
+# Scrapy 2.19's remote control is off (REMOTE_CONTROL_ENABLED below) and not even loaded: its module
+# imports aiohttp, ~0.4 s at the start of every crawl for an extension that then switches itself off.
 EXTENSIONS = {
+    "scrapy.extensions.remote_control.RemoteControl": None,
     "crawler.jobdir.JobdirGuard": 0,
     "crawler.distributed.RedisWorkers": 10,
     "crawler.monitor.RunMonitor": 20,
@@ -61,6 +64,8 @@ DOBAE_DB_FLUSH_S = 2.0  # buffered items are written at least this often (a SIGK
 DOBAE_DB_RETRY_TIMES = 5  # a batch the database refused is tried again after 1, 2, 4, 8, 16 s …
 DOBAE_DB_RETRY_BACKOFF_S = 1.0  # … (× this): an outage up to ~30 s costs nothing, a longer one stops
 DOBAE_REDIS_OUTAGE_S = 30.0  # distributed crawls: a Redis command waits this long for Redis to return
+DOBAE_REDIS_START_GRACE_S = 10.0  # … and a new worker this long for the shared queue to fill
+DOBAE_REDIS_ALIVE_S = 15  # a worker silent this long is dead: its unfinished requests are taken over
 DOBAE_RECORD_PAGES = True
 
 FEED_EXPORT_ENCODING = "utf-8"
@@ -69,7 +74,8 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False  # no listening port, no credentials in the log; `-s TELNETCONSOLE_ENABLED=1`
 # Scrapy ≥ 2.19's remote control: an HTTP port that runs code sent with its token, and job files a
-# SIGKILLed crawl leaves behind; off like the telnet console (`-s REMOTE_CONTROL_ENABLED=1`).
+# SIGKILLed crawl leaves behind; off like the telnet console, and left out of EXTENSIONS above (to
+# use it, delete that line and pass `-s REMOTE_CONTROL_ENABLED=1`).
 REMOTE_CONTROL_ENABLED = False
 
 # The browser spider (ohouse_spa) switches these on in its custom_settings.

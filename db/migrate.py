@@ -1,18 +1,29 @@
-"""Run Alembic migrations from Python (used by `dobae db` and the tests)."""
+"""Run Alembic migrations from Python (used by `dobae db` and the tests).
+
+Alembic is imported only when a schema changes or a revision must be checked: importing it costs
+~0.5 s (every dialect's DDL module), which every command and crawl paid at start for
+`ensure_schema`'s "already at head" answer. That answer now comes from the migration files and the
+`alembic_version` row directly (`_schema_is_at_head`), with Alembic deciding whenever it is unsure.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
+VERSIONS = Path(__file__).resolve().parent / "migrations" / "versions"
 
 
 def alembic_config(url: str | None = None) -> Config:
+    from alembic.config import Config
+
     ini = ROOT / "alembic.ini"
     cfg = Config(str(ini)) if ini.exists() else Config()
     cfg.set_main_option("script_location", str(Path(__file__).resolve().parent / "migrations"))
@@ -76,12 +87,16 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
     url = _url(url)
     with schema_lock(url):
         check_known(current_revision(url), url)
+        from alembic import command
+
         command.upgrade(alembic_config(url), revision)
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:
     url = _url(url)
     with schema_lock(url):
+        from alembic import command
+
         command.downgrade(alembic_config(url), revision)
 
 
@@ -103,6 +118,8 @@ def head_revision() -> str | None:
 def ensure_schema(url: str | None = None) -> None:
     """Upgrade to head unless the database is already there (cheap check first)."""
     url = _url(url)
+    if _schema_is_at_head(url):
+        return
     head = head_revision()
     if current_revision(url) == head:
         return
@@ -110,7 +127,49 @@ def ensure_schema(url: str | None = None) -> None:
         current = current_revision(url)  # another process may have upgraded it while we waited
         if current != head:
             check_known(current, url)
+            from alembic import command
+
             command.upgrade(alembic_config(url), "head")
+
+
+_REVISION = re.compile(r"^revision(?:\s*:\s*[^=]+)?\s*=\s*['\"]([^'\"]+)['\"]\s*$", re.M)
+_DOWN = re.compile(r"^down_revision(?:\s*:\s*[^=]+)?\s*=\s*(None|['\"]([^'\"]+)['\"])\s*$", re.M)
+
+
+def head_from_files() -> str | None:
+    """The one head of the migration files, read from their `revision = "…"` and
+    `down_revision = "…"` lines without importing Alembic; None when a file does not read that
+    plainly (a tuple, a merge, two heads): then Alembic answers. `tests/test_db_schema.py` checks
+    it against Alembic's head."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted(VERSIONS.glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rev, down = _REVISION.findall(text), _DOWN.findall(text)
+        if len(rev) != 1 or len(down) != 1:
+            return None
+        revisions.add(rev[0])
+        if down[0][0] != "None":
+            parents.add(down[0][1])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 and parents <= revisions else None
+
+
+def _schema_is_at_head(url: str) -> bool:
+    """True only when the database's one `alembic_version` row is the files' head (plain SQL, no
+    Alembic); False whenever that is not certain (no table yet, no row, an older revision)."""
+    from sqlalchemy import inspect, text
+
+    from db.session import get_engine
+
+    head = head_from_files()
+    if head is None:
+        return False
+    with get_engine(url).connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        rows = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows == [head]
 
 
 def check_known(revision: str | None, url: str) -> None:

@@ -140,3 +140,30 @@ def test_a_populated_database_from_0007_gets_the_hash_of_its_judged_texts(db_url
         3: text_hash("벽지가 들떠요", "초배를 다시 합니다 3."),
     }
     assert export_pairs(tmp_path / "approved.jsonl", url=db_url).rows == 1
+
+
+def test_the_head_read_from_the_files_is_alembics_head():
+    """`ensure_schema`'s fast path reads the head from the migration files without Alembic."""
+    from db.migrate import head_from_files
+
+    assert head_from_files() == head_revision() is not None
+
+
+def test_ensure_schema_at_head_imports_no_alembic_and_an_older_schema_is_upgraded(db_url):
+    """At head, a fresh process answers "nothing to do" without importing Alembic (~0.5 s at the
+    start of every command and crawl); a database one revision behind is still upgraded."""
+    import subprocess
+    import sys
+
+    from db.migrate import current_revision, ensure_schema
+
+    code = (
+        "import sys; from db.migrate import ensure_schema; ensure_schema(sys.argv[1]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    run = subprocess.run([sys.executable, "-c", code, db_url], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout.strip() == "[]", run.stderr[-3000:]
+    previous = downgrade(db_url, "-1") or current_revision(db_url)
+    assert previous != head_revision()
+    ensure_schema(db_url)
+    assert current_revision(db_url) == head_revision() and _diff(db_url) == []

@@ -20,8 +20,10 @@ from crawler.distributed.recovery import InflightRecords
 
 ALIVE_S = 15  # a worker whose alive key is older than this is dead (long: a loaded machine stalls)
 BUSY_S = ALIVE_S + 5  # outlives the alive key: a killed busy worker is seen dead before it is seen idle
+# (DOBAE_REDIS_ALIVE_S sets ALIVE_S, BUSY_S follows: a test that kills a worker need not wait 15 s)
 HEARTBEAT_S = 1.0
 START_GRACE_S = 10.0  # a new worker waits this long for the queue to fill before it may close
+# (DOBAE_REDIS_START_GRACE_S: a test's lone worker resuming a crawl has nobody to wait for)
 ITEM_CALLBACKS = {"parse_question", "parse_comments", "parse_question_json"}
 
 
@@ -40,6 +42,9 @@ class RedisWorkers(OutageGuard, InflightRecords):
         self.redis = get_redis_from_settings(crawler.settings)
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.started = time.monotonic()
+        self.start_grace_s = crawler.settings.getfloat("DOBAE_REDIS_START_GRACE_S", START_GRACE_S)
+        self.alive_s = crawler.settings.getint("DOBAE_REDIS_ALIVE_S", ALIVE_S)
+        self.busy_s = self.alive_s + (BUSY_S - ALIVE_S)
         self.last_activity = 0.0
         self.busy_marked = False  # this worker's busy key set since it was last idle
         self.heartbeat: task.LoopingCall | None = None
@@ -91,7 +96,7 @@ class RedisWorkers(OutageGuard, InflightRecords):
         self.crawler.stats.set_value("distributed/seeder", first)
         if first:  # busy from now on: the others wait for the requests it is about to queue
             self.last_activity = time.monotonic()
-            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=BUSY_S)
+            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=self.busy_s)
         return first
 
     def spider_closed(self, spider, reason) -> None:
@@ -112,7 +117,7 @@ class RedisWorkers(OutageGuard, InflightRecords):
             pipe.execute()
         except RedisError as exc:
             spider.logger.warning("distributed crawl: Redis unreachable at the end (%s): the others "
-                                  "see this worker gone in %d s", exc, ALIVE_S)  # fmt: skip
+                                  "see this worker gone in %d s", exc, self.alive_s)  # fmt: skip
             return
         if clean and not self.workers("alive") and not self.workers("inflight"):
             queue = self.crawler.settings.get("SCHEDULER_QUEUE_KEY", "%(spider)s:requests") % {
@@ -135,15 +140,15 @@ class RedisWorkers(OutageGuard, InflightRecords):
             return
         try:
             pipe = self.redis.pipeline()
-            pipe.set(self.key("alive", self.worker), "1", ex=ALIVE_S)
+            pipe.set(self.key("alive", self.worker), "1", ex=self.alive_s)
             if time.monotonic() - self.last_activity < 2 * HEARTBEAT_S:
-                pipe.set(self.key("busy", self.worker), "1", ex=BUSY_S)
+                pipe.set(self.key("busy", self.worker), "1", ex=self.busy_s)
             pipe.exists(self.key("seeded"))
             seeded = pipe.execute()[-1]
             now = time.monotonic()
             if seeded:
                 self.seen_seed = True
-            elif self.seen_seed and now - self.last_beat < ALIVE_S / 2:
+            elif self.seen_seed and now - self.last_beat < self.alive_s / 2:
                 # our alive key never lapsed, so no "last worker out" removed the seed: Redis lost
                 # its data (restarted without RDB/AOF), queue and dupefilter with it
                 self.lost("the crawl's keys are gone (Redis restarted without its data?)")
@@ -162,7 +167,7 @@ class RedisWorkers(OutageGuard, InflightRecords):
     def response_received(self, response, request, spider) -> None:
         now = time.monotonic()
         if now - self.last_activity > HEARTBEAT_S / 2:
-            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=BUSY_S)
+            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=self.busy_s)
         self.last_activity = now
 
     def spider_idle(self, spider) -> None:
@@ -179,7 +184,7 @@ class RedisWorkers(OutageGuard, InflightRecords):
         (BUSY_S > ALIVE_S) and the others wait to take its requests over instead of quitting."""
         self.last_activity = time.monotonic()
         if not self.busy_marked:
-            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=BUSY_S)
+            self.guarded(self.redis.set, self.key("busy", self.worker), "1", ex=self.busy_s)
             self.busy_marked = True
 
     def _idle(self, spider) -> None:
@@ -187,7 +192,7 @@ class RedisWorkers(OutageGuard, InflightRecords):
         self.busy_marked = False
         recovered = self.recover()
         others_busy = self.workers("busy") - {self.worker}
-        young = time.monotonic() - self.started < START_GRACE_S
+        young = time.monotonic() - self.started < self.start_grace_s
         spider.logger.debug(
             "distributed crawl: idle; recovered %d, busy %s, young %s", recovered, others_busy, young
         )

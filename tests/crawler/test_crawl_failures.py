@@ -99,6 +99,31 @@ def test_scrapy_crawl_logs_the_reason_as_an_error_and_no_telnet_console(sqlite_u
     assert only_run(sqlite_url).status == RunStatus.failed
 
 
+def test_the_remote_control_is_not_even_loaded():
+    """Its module imports aiohttp (~0.4 s at every crawl's start) only to switch itself off."""
+    from scrapy.utils.conf import build_component_list
+    from scrapy.utils.project import get_project_settings
+
+    loaded = build_component_list(get_project_settings().getwithbase("EXTENSIONS"))
+    assert "scrapy.extensions.corestats.CoreStats" in loaded  # Scrapy's own ones are there …
+    assert not [c for c in loaded if "remote_control" in c]  # … but not this one
+
+
+def test_loading_the_spiders_imports_no_browser_and_no_http_server():
+    """Scrapy imports every spider module at each crawl's start: the browser spider's Playwright
+    (~0.2 s) and aiohttp (~0.4 s) are imported only by the crawl that uses them."""
+    code = (
+        "import sys; from scrapy.spiderloader import SpiderLoader; "
+        "from scrapy.utils.project import get_project_settings; "
+        "print(sorted(SpiderLoader.from_settings(get_project_settings()).list())); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'playwright', 'scrapy_playwright', 'aiohttp'}))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    spiders, heavy = proc.stdout.splitlines()
+    assert "ohouse_spa" in spiders and heavy == "[]", proc.stdout
+
+
 def test_failure_reason_rules():
     ok = {"dobae/pages_ok": 3, "item_scraped_count": 0}
     assert failure_reason(ok) is None  # an incremental crawl with nothing new is fine

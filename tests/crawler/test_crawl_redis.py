@@ -24,6 +24,12 @@ from crawler.sandbox import Site, serve_sandbox
 from crawler.sandbox.golden import golden_rows
 
 SCALE = 400
+# the killed worker is seen dead once its alive key expires: 10 s here, not 15 (the whole crawl takes
+# about 8 s on 2 quiet cores, so the survivors sat idle waiting for the rest of the 15 s); a live
+# worker beats every second: 10 s keeps a wide margin for one stalled by a loaded machine (a 5 s key
+# was outlived once, docs/crawler.md)
+ALIVE_S = 10
+# and the late joiner, which finds the queue filled long ago, waits 3 s (not 10) before it may close
 REDIS_URL = os.environ.get("DOBAE_TEST_REDIS_URL")
 
 
@@ -60,7 +66,8 @@ def redis_url(tmp_path_factory):
 def crawler_cmd(base: str, redis_url: str) -> list[str]:
     return [sys.executable, "-m", "scrapy", "crawl", "ohouse", "-a", f"base_url={base}", *FAST,
             "-s", "SCHEDULER=crawler.distributed.Scheduler", "-s", f"REDIS_URL={redis_url}",
-            "-s", "DOBAE_DB_BATCH_SIZE=25", "-s", f"LOG_LEVEL={os.environ.get('DOBAE_TEST_CRAWL_LOG', 'INFO')}"]  # fmt: skip
+            "-s", "DOBAE_DB_BATCH_SIZE=25", "-s", f"LOG_LEVEL={os.environ.get('DOBAE_TEST_CRAWL_LOG', 'INFO')}",
+            "-s", f"DOBAE_REDIS_ALIVE_S={ALIVE_S}", "-s", "DOBAE_REDIS_START_GRACE_S=3"]  # fmt: skip
 
 
 @POSTGRES_ONLY

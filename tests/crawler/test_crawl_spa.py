@@ -48,3 +48,5 @@ def test_browser_spider_equals_golden_rows_for_what_the_pages_show(sqlite_url):
     # 1012 (members only) and 1015 (always 500) never load: reloaded, then given up, not stored
     assert "'spa/question_failed': 2" in proc.stderr
     assert not [p for p in requested if p.startswith(("/users/", "/_sandbox/"))]
+    # the browser fetches no pictures (the answers' hundreds of images cost seconds: skip_media)
+    assert not [p for p in requested if p.startswith("/static/img/")]

@@ -60,17 +60,30 @@ def _answers(path: Path) -> dict[str, str]:
     return {r["id"]: r["answer"] for r in csv.DictReader(path.open(encoding="utf-8"))}
 
 
-def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, items, tmp_path):  # noqa: F811
-    questions = _questions(tmp_path / "q.csv", 24, items)
+N = 12  # six chunks of two: the kill comes after the second, with four still to generate
+
+
+def test_killed_infer_resumes_without_losses_or_duplicates(
+    untrained_run,  # noqa: F811
+    items,
+    tmp_path,
+    cli,
+    monkeypatch,
+):
+    """The uninterrupted reference run is in-process (the same command, greedy, one thread: the
+    same answers; one torch start less); the killed job and its resume are real processes."""
+    from db.session import dispose_engines
+    from foundation.settings import reset_settings
+
+    questions = _questions(tmp_path / "q.csv", N, items)
     ref = tmp_path / "ref" / "answers.csv"
-    subprocess.run(
-        _cmd(untrained_run, questions, ref),
-        check=True,
-        env=_env(tmp_path),
-        cwd=ROOT,
-        capture_output=True,
-        timeout=300,
-    )
+    monkeypatch.setenv("DOBAE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DOBAE_DATABASE_URL", raising=False)
+    reset_settings()
+    code, _out, err = cli(*_cmd(untrained_run, questions, ref)[3:])
+    dispose_engines()
+    reset_settings()
+    assert code == 0, err
 
     out = tmp_path / "out" / "answers.csv"
     proc = subprocess.Popen(
@@ -90,7 +103,7 @@ def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, items,
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     done_before = read_partial(partial)
-    assert 4 <= len(done_before) < 24 and not out.exists()
+    assert 4 <= len(done_before) < N and not out.exists()
 
     res = subprocess.run(
         _cmd(untrained_run, questions, out),
@@ -104,7 +117,7 @@ def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, items,
     assert f"{len(done_before)} resumed" in res.stdout
     got = _answers(out)
     assert got == _answers(ref)  # same answers, every id once, in file order
-    assert list(got) == [f"TEST_{i:03d}" for i in range(24)]
+    assert list(got) == [f"TEST_{i:03d}" for i in range(N)]
     assert not partial.exists() and out.with_suffix(".jsonl").exists()
 
     # each finished job is one inference_runs row; the killed one left none
@@ -115,7 +128,7 @@ def test_killed_infer_resumes_without_losses_or_duplicates(untrained_run, items,
         "SELECT out_path, n_questions, status, metrics FROM inference_runs ORDER BY id"
     ).fetchall()
     con.close()
-    assert [(Path(r[0]).name, r[1], r[2]) for r in rows] == [("answers.csv", 24, "finished")] * 2
+    assert [(Path(r[0]).name, r[1], r[2]) for r in rows] == [("answers.csv", N, "finished")] * 2
     assert [Path(r[0]).parent.name for r in rows] == ["ref", "out"]
     assert json.loads(rows[1][3])["resumed"] == len(done_before)
 
