@@ -103,7 +103,7 @@ class RedisWorkers(OutageGuard, InflightRecords):
         clean = reason == "finished" and not self.broken and not self.crawler.stats.get_value(FAILURE)
         # a process that did not end cleanly keeps its in-flight record (its items may not be stored):
         # the others, or the next crawl, take it over once its alive key is gone
-        kinds = ("inflight", "alive", "busy") if clean else ("alive", "busy")
+        kinds = ("inflight", "popped", "alive", "busy") if clean else ("popped", "alive", "busy")
         self.broken = None  # one last try, to let the others see this process gone at once
         try:
             pipe = self.redis.pipeline()
