@@ -24,13 +24,19 @@ from crawler.distributed.scheduler import pop_and_record, push_unseen
 
 
 class ReplyLost(redis.Connection):
-    """Reads a reply, then fails as a dropped connection would, `lose` times."""
+    """Reads a reply, then fails as a dropped connection would, `lose` times (for the command
+    `only` when set)."""
 
     lose = 0
+    only: str | None = None
+
+    def send_command(self, *args, **kwargs):
+        self.command = str(args[0]).upper()
+        return super().send_command(*args, **kwargs)
 
     def read_response(self, *args, **kwargs):
         response = super().read_response(*args, **kwargs)
-        if ReplyLost.lose:
+        if ReplyLost.lose and ReplyLost.only in (None, getattr(self, "command", None)):
             ReplyLost.lose -= 1
             self.disconnect()
             raise redis.ConnectionError("Connection closed by server (test: the reply is lost)")
@@ -67,9 +73,9 @@ def server(redis_port):
     pool = redis.ConnectionPool(host="127.0.0.1", port=redis_port, connection_class=ReplyLost, **params)
     client = redis.Redis(connection_pool=pool)
     client.flushdb()
-    ReplyLost.lose = 0
+    ReplyLost.lose, ReplyLost.only = 0, None
     yield client
-    ReplyLost.lose = 0
+    ReplyLost.lose, ReplyLost.only = 0, None
     pool.disconnect()
 
 
@@ -113,3 +119,36 @@ def test_scrapy_redis_own_dupefilter_loses_the_request_on_a_lost_reply(server):
     df = RFPDupeFilter(server, "s:dupefilter")
     ReplyLost.lose = 1
     assert df.request_seen(Request("http://127.0.0.1/questions/1")) is True  # never seen before
+
+
+def test_a_claim_whose_reply_was_lost_still_schedules_the_dead_workers_requests(server):
+    """A live worker claims a dead one's record with RENAME; retried after a lost reply, the RENAME
+    finds no such key (it ran): the record is now the claimer's and its requests are scheduled,
+    not left under the claimed key for good. The engine is a recorder (a real one would fetch)."""
+    import pickle
+
+    from scrapy import Request, Spider
+    from scrapy.utils.test import get_crawler
+
+    from crawler.distributed import RedisWorkers
+
+    class S(Spider):
+        name = "s"
+
+        def parse(self, response):
+            yield from ()
+
+    crawler = get_crawler(S, {"SCHEDULER": "crawler.distributed.Scheduler", "REDIS_URL": "redis://unused"})
+    spider = S()
+    spider.crawler = crawler
+    ext = RedisWorkers(crawler)
+    ext.redis, ext.spider, ext.worker = server, spider, "live"
+    scheduled: list[Request] = []
+    crawler.engine = type("Engine", (), {"crawl": staticmethod(scheduled.append)})()
+    request = Request("http://127.0.0.1/questions.json?page=4", callback=spider.parse)
+    server.hset("s:inflight:dead", "f1", pickle.dumps(request.to_dict(spider=spider)))
+    ReplyLost.lose, ReplyLost.only = 1, "RENAME"
+    assert ext.recover() == 1
+    assert ReplyLost.lose == 0
+    assert [r.url for r in scheduled] == [request.url]
+    assert server.keys("s:*") == []
