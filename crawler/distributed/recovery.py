@@ -70,7 +70,7 @@ class InflightRecords:
                 request.meta["dobae_recovered"] = True
                 self.crawler.engine.crawl(request)
                 scheduled += 1
-            self.redis.delete(claimed)
+            self.redis.delete(claimed, self.key("popped", worker))
             self.crawler.stats.inc_value("distributed/dead_workers")
             self.crawler.stats.inc_value("distributed/recovered_requests", scheduled)
             self.spider.logger.warning(

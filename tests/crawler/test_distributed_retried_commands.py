@@ -9,6 +9,7 @@ which is what a Redis restart does between running a command and the reply reach
 
 from __future__ import annotations
 
+import pickle
 import shutil
 import subprocess
 import time
@@ -16,10 +17,12 @@ import time
 import pytest
 import redis
 from crawl_helpers import free_port
+from scrapy import Request, Spider
 from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 from scrapy_redis.dupefilter import RFPDupeFilter
 
-from crawler.distributed import redis_params
+from crawler.distributed import RedisWorkers, redis_params
 from crawler.distributed.scheduler import pop_and_record, push_unseen
 
 
@@ -114,41 +117,50 @@ def test_scrapy_redis_own_dupefilter_loses_the_request_on_a_lost_reply(server):
     """Why `Scheduler` pushes with `push_unseen`: scrapy-redis marks a request seen (SADD) and
     queues it in two commands; the SADD's lost reply makes the retry report it seen, and the
     scheduler drops a request that was never queued."""
-    from scrapy import Request
-
     df = RFPDupeFilter(server, "s:dupefilter")
     ReplyLost.lose = 1
     assert df.request_seen(Request("http://127.0.0.1/questions/1")) is True  # never seen before
 
 
-def test_a_claim_whose_reply_was_lost_still_schedules_the_dead_workers_requests(server):
-    """A live worker claims a dead one's record with RENAME; retried after a lost reply, the RENAME
-    finds no such key (it ran): the record is now the claimer's and its requests are scheduled,
-    not left under the claimed key for good. The engine is a recorder (a real one would fetch)."""
-    import pickle
+class S(Spider):
+    name = "s"
 
-    from scrapy import Request, Spider
-    from scrapy.utils.test import get_crawler
+    def parse(self, response):
+        yield from ()
 
-    from crawler.distributed import RedisWorkers
 
-    class S(Spider):
-        name = "s"
-
-        def parse(self, response):
-            yield from ()
-
+def worker_ext(server, worker: str) -> RedisWorkers:
+    """The extension of a worker of spider `s`, on `server`, its engine a recorder of what it
+    schedules (`ext.scheduled`; a real engine would fetch)."""
     crawler = get_crawler(S, {"SCHEDULER": "crawler.distributed.Scheduler", "REDIS_URL": "redis://unused"})
     spider = S()
     spider.crawler = crawler
     ext = RedisWorkers(crawler)
-    ext.redis, ext.spider, ext.worker = server, spider, "live"
-    scheduled: list[Request] = []
-    crawler.engine = type("Engine", (), {"crawl": staticmethod(scheduled.append)})()
-    request = Request("http://127.0.0.1/questions.json?page=4", callback=spider.parse)
-    server.hset("s:inflight:dead", "f1", pickle.dumps(request.to_dict(spider=spider)))
+    ext.redis, ext.spider, ext.worker = server, spider, worker
+    ext.scheduled = []
+    crawler.engine = type("Engine", (), {"crawl": staticmethod(ext.scheduled.append)})()
+    return ext
+
+
+def test_a_seed_claim_whose_reply_was_lost_is_still_the_seeders(server):
+    """SET NX retried after its lost reply finds the key set (by itself): still the seeder, else
+    no worker would yield the start requests."""
+    ReplyLost.lose, ReplyLost.only = 1, "SET"
+    assert worker_ext(server, "first").claim_seed() is True
+    assert ReplyLost.lose == 0
+    assert worker_ext(server, "second").claim_seed() is False
+
+
+def test_a_claim_whose_reply_was_lost_still_schedules_the_dead_workers_requests(server):
+    """A live worker claims a dead one's record with RENAME; retried after a lost reply, the RENAME
+    finds no such key (it ran): the record is now the claimer's and its requests are scheduled,
+    not left under the claimed key for good."""
+    ext = worker_ext(server, "live")
+    request = Request("http://127.0.0.1/questions.json?page=4", callback=ext.spider.parse)
+    server.hset("s:inflight:dead", "f1", pickle.dumps(request.to_dict(spider=ext.spider)))
+    server.hset("s:popped:dead", mapping={"token": "t", "field": "f1"})
     ReplyLost.lose, ReplyLost.only = 1, "RENAME"
     assert ext.recover() == 1
     assert ReplyLost.lose == 0
-    assert [r.url for r in scheduled] == [request.url]
+    assert [r.url for r in ext.scheduled] == [request.url]
     assert server.keys("s:*") == []
