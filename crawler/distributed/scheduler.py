@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as _RedisScheduler
 
@@ -72,7 +73,7 @@ class Scheduler(_RedisScheduler):
         return bool(ext.guarded(self._enqueue_request, request, default=False))
 
     def _enqueue_request(self, request) -> bool:
-        if not isinstance(self.queue, PriorityQueue) or not hasattr(self.df, "request_fingerprint"):
+        if not isinstance(self.queue, PriorityQueue) or not isinstance(self.df, RFPDupeFilter):
             return super().enqueue_request(request)
         fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
         data = self.queue._encode_request(request)
