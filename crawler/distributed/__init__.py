@@ -25,9 +25,10 @@ go and die:
   next crawl starts fresh; if every process died, a new one resumes from what Redis holds.
 - **Redis goes away**: every Redis command is retried on a new connection with a backoff for up to
   `DOBAE_REDIS_OUTAGE_S` (30 s; the process waits, its in-flight pages wait with it), so a restart
-  of a Redis that keeps its data (RDB/AOF) costs nothing. An outage longer than that, or a Redis
-  that came back without this crawl's keys, stops the process `interrupted` (exit 1) keeping its
-  in-flight record: the same command run again (any number of processes) takes its unfinished
+  of a Redis that keeps its data (RDB/AOF) costs nothing (a command whose reply the restart lost
+  is sent again: the scheduler's pop and push give the same outcome run twice). An outage longer
+  than that, or a Redis that came back without this crawl's keys, stops the process `interrupted`
+  (exit 1) keeping its in-flight record: the same command run again (any number of processes) takes its unfinished
   requests over and ends with exactly the site's rows. The heartbeat survives every Redis error.
 
 The parts, one module each:
@@ -36,7 +37,8 @@ The parts, one module each:
   idling, the last one out, and the keyword lists' shared state;
 - `recovery.py`: the in-flight records and taking over a dead worker's requests;
 - `outage.py`: waiting out a Redis restart (`redis_params`) and stopping when it lasts too long;
-- `scheduler.py`: `Scheduler`, which pops and records a request in one step;
+- `scheduler.py`: `Scheduler`, which pops and records a request in one step, and marks one seen
+  and queues it in one step;
 - `inflight.py`: `InflightDone`, the spider middleware that says when a request's callback ran.
 
 Every name stays importable from `crawler.distributed` (settings name `crawler.distributed.Scheduler`,

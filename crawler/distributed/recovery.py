@@ -52,10 +52,11 @@ class InflightRecords:
             claimed = self.key("claimed", f"{worker}:{self.worker}")
             try:
                 self.redis.rename(self.key("inflight", worker), claimed)
-            except ResponseError as exc:  # "no such key": another worker claimed it first
-                if "no such key" not in str(exc).lower():
-                    raise
-                continue
+            except ResponseError as exc:  # "no such key": another worker claimed it first, or
+                if "no such key" not in str(exc).lower():  # this RENAME ran and its reply was lost
+                    raise  # (Redis restarted): redis-py sent it again
+                if not self.redis.exists(claimed):
+                    continue
             requests = [request_from_dict(pickle.loads(v), spider=self.spider)  # noqa: S301 - our own records
                         for v in self.redis.hvals(claimed)]  # fmt: skip
             stored = self.stored_ids(requests)
@@ -69,7 +70,7 @@ class InflightRecords:
                 request.meta["dobae_recovered"] = True
                 self.crawler.engine.crawl(request)
                 scheduled += 1
-            self.redis.delete(claimed)
+            self.redis.delete(claimed, self.key("popped", worker))
             self.crawler.stats.inc_value("distributed/dead_workers")
             self.crawler.stats.inc_value("distributed/recovered_requests", scheduled)
             self.spider.logger.warning(

@@ -1,22 +1,58 @@
 """`Scheduler`: scrapy-redis' scheduler that pops a request and records it as this worker's in one
-step (a Lua script), and stops the worker instead of dropping requests when Redis fails."""
+step (a Lua script), queues a request and marks it seen in one step (another), and stops the worker
+instead of dropping requests when Redis fails.
+
+Both scripts are safe to run twice: redis-py sends a command again when its connection drops
+before the reply came (a Redis restart), so a command Redis ran whose reply was lost runs again.
+A second pop with the same token returns the request the first one took (not the next one, which
+would leave the first recorded as taken and never fetched); a second push finds the request seen
+and queued (never seen without being queued: the dupefilter would drop it for good)."""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 
+from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as _RedisScheduler
 
 from crawler.distributed.workers import RedisWorkers
 
+# KEYS: queue, this worker's in-flight record, this worker's last pop; ARGV: this pop's token
 POP_AND_RECORD = """
+if redis.call('HGET', KEYS[3], 'token') == ARGV[1] then
+  return redis.call('HGET', KEYS[2], redis.call('HGET', KEYS[3], 'field'))
+end
 local r = redis.call('ZRANGE', KEYS[1], 0, 0)
 if #r == 0 then return false end
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
-redis.call('HSET', KEYS[2], redis.sha1hex(r[1]), r[1])
+local field = redis.sha1hex(r[1])
+redis.call('HSET', KEYS[2], field, r[1])
+redis.call('HSET', KEYS[3], 'token', ARGV[1], 'field', field)
 return r[1]
 """
+
+# KEYS: dupefilter, queue; ARGV: fingerprint ('' for a dont_filter request), score, request
+PUSH_UNSEEN = """
+if ARGV[1] ~= '' and redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+
+
+def pop_and_record(server, queue_key: str, inflight_key: str, popped_key: str, token: str) -> bytes | None:
+    """The first request of the queue, recorded in `inflight_key` under the sha1 of its data, in one
+    step; run again with the same `token` (a retried command), the request the first run took."""
+    return server.eval(POP_AND_RECORD, 3, queue_key, inflight_key, popped_key, token) or None
+
+
+def push_unseen(
+    server, dupefilter_key: str, fingerprint: str, queue_key: str, score: float, data: bytes
+) -> bool:
+    """Queue `data` unless `fingerprint` was seen (an empty one is never seen), marking it seen in
+    the same step: True when queued."""
+    return bool(server.eval(PUSH_UNSEEN, 2, dupefilter_key, queue_key, fingerprint, score, data))
 
 
 class Scheduler(_RedisScheduler):
@@ -34,7 +70,19 @@ class Scheduler(_RedisScheduler):
             return super().enqueue_request(request)
         if ext.broken:  # stopping: the request's parent stays in this worker's in-flight record
             return False
-        return bool(ext.guarded(super().enqueue_request, request, default=False))
+        return bool(ext.guarded(self._enqueue_request, request, default=False))
+
+    def _enqueue_request(self, request) -> bool:
+        if not isinstance(self.queue, PriorityQueue) or not isinstance(self.df, RFPDupeFilter):
+            return super().enqueue_request(request)
+        fingerprint = "" if request.dont_filter else self.df.request_fingerprint(request)
+        data = self.queue._encode_request(request)
+        if not push_unseen(self.server, self.df.key, fingerprint, self.queue.key, -request.priority, data):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        return True
 
     def has_pending_requests(self) -> bool:
         ext = self._ext()
@@ -59,7 +107,10 @@ class Scheduler(_RedisScheduler):
             return request
         # pop and record in one step (a Lua script runs atomically): no moment where a request is
         # neither in the queue nor recorded as this worker's
-        data = self.server.eval(POP_AND_RECORD, 2, self.queue.key, ext.key("inflight", ext.worker))
+        data = pop_and_record(
+            self.server, self.queue.key, ext.key("inflight", ext.worker), ext.key("popped", ext.worker),
+            uuid.uuid4().hex,
+        )  # fmt: skip
         if not data:
             return None
         request = self.queue._decode_request(data)

@@ -92,6 +92,8 @@ class RedisWorkers(OutageGuard, InflightRecords):
     def claim_seed(self) -> bool:
         """True for the one process that yields the start requests of this crawl."""
         first = bool(self.guarded(self.redis.set, self.key("seeded"), self.worker, nx=True, default=False))
+        if not first and not self.broken:  # a SET retried after its reply was lost finds the key set:
+            first = _s(self.guarded(self.redis.get, self.key("seeded"), default=b"") or b"") == self.worker
         self.seen_seed = not self.broken
         self.crawler.stats.set_value("distributed/seeder", first)
         if first:  # busy from now on: the others wait for the requests it is about to queue
@@ -108,7 +110,7 @@ class RedisWorkers(OutageGuard, InflightRecords):
         clean = reason == "finished" and not self.broken and not self.crawler.stats.get_value(FAILURE)
         # a process that did not end cleanly keeps its in-flight record (its items may not be stored):
         # the others, or the next crawl, take it over once its alive key is gone
-        kinds = ("inflight", "alive", "busy") if clean else ("alive", "busy")
+        kinds = ("inflight", "popped", "alive", "busy") if clean else ("popped", "alive", "busy")
         self.broken = None  # one last try, to let the others see this process gone at once
         try:
             pipe = self.redis.pipeline()
@@ -127,7 +129,8 @@ class RedisWorkers(OutageGuard, InflightRecords):
                 "spider": spider.name
             }
             if not self.redis.exists(queue):
-                self.redis.delete(self.key("seeded"), self.key("list"), dupes)
+                popped = [self.key("popped", w) for w in self.workers("popped")]  # of unclean ends
+                self.redis.delete(self.key("seeded"), self.key("list"), dupes, *popped)
                 spider.logger.info("distributed crawl: last worker out, the crawl's Redis keys removed")
 
     # ------------------------------------------------------------------ heartbeat and idling
