@@ -41,6 +41,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from crawler.sandbox.render import feed_paginator
 from crawler.sandbox.site import ERAS, LIST_PER, NOW, Comment, Question, Site, iso
 
 __all__ = ["ERAS", "routes", "shown_comments"]
@@ -179,12 +180,7 @@ def comment_feed(
     else:
         form = ('<form class="comment-feed__form"><textarea class="comment-feed__form__input" placeholder="댓글을 남겨 보세요">'
                 '</textarea><button type="submit" class="comment-feed__form__submit">등록</button></form>')  # fmt: skip
-    pages = max(1, math.ceil(len(q.comments) / SHOWN_COMMENTS))
-    buttons = ""
-    if pages > 1:
-        buttons = '<ul class="comment-feed__paginator">' + "".join(
-            f'<li><button type="button" class="comment-feed__paginator__page" data-page="{p}">{p}</button></li>'
-            for p in range(1, pages + 1)) + "</ul>"  # fmt: skip
+    buttons = feed_paginator(len(q.comments), SHOWN_COMMENTS)
     return (f'<section class="comment-feed"><h1 class="comment-feed__header">{name}&nbsp;'
             f'<span class="comment-feed__header__count">{len(q.comments)}</span></h1>{form}'
             f'<ul class="comment-feed__list">{items}</ul>{buttons}</section>')  # fmt: skip

@@ -111,14 +111,19 @@ def render_question(q: Question, request: Request) -> str:
     )  # fmt: skip
 
 
+def feed_paginator(n_comments: int, per_page: int) -> str:
+    """The comment feed's `<button>` pages (no hrefs: a browser's script loads them), or "" for one page."""
+    pages = max(1, math.ceil(n_comments / per_page))
+    if pages == 1:
+        return ""
+    return '<ul class="comment-feed__paginator">' + "".join(
+        f'<li><button type="button" class="comment-feed__paginator__page" data-page="{p}">{p}</button></li>'
+        for p in range(1, pages + 1)) + "</ul>"  # fmt: skip
+
+
 def render_feed(q: Question, shown: list[Comment]) -> str:
     """The comment feed of an era's question page: `shown`, and `<button>` pages for the rest."""
-    pages = max(1, math.ceil(len(q.comments) / COMMENTS_PER_PAGE))
-    buttons = ""
-    if pages > 1:
-        buttons = '<ul class="comment-feed__paginator">' + "".join(
-            f'<li><button type="button" class="comment-feed__paginator__page" data-page="{p}">{p}</button></li>'
-            for p in range(1, pages + 1)) + "</ul>"  # fmt: skip
+    buttons = feed_paginator(len(q.comments), COMMENTS_PER_PAGE)
     return (f'<section class="comment-feed" data-question-id="{q.id}"><h1 class="comment-feed__header">댓글 '
             f'<span class="comment-feed__header__count">{len(q.comments)}</span></h1><ul class="comment-feed__list">'
             + "".join(comment_li(c) for c in shown) + f"</ul>{buttons}</section>")  # fmt: skip

@@ -4,11 +4,14 @@ and the database rows of a crawl in the golden file's shape."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from backends import POSTGRES_ONLY  # noqa: F401 - the crawl tests import it from here
@@ -26,6 +29,36 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@contextmanager
+def throwaway_redis(folder: Path) -> Iterator[int]:
+    """A redis-server of our own on a free port, without persistence, for the block; its port.
+    Skips where redis-server is not installed (CI installs it, .ci/redis.sh)."""
+    import pytest
+    import redis
+
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    port = free_port()
+    proc = subprocess.Popen(
+        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--dir", str(folder)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        client = redis.Redis(port=port)
+        for _ in range(200):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 60) -> None:

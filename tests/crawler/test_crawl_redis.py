@@ -10,7 +10,6 @@ CI scale: 400 questions (not 5,000: about a minute on 2 cores); `benchmarks/craw
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import time
 from collections import Counter
 
 import pytest
-from crawl_helpers import FAST, POSTGRES_ONLY, ROOT, assert_golden, env_for, free_port
+from crawl_helpers import FAST, POSTGRES_ONLY, ROOT, assert_golden, env_for, throwaway_redis
 
 from crawler.sandbox import Site, serve_sandbox
 from crawler.sandbox.golden import golden_rows
@@ -40,27 +39,8 @@ def redis_url(tmp_path_factory):
         return
     if os.environ.get("CI") == "true":
         pytest.fail("CI=true but DOBAE_TEST_REDIS_URL is not set: make test starts Redis (.ci/redis.sh)")
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis"))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(10)
+    with throwaway_redis(tmp_path_factory.mktemp("redis")) as port:
+        yield f"redis://127.0.0.1:{port}/0"
 
 
 def crawler_cmd(base: str, redis_url: str) -> list[str]:

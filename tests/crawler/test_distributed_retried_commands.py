@@ -10,13 +10,10 @@ which is what a Redis restart does between running a command and the reply reach
 from __future__ import annotations
 
 import pickle
-import shutil
-import subprocess
-import time
 
 import pytest
 import redis
-from crawl_helpers import free_port
+from crawl_helpers import throwaway_redis
 from scrapy import Request, Spider
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
@@ -48,25 +45,8 @@ class ReplyLost(redis.Connection):
 
 @pytest.fixture(scope="module")
 def redis_port(tmp_path_factory):
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path_factory.mktemp("redis"))],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(port=port)
-    for _ in range(200):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)
-    yield port
-    proc.terminate()
-    proc.wait(10)
+    with throwaway_redis(tmp_path_factory.mktemp("redis")) as port:
+        yield port
 
 
 @pytest.fixture
