@@ -6,7 +6,8 @@ edge case the crawler must handle. See `crawler/sandbox/CONTRACT.md`.
         ...
 """
 
+from crawler.sandbox.content import NOW
 from crawler.sandbox.server import SandboxServer, serve_sandbox
-from crawler.sandbox.site import NOW, Site
+from crawler.sandbox.site import Site
 
 __all__ = ["NOW", "SandboxServer", "Site", "serve_sandbox"]

@@ -2,7 +2,7 @@
 
 `create_app(site)` assembles the routes — grouped by page kind in `routes/` (site files, lists,
 questions, the JSON API, faults, admin), the boards (`boards.py`) and, with `--era`, the era's own
-list, question and JSON routes in their place (`eras.py`) — around one `Site` (content + run-time
+list, question and JSON routes in their place (`routes/eras.py`, markup parts in `eras.py`) — around one `Site` (content + run-time
 state), and wraps the app in the rate limit, the redesign and the request log when asked for.
 Responses carry the site's fixed clock in `Date` (`responses.py`).
 """
@@ -84,7 +84,7 @@ def create_app(site: Site):
     """The ASGI app serving `site`."""
     routes = site_routes()
     if site.era is not None:
-        from crawler.sandbox import eras
+        from crawler.sandbox.routes import eras
 
         routes = eras.routes(site, era_helpers()) + [r for r in routes if r.path not in ERA_REPLACES]
     app = Starlette(routes=routes, exception_handlers={404: _not_found})

@@ -18,7 +18,7 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.routing import Route
 
-from crawler.sandbox.site import HTTP_DATE, KST, NOW
+from crawler.sandbox.content import HTTP_DATE, KST, NOW
 
 
 @dataclass(frozen=True)

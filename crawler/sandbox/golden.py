@@ -17,7 +17,8 @@ from pathlib import Path
 
 from crawler.normalize import content_hash
 from crawler.sandbox.boards import COOK, KIN, BoardPost
-from crawler.sandbox.site import Comment, Question, Site, utc_iso
+from crawler.sandbox.content import Comment, Question, utc_iso
+from crawler.sandbox.site import Site
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 HASHED_OUT = ("view_count", "scrap_count", "like_count", "comment_count", "content_hash")
@@ -149,7 +150,7 @@ def render_jsonl(rows: list[dict]) -> str:
 
 
 def expected_files() -> dict[str, str]:
-    from crawler.sandbox.site import ERAS
+    from crawler.sandbox.content import ERAS
 
     eras = {
         era_file(e, j): render_jsonl(golden_rows(Site(era=e, json=j))) for e in ERAS for j in (True, False)

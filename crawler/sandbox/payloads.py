@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import json
 
-from crawler.sandbox.site import Comment, Question, iso
+from crawler.sandbox.content import Comment, Question, iso
 
 COMMENTS_PER_PAGE = 10
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 
+from crawler.sandbox.content import KST, Comment, Question, iso
 from crawler.sandbox.payloads import COMMENTS_PER_PAGE, react_props
 from crawler.sandbox.responses import base_url
-from crawler.sandbox.site import KST, Comment, Question, iso
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BADGES = {"expert": "전문가", "seller": "판매자"}

@@ -9,7 +9,8 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
-from crawler.sandbox.site import HTTP_DATE, Site
+from crawler.sandbox.content import HTTP_DATE
+from crawler.sandbox.site import Site
 
 
 def site_of(request: Request) -> Site:

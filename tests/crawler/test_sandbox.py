@@ -13,7 +13,7 @@ from parsel import Selector
 
 from crawler.normalize import html_to_text, parse_count, parse_korean_datetime
 from crawler.sandbox import Site, serve_sandbox
-from crawler.sandbox.site import NOW, emotion_hash, utc_iso
+from crawler.sandbox.content import NOW, emotion_hash, utc_iso
 
 
 @pytest.fixture(scope="module")

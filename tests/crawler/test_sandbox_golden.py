@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crawler.sandbox import Site, serve_sandbox
+from crawler.sandbox.content import GENERATED_FIRST_ID, generate
 from crawler.sandbox.golden import (
     board_rows,
     deleted_ids,
@@ -20,7 +21,6 @@ from crawler.sandbox.golden import (
     unreachable_ids,
     write_golden,
 )
-from crawler.sandbox.site import GENERATED_FIRST_ID, generate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -113,7 +113,7 @@ def test_scale_generation_is_deterministic_and_served():
 
 
 def test_bad_content_is_a_clear_error(tmp_path, monkeypatch):
-    from crawler.sandbox import site as site_module
+    from crawler.sandbox import content as site_module
     from foundation.errors import ConfigError
 
     bad = tmp_path / "q.yaml"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from crawler.sandbox.content import NOW, iso
 from crawler.sandbox.responses import respond_json, site_of
-from crawler.sandbox.site import NOW, iso
 from foundation.errors import ConfigError
 
 

@@ -8,6 +8,7 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
+from crawler.sandbox.content import LIST_PER
 from crawler.sandbox.payloads import (
     COMMENTS_PER_PAGE,
     comment_json,
@@ -18,7 +19,6 @@ from crawler.sandbox.payloads import (
 from crawler.sandbox.responses import int_param, respond, respond_json, site_of
 from crawler.sandbox.routes.faults import question_fault
 from crawler.sandbox.routes.lists import list_params
-from crawler.sandbox.site import LIST_PER
 
 
 async def question_list_json(request: Request) -> Response:

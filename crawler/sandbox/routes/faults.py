@@ -10,9 +10,9 @@ import json
 from starlette.requests import Request
 from starlette.responses import Response
 
+from crawler.sandbox.content import Question
 from crawler.sandbox.render import render_question
 from crawler.sandbox.responses import ShortBodyResponse, bad_request, respond, site_of
-from crawler.sandbox.site import Question
 
 
 async def question_fault(q: Question, kind: str, request: Request) -> Response | None:

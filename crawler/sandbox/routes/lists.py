@@ -10,10 +10,10 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from crawler.sandbox.content import LIST_PER
 from crawler.sandbox.payloads import excerpt
 from crawler.sandbox.render import count, render, short_date
 from crawler.sandbox.responses import bad_request, int_param, respond, site_of
-from crawler.sandbox.site import LIST_PER
 
 ORDERS = [("recent", "최신순"), ("popular", "인기순"), ("answered", "최근 답변순")]
 

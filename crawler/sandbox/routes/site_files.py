@@ -7,8 +7,9 @@ import math
 from starlette.requests import Request
 from starlette.responses import Response
 
+from crawler.sandbox.content import Question, iso
 from crawler.sandbox.responses import base_url, not_found, respond, site_of
-from crawler.sandbox.site import Question, Site, iso
+from crawler.sandbox.site import Site
 
 SITEMAP_CHUNK = 1000
 GIF = (
