@@ -301,6 +301,7 @@ class DatabasePipeline:
             self.crawler.stats.inc_value("db/items_not_written")
             return item
         self.buffer.append(item)
+        log.debug("buffered item %s", item["question"]["external_id"])  # the batch trail (LOG_LEVEL=DEBUG)
         if len(self.buffer) >= self.batch_size:
             await self._wait_pending()
             self._submit_after_wait()

@@ -221,6 +221,12 @@ class CrawlStore:
             self.stats.inc_value("db/items_not_written", len(items))
             raise
         counts.apply(self.stats)
+        if items:  # the batch trail (LOG_LEVEL=DEBUG): what a SIGKILL can no longer take back
+            log.debug(
+                "wrote a batch of %d item(s): %s",
+                len(items),
+                " ".join(i["question"]["external_id"] for i in items),
+            )
 
     def _write_once(self, items: list[dict], pages: list[dict], stats) -> None:
         """One transaction. Rows go out sorted by their key, table after table in one order, so two

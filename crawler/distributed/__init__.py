@@ -16,7 +16,8 @@ go and die:
 - **no process quits early**: an idle process stays while the queue holds requests or another
   process is still busy (`{spider}:busy:{worker}`, refreshed every second while it works).
 - **no request lost with a killed process**: every request a process takes is recorded in
-  `{spider}:inflight:{worker}` (when the scheduler hands it out) until its callback has run — those that yield items until the
+  `{spider}:inflight:{worker}` (when the scheduler hands it out) until its callback has run and every request it yielded is
+  queued — those that yield items until the
   process closes cleanly (its items may wait in the database pipeline's batch). A process whose
   `{spider}:alive:{worker}` key expired (SIGKILL, lost machine) is dead: the first live process
   that notices claims its record (an atomic RENAME) and schedules again every request whose

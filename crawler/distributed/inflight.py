@@ -24,21 +24,24 @@ class InflightDone:
     def _ext(self) -> RedisWorkers | None:
         return getattr(self.crawler, "distributed", None)
 
-    @staticmethod
-    def _follow(response, out):
-        """A recovered question's own follow-ups (its comment pages, its HTML when its JSON was cut
-        short) skip the shared dupefilter: the dead worker had already put their fingerprints there,
-        and dropping them as duplicates would lose the question."""
+    def _follow(self, response, out):
+        """A follow-up request is counted against the request whose callback yielded it (whose
+        record stays until the follow-up is queued: `RedisWorkers.yielded`). A recovered question's
+        own follow-ups (its comment pages, its HTML when its JSON was cut short) skip the shared
+        dupefilter: the dead worker had already put their fingerprints there, and dropping them as
+        duplicates would lose the question."""
+        if not isinstance(out, Request):
+            return out
         req = response.request
         if (
-            isinstance(out, Request)
-            and req.meta.get("dobae_recovered")
+            req.meta.get("dobae_recovered")
             and question_id(out) is not None
             and question_id(out) == question_id(req)
         ):
             out = out.replace(dont_filter=True)
             out.meta["dobae_recovered"] = True
-        return out
+        ext = self._ext()
+        return out if ext is None else ext.yielded(req, out)
 
     def process_spider_output(self, response, result, spider=None):
         items = False

@@ -1,5 +1,6 @@
 """No request lost with a killed process: every request a worker takes is recorded in
-`{spider}:inflight:{worker}` until its callback has run (one that yielded items until the worker
+`{spider}:inflight:{worker}` until its callback has run and its follow-ups are queued (one that
+yielded items until the worker
 closes cleanly). A worker whose alive key expired is dead: the first live one that notices claims
 its record (an atomic RENAME) and schedules again every request whose question is not in the
 database."""
@@ -12,6 +13,8 @@ from typing import Any
 from redis.exceptions import ResponseError
 from scrapy import Request
 from scrapy.utils.request import request_from_dict
+
+PARENT = "dobae_parent"  # meta: the in-flight key of the request whose callback yielded this one
 
 
 class InflightRecords:
@@ -37,11 +40,50 @@ class InflightRecords:
     def reached_downloader(self, request, spider) -> None:
         self.taken(request)
 
+    def yielded(self, parent: Request, child: Request) -> Request:
+        """`parent`'s callback yielded `child`: `parent` stays recorded until `child` is in Redis
+        (`queued`). Scrapy takes a callback's output and processes it apart (up to CONCURRENT_ITEMS
+        at once): the callback can be over while its follow-ups are not queued yet (found in a CI
+        run: a list page's record was gone before its last questions were queued, Redis then went
+        away, and those questions were lost)."""
+        key = parent.meta.get("dobae_inflight")
+        if key:
+            child.meta[PARENT] = key
+            self.children[key] = self.children.get(key, 0) + 1
+        return child
+
+    def scheduled(self, request: Request, spider=None) -> None:
+        """(request_scheduled, with the plain scrapy-redis scheduler, which queues it right after)
+        `request` is about to be queued: one follow-up fewer for the request that yielded it."""
+        self.child_queued(request.meta.pop(PARENT, None))
+
+    def child_queued(self, key: str | None) -> None:
+        """A follow-up of the request recorded under `key` is in the shared queue (or was found seen
+        there); the last one releases its record if its callback is over (`done`)."""
+        if key is None or key not in self.children:
+            return
+        left = self.children[key] - 1
+        if left:
+            self.children[key] = left
+            return
+        del self.children[key]
+        if key in self.finished:
+            self._release(key, self.finished.pop(key))
+
     def done(self, request: Request, yielded_items: bool) -> None:
-        """The callback of `request` has run: its follow-up requests are in the shared queue. One
-        that yielded items stays recorded until this worker closes (they may wait in a batch)."""
+        """The callback of `request` has run. Its record goes once its follow-up requests are all
+        in the shared queue; one that yielded items stays recorded until this worker closes (they
+        may wait in a batch)."""
         key = request.meta.get("dobae_inflight")
-        if key and not yielded_items:  # (not once Redis failed: its follow-ups may not be queued)
+        if not key:
+            return
+        if self.children.get(key):
+            self.finished[key] = yielded_items  # released by the last follow-up queued
+            return
+        self._release(key, yielded_items)
+
+    def _release(self, key: str, yielded_items: bool) -> None:
+        if not yielded_items:  # (not once Redis failed: `guarded` does nothing then)
             self.guarded(self.redis.hdel, self.key("inflight", self.worker), key)
 
     def recover(self) -> int:

@@ -17,6 +17,7 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler as _RedisScheduler
 
+from crawler.distributed.recovery import PARENT
 from crawler.distributed.workers import RedisWorkers
 
 # KEYS: queue, this worker's in-flight record, this worker's last pop; ARGV: this pop's token
@@ -70,7 +71,11 @@ class Scheduler(_RedisScheduler):
             return super().enqueue_request(request)
         if ext.broken:  # stopping: the request's parent stays in this worker's in-flight record
             return False
-        return bool(ext.guarded(self._enqueue_request, request, default=False))
+        parent = request.meta.pop(PARENT, None)  # (not queued with it: this worker's own bookkeeping)
+        queued = bool(ext.guarded(self._enqueue_request, request, default=False))
+        if not ext.broken:  # in the queue, or seen there: the parent's record may go
+            ext.child_queued(parent)
+        return queued
 
     def _enqueue_request(self, request) -> bool:
         if not isinstance(self.queue, PriorityQueue) or not isinstance(self.df, RFPDupeFilter):

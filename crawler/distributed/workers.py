@@ -52,6 +52,9 @@ class RedisWorkers(OutageGuard, InflightRecords):
         self.broken: str | None = None  # why Redis cannot be used any more: the process stops
         self.seen_seed = False  # the crawl's seed key was seen (gone later: Redis lost its data)
         self.last_beat = time.monotonic()  # the last heartbeat that reached Redis
+        self.children: dict[str, int] = {}  # in-flight key → its follow-ups not queued yet (recovery.py)
+        self.finished: dict[str, bool] = {}  # in-flight key → yielded items, for callbacks over whose
+        # follow-ups are not all queued yet: released by the last one
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -66,6 +69,7 @@ class RedisWorkers(OutageGuard, InflightRecords):
             # plain scrapy-redis scheduler: requests are recorded when they reach the downloader (a
             # request killed between the queue and the downloader is lost: use ours)
             crawler.signals.connect(ext.reached_downloader, signal=signals.request_reached_downloader)
+            crawler.signals.connect(ext.scheduled, signal=signals.request_scheduled)
         crawler.distributed = ext
         return ext
 
