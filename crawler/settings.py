@@ -5,6 +5,8 @@ The database URL, User-Agent and author pseudonymisation come from `foundation.s
 Scrapy add-on, `crawler.addon.DobaeSettings`, at the add-on priority (`-s` overrides it).
 """
 
+from scrapy.settings.default_settings import EXTENSIONS_BASE as _SCRAPY_EXTENSIONS_BASE
+
 BOT_NAME = "dobae"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
@@ -41,9 +43,11 @@ DOWNLOADER_MIDDLEWARES = {
 # A crawl killed hard (SIGKILL) leaves JOBDIR's request queue torn: the next start drops it.
 # RunMonitor: a crawl that fetched no page, or had errors and no item, is failed (crawler/monitor.py).
 # Scrapy 2.19's remote control is off (REMOTE_CONTROL_ENABLED below) and not even loaded: its module
-# imports aiohttp, ~0.4 s at the start of every crawl for an extension that then switches itself off.
+# imports aiohttp, ~0.3 s at the start of every crawl for an extension that then switches itself off.
+# It leaves Scrapy's base list (every other base extension kept, a newer Scrapy's too): a key of
+# EXTENSIONS is imported even when set to None (Scrapy loads each key to compare it).
+EXTENSIONS_BASE = {k: v for k, v in _SCRAPY_EXTENSIONS_BASE.items() if not k.endswith(".RemoteControl")}
 EXTENSIONS = {
-    "scrapy.extensions.remote_control.RemoteControl": None,
     "crawler.jobdir.JobdirGuard": 0,
     "crawler.distributed.RedisWorkers": 10,
     "crawler.monitor.RunMonitor": 20,
