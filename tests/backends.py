@@ -16,3 +16,17 @@ POSTGRES_ONLY = pytest.mark.parametrize(
     else [],
     indirect=True,
 )
+
+
+def one_backend_each(argnames: str, cases: list[tuple], ids: list[str]):
+    """Parametrise `argnames` and `db_url` together: each case runs on one database, SQLite and
+    PostgreSQL in turn (all on SQLite where PostgreSQL is not available). For tests whose subject is
+    not the database (an era's markup, a redesign): every case still runs, and both databases see
+    some of them, at half the cost of every case on both."""
+    pg = bool(os.environ.get("DOBAE_TEST_DATABASE_URL") or os.environ.get("CI", "").lower() == "true")
+    params = []
+    for i, (case, name) in enumerate(zip(cases, ids, strict=True)):
+        backend = "postgres" if pg and i % 2 else "sqlite"
+        marks = [pytest.mark.postgres] if backend == "postgres" else []
+        params.append(pytest.param(*case, backend, id=f"{backend}-{name}", marks=marks))
+    return pytest.mark.parametrize(f"{argnames},db_url", params, indirect=["db_url"])

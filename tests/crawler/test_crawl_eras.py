@@ -7,7 +7,7 @@ answers, the question is stored with what it has and marked `comments_incomplete
 
 from __future__ import annotations
 
-import pytest
+from backends import one_backend_each
 from crawl_helpers import assert_golden, run_scrapy
 
 from crawler.sandbox import Site, serve_sandbox
@@ -32,9 +32,8 @@ def statuses(site: Site) -> dict[str, list[int]]:
     return out
 
 
-@pytest.mark.parametrize(
-    ("era", "json"), ERA_RUNS, ids=[f"{e}-{'json' if j else 'nojson'}" for e, j in ERA_RUNS]
-)
+# each era's crawl on one database (SQLite and PostgreSQL in turn): the subject is the markup
+@one_backend_each("era,json", ERA_RUNS, ids=[f"{e}-{'json' if j else 'nojson'}" for e, j in ERA_RUNS])
 def test_era_crawl_equals_the_era_golden_rows(db_url, era, json):
     site = Site(era=era, json=json, slow_s=0.2, log_requests=True)
     with serve_sandbox(site=site) as base:
@@ -99,7 +98,7 @@ REDESIGN_FIELDS = {"url", "title", "body", "keywords", "posted_at", "view_count"
                    "comments_incomplete", "answers"}  # fmt: skip
 
 
-@pytest.mark.parametrize("era", ["2019", "2021", "2024"])
+@one_backend_each("era", [("2019",), ("2021",), ("2024",)], ids=["2019", "2021", "2024"])
 def test_redesigned_era_crawl_goes_through_the_fallback_and_says_so(db_url, era):
     """`--redesign`: every class, id and data-* name renamed; `scrapy crawl` still stores the era's
     golden rows (2024: but for the category and a withdrawn author, plain spans) through the
