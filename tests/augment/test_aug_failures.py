@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from aug_fault_server import Fault
 from aug_helpers import insert_pairs, llm_env
+from backends import one_backend_each
 from sqlalchemy import select
 
 from augment.client import ChatRequest, LLMClient
@@ -69,7 +70,8 @@ def dobae(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("transport", ["sdk", "aiohttp"])
+# each transport on one database (the subject is the failed job's one line and its row)
+@one_backend_each("transport", [("sdk",), ("aiohttp",)], ids=["sdk", "aiohttp"])
 def test_no_item_succeeded_is_a_failed_job_and_exit_1(db_url, monkeypatch, transport):
     import os
 

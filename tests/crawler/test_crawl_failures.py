@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import pytest
+from backends import one_backend_each
 from crawl_helpers import FAST, ROOT, env_for, free_port, scrapy_cmd
 from sqlalchemy import select
 
@@ -69,8 +69,11 @@ def test_nothing_listening_is_a_failed_crawl(db_url):
     assert_failed(proc, db_url, "ohouse", "connection refused")
 
 
-@pytest.mark.parametrize(
-    ("spider", "extra"), [("ohouse", ()), ("ohouse_sitemap", ()), ("board", ("--arg", "config=kin"))]
+# each spider on one database (the subject is the spider's verdict, written the same way on both)
+@one_backend_each(
+    "spider,extra",
+    [("ohouse", ()), ("ohouse_sitemap", ()), ("board", ("--arg", "config=kin"))],
+    ids=["ohouse", "ohouse_sitemap", "board"],
 )
 def test_a_site_that_answers_404_everywhere_is_a_failed_crawl(db_url, tmp_path, spider, extra):
     (tmp_path / "www").mkdir()

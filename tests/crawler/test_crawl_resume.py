@@ -19,7 +19,7 @@ from db.models import Answer, CrawlRun, QAPair, Question, RunStatus
 from db.session import dispose_engines, session_scope
 from dobae.status import collect
 
-SCALE = 200  # the 66 seed questions + 134 generated ones
+SCALE = 100  # the 66 seed questions + 34 generated ones (fewer than a default batch of 200)
 
 
 def counts(db_url: str) -> tuple[int, int, int]:
