@@ -46,11 +46,12 @@ system-deps:
 # PYTEST_ARGS narrows a run, e.g. `make test PYTEST_ARGS=tests/db`. PostgreSQL is started for every run
 # and Redis (the distributed crawl) for every run (CI=true makes a missing one an error, never a skip);
 # pytest's exit code is make's exit code.
-# The suite runs in parallel (pytest-xdist: a worker per core, each with its own PostgreSQL database and
-# Redis index — tests/conftest.py); `make test PYTEST_XDIST=` runs it serially. Every run prints its
-# 25 slowest tests.
+# The suite runs in parallel (pytest-xdist: a worker per core and one more — many tests wait on real
+# processes, servers and sites — each with its own PostgreSQL database and Redis index, tests/conftest.py),
+# whole files per worker, the longest files first (tests/file_order.py); `make test PYTEST_XDIST=` runs
+# it serially. Every run prints its 25 slowest tests.
 PYTEST_ARGS ?=
-PYTEST_XDIST ?= -n auto --dist loadfile
+PYTEST_XDIST ?= -n $$(( $$(nproc) + 1 )) --dist loadfile --no-loadscope-reorder
 test: setup system-deps
 	source .ci/pg.sh && source .ci/redis.sh && { pg_start || { echo "make test: could not start PostgreSQL (see above)" >&2; exit 1; }; } && \
 	  trap 'pg_stop; redis_stop' EXIT && { redis_start || { echo "make test: could not start Redis (see above)" >&2; exit 1; }; } && \

@@ -18,6 +18,12 @@ import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from file_order import (  # noqa: E402,F401 - hooks: the longest files first (tests/file_order.py)
+    pytest_addoption,
+    pytest_collection_modifyitems,
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+)
 
 
 def _isolate_xdist_worker() -> None:
