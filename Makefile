@@ -49,9 +49,9 @@ system-deps:
 # The suite runs in parallel (pytest-xdist: a worker per core and one more — many tests wait on real
 # processes, servers and sites — each with its own PostgreSQL database and Redis index, tests/conftest.py),
 # whole files per worker, the longest files first (tests/file_order.py); `make test PYTEST_XDIST=` runs
-# it serially. Every run prints its 25 slowest tests.
+# it serially. Every run prints its 25 slowest tests. (nproc counts OMP_NUM_THREADS, set to 1 above: not here.)
 PYTEST_ARGS ?=
-PYTEST_XDIST ?= -n $$(( $$(nproc) + 1 )) --dist loadfile --no-loadscope-reorder
+PYTEST_XDIST ?= -n $$(( $$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) + 1 )) --dist loadfile --no-loadscope-reorder
 test: setup system-deps
 	source .ci/pg.sh && source .ci/redis.sh && { pg_start || { echo "make test: could not start PostgreSQL (see above)" >&2; exit 1; }; } && \
 	  trap 'pg_stop; redis_stop' EXIT && { redis_start || { echo "make test: could not start Redis (see above)" >&2; exit 1; }; } && \
