@@ -78,8 +78,8 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 LOG_LEVEL = "INFO"
 TELNETCONSOLE_ENABLED = False  # no listening port, no credentials in the log; `-s TELNETCONSOLE_ENABLED=1`
 # Scrapy ≥ 2.19's remote control: an HTTP port that runs code sent with its token, and job files a
-# SIGKILLed crawl leaves behind; off like the telnet console, and left out of EXTENSIONS above (to
-# use it, delete that line and pass `-s REMOTE_CONTROL_ENABLED=1`).
+# SIGKILLed crawl leaves behind; off like the telnet console, and left out of EXTENSIONS_BASE above
+# (to use it, keep it there and pass `-s REMOTE_CONTROL_ENABLED=1`).
 REMOTE_CONTROL_ENABLED = False
 
 # The browser spider (ohouse_spa) switches these on in its custom_settings.
