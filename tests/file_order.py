@@ -5,7 +5,11 @@ file starting last and running alone (xdist's own reorder puts the files with th
 the quick parse tables). The order comes from `tests/durations.json`, seconds per file as last
 measured; a file not in it counts as quick. Refresh it after adding a slow file:
 `make test PYTEST_ARGS=--write-durations` (stale numbers only cost time, never a result: tests do
-not depend on their order)."""
+not depend on their order).
+
+Not done: keeping the files that share an expensive session fixture (a trained tiny run, a model
+server) on one worker. xdist's `--dist loadgroup` would, but with pytest 9.2 it groups nothing:
+xdist 3.8 renames the item (`item._nodeid`) and pytest 9 computes `nodeid` from `_id` now."""
 
 from __future__ import annotations
 
