@@ -4,8 +4,8 @@ servers) begin at once and the many quick ones fill the gaps at the end, instead
 file starting last and running alone (xdist's own reorder puts the files with the most tests first:
 the quick parse tables). The order comes from `tests/durations.json`, seconds per file as last
 measured; a file not in it counts as quick. Refresh it after adding a slow file:
-`make test PYTEST_ARGS=--write-durations` (stale numbers only cost time, never a result: tests do
-not depend on their order).
+`make test PYTEST_ARGS="--write-durations tests/path/test_new.py"` (the files run are updated;
+stale numbers only cost time, never a result: tests do not depend on their order).
 
 Not done: keeping the files that share an expensive session fixture (a trained tiny run, a model
 server) on one worker. xdist's `--dist loadgroup` would, but with pytest 9.2 it groups nothing:
@@ -48,5 +48,8 @@ def pytest_runtest_logreport(report) -> None:
 def pytest_sessionfinish(session, exitstatus) -> None:
     if not session.config.getoption("--write-durations") or hasattr(session.config, "workerinput"):
         return  # (an xdist worker: the controller sees every report and writes the file)
-    rounded = {f: round(s, 1) for f, s in sorted(_measured.items(), key=lambda kv: -kv[1]) if s >= 0.5}
+    # merged: a run of a few files updates those and keeps the others' figures
+    known = json.loads(DURATIONS.read_text(encoding="utf-8")) if DURATIONS.exists() else {}
+    known.update({f: s for f, s in _measured.items() if Path(f).exists()})
+    rounded = {f: round(s, 1) for f, s in sorted(known.items(), key=lambda kv: -kv[1]) if s >= 0.5}
     DURATIONS.write_text(json.dumps(rounded, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -102,6 +102,13 @@ def test_scrapy_crawl_logs_the_reason_as_an_error_and_no_telnet_console(sqlite_u
     assert only_run(sqlite_url).status == RunStatus.failed
 
 
+def fresh_process_lines(code: str) -> list[str]:
+    """What `code` prints, run in a new Python process in the project (what a crawl's start imports)."""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.splitlines()
+
+
 def test_the_remote_control_is_not_even_loaded():
     """Its module imports aiohttp (~0.3 s at every crawl's start) only to switch itself off. Scrapy
     imports every key of EXTENSIONS to compare them, one set to None too: so it is left out of the
@@ -112,9 +119,7 @@ def test_the_remote_control_is_not_even_loaded():
         "s = get_project_settings(); print(build_component_list(s.get_component_priority_dict_with_base('EXTENSIONS'))); "
         "print(sorted(m for m in sys.modules if m.startswith(('aiohttp', 'scrapy.extensions.remote_control'))))"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    loaded, imported = proc.stdout.splitlines()
+    loaded, imported = fresh_process_lines(code)
     assert "scrapy.extensions.corestats.CoreStats" in loaded  # Scrapy's own ones are there …
     assert "crawler.jobdir.JobdirGuard" in loaded and "remote_control" not in loaded  # … but not this one
     assert imported == "[]", imported  # nor its module, nor aiohttp
@@ -129,10 +134,8 @@ def test_loading_the_spiders_imports_no_browser_and_no_http_server():
         "print(sorted(SpiderLoader.from_settings(get_project_settings()).list())); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'playwright', 'scrapy_playwright', 'aiohttp'}))"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    spiders, heavy = proc.stdout.splitlines()
-    assert "ohouse_spa" in spiders and heavy == "[]", proc.stdout
+    spiders, heavy = fresh_process_lines(code)
+    assert "ohouse_spa" in spiders and heavy == "[]", (spiders, heavy)
 
 
 def test_failure_reason_rules():
