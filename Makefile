@@ -20,6 +20,8 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes --no-deps -r requirements.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
+	@# pip compiles what it installs, but not an editable project: compile it once here
+	$(BIN)/python -m compileall -q -j 0 foundation qa dobae crawler augment train infer db
 	cp requirements.lock $@
 
 setup: $(BIN)/.installed
@@ -50,12 +52,15 @@ system-deps:
 # processes, servers and sites — each with its own PostgreSQL database and Redis index, tests/conftest.py),
 # whole files per worker, the longest files first (tests/file_order.py); `make test PYTEST_XDIST=` runs
 # it serially. Every run prints its 25 slowest tests. (nproc counts OMP_NUM_THREADS, set to 1 above: not here.)
+# Bytecode is written even where PYTHONDONTWRITEBYTECODE is set: the suite starts a few hundred Python
+# processes (crawls, commands, servers) and each xdist worker collects every test file, so without
+# cached bytecode every one of them compiles the project and pytest re-rewrites every test file.
 PYTEST_ARGS ?=
 PYTEST_XDIST ?= -n $$(( $$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc) + 1 )) --dist loadfile --no-loadscope-reorder
 test: setup system-deps
 	source .ci/pg.sh && source .ci/redis.sh && { pg_start || { echo "make test: could not start PostgreSQL (see above)" >&2; exit 1; }; } && \
 	  trap 'pg_stop; redis_stop' EXIT && { redis_start || { echo "make test: could not start Redis (see above)" >&2; exit 1; }; } && \
-	  CI=$${CI:-true} $(BIN)/python -m pytest -q $(PYTEST_XDIST) --durations=25 $(PYTEST_ARGS)
+	  CI=$${CI:-true} PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q $(PYTEST_XDIST) --durations=25 $(PYTEST_ARGS)
 
 # DEMO_ARGS, e.g. `make demo DEMO_ARGS="--train ../shared/data/dacon/dev.csv --test ../shared/data/dacon/test.csv"`
 DEMO_ARGS ?=
