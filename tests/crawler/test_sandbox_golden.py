@@ -112,6 +112,17 @@ def test_scale_generation_is_deterministic_and_served():
         assert len(last) == 10 and c.get(f"/questions/{last[-1]['id']}").status_code == 200
 
 
+def test_the_content_reads_the_same_with_libyaml_as_with_pure_python():
+    """The sandbox reads its content with libyaml's loader (7x faster): the same data, Hangul whole."""
+    import yaml
+
+    from crawler.sandbox.content import CONTENT, _LOADER
+
+    text = CONTENT.read_text(encoding="utf-8-sig")
+    assert _LOADER is yaml.CSafeLoader  # PyYAML's wheels ship libyaml
+    assert yaml.load(text, Loader=_LOADER) == yaml.safe_load(text)
+
+
 def test_bad_content_is_a_clear_error(tmp_path, monkeypatch):
     from crawler.sandbox import content as site_module
     from foundation.errors import ConfigError
@@ -122,6 +133,9 @@ def test_bad_content_is_a_clear_error(tmp_path, monkeypatch):
     )
     with pytest.raises(ConfigError, match=r"q.yaml: question 1: unknown user '누구'"):
         site_module.load_seed(bad)
+    bad.write_text("questions: [\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"q.yaml: cannot read the sandbox content"):
+        site_module.load_notices(bad)
     with pytest.raises(ConfigError, match="--scale -1"):
         Site(scale=-1)
 
