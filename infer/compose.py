@@ -182,7 +182,7 @@ class ComposeAnswerer:
         return hstack([csr_matrix(np.asarray(dense, dtype=np.float64)), lex]).tocsr()
 
     def _fit_ridge(self) -> None:
-        from sklearn.linear_model import Ridge
+        from infer.ridge import Ridge
 
         dense, lex, group_of = self.retriever.phrasing_features()
         if dense is None:
